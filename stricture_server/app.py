@@ -1,0 +1,164 @@
+"""The application: one pure entry, ``App.handle(request) -> response``, for every runtime."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from werkzeug import Request, Response
+from werkzeug.routing import Map, Rule
+
+from . import logs
+from .auth import Authenticator, make_authenticator
+from .body import check_media_type, parse_json, read_body
+from .errors import InvalidInput
+from .http_errors import error_response, json_response
+from .identity import new_run_id
+from .records import identity_from_path, normalize
+from .runs import RunStore
+from .settings import Settings
+from .storage import open_storage
+from .validation import EnvelopeValidator
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+log = logging.getLogger(logs.ACCESS)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+
+Fields = dict[str, Any]
+
+
+class App:
+    """stricture-server, built from settings and its ports by :func:`create_app`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runs: RunStore,
+        authenticator: Authenticator,
+        validator: EnvelopeValidator,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.runs = runs
+        self.authenticator = authenticator
+        self.validator = validator
+        self.clock = clock
+        self.url_map = Map(
+            [
+                Rule("/healthz", endpoint=self.health, methods=["GET"]),
+                Rule("/v1/artifacts", endpoint=self.ingest, methods=["POST"]),
+                Rule(
+                    "/v1/artifacts/<organization>/<project>/<service>/<run_id>",
+                    endpoint=self.read_run,
+                    methods=["GET"],
+                ),
+            ],
+            strict_slashes=False,
+            merge_slashes=False,
+        )
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request. Never raises: every error becomes a JSON response."""
+        started = time.perf_counter()
+        given_id = request.headers.get("X-Request-Id", "")
+        request_id = given_id if _REQUEST_ID.match(given_id) else new_run_id()
+        fields: Fields = {}
+        try:
+            endpoint, args = self.url_map.bind_to_environ(request.environ).match()
+            response: Response = endpoint(request, fields, **args)
+        except Exception as exc:
+            response, reason = error_response(exc)
+            fields["reason"] = reason
+            if response.status_code >= 500:
+                log.error(
+                    "request failed", exc_info=exc, extra={"fields": {"request_id": request_id}}
+                )
+        response.headers["X-Request-Id"] = request_id
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "request_id": request_id,
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    **fields,
+                }
+            },
+        )
+        return response
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """The WSGI face of :meth:`handle`."""
+        return self.handle(Request(environ))(environ, start_response)
+
+    def health(self, request: Request, fields: Fields) -> Response:
+        """``GET /healthz``: the process is up. Never behind auth."""
+        return json_response(200, {"status": "ok"})
+
+    def ingest(self, request: Request, fields: Fields) -> Response:
+        """``POST /v1/artifacts``: validate the envelope and store the run once."""
+        self.authenticator.authenticate(request)
+        check_media_type(request.mimetype)
+        body = read_body(
+            request.stream,
+            content_length=request.content_length,
+            encoding=request.headers.get("Content-Encoding", ""),
+            limit=self.settings.max_body_bytes,
+        )
+        document = parse_json(body)
+        del body
+        problems = self.validator.problems(document)
+        if problems:
+            raise InvalidInput("the envelope does not match the schema", problems)
+        received = self.clock()
+        record = normalize(document, received)
+        del document
+        identity = record.identity
+        fields.update(
+            organization=identity.organization,
+            project=identity.project,
+            service=identity.service,
+            run_id=identity.run_id,
+        )
+        accepted = self.runs.create(record, received)
+        fields["replay"] = accepted.replay
+        return json_response(
+            202,
+            {"accepted": True, "run_id": identity.run_id, "location": identity.location},
+            {"Location": identity.location},
+        )
+
+    def read_run(
+        self,
+        request: Request,
+        fields: Fields,
+        organization: str,
+        project: str,
+        service: str,
+        run_id: str,
+    ) -> Response:
+        """``GET /v1/artifacts/{org}/{project}/{service}/{run_id}``: the stored record."""
+        self.authenticator.authenticate(request)
+        identity = identity_from_path(organization, project, service, run_id)
+        data = self.runs.read(identity)
+        return Response(data, 200, mimetype="application/json")
+
+
+def create_app(settings: Settings) -> App:
+    """The one factory every entry point uses."""
+    logs.configure(settings.log_level)
+    return App(
+        settings,
+        RunStore(open_storage(settings), settings.object_prefix),
+        make_authenticator(settings),
+        EnvelopeValidator(strict=settings.validation == "schema", max_errors=settings.max_errors),
+    )

@@ -1,0 +1,51 @@
+"""The ``stricture-server`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .settings import PREFIX, ConfigError, Settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stricture-server",
+        description="Ingest server for lineage artifacts. Configured by STRICTURE_SERVER_* "
+        "environment variables (see docs/configuration.md).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    commands.add_parser("serve", help="serve the API with gunicorn (the default)")
+    return parser
+
+
+def _check_data_dir(settings: Settings) -> None:
+    path = Path(settings.data_dir)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{PREFIX}DATA_DIR={settings.data_dir!r}: cannot create it: {exc.strerror}"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{PREFIX}DATA_DIR={settings.data_dir!r}: not writable")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line, check the configuration, run the command."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(os.environ)
+        if settings.storage_driver == "fs":
+            _check_data_dir(settings)
+    except ConfigError as exc:
+        print(f"stricture-server: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.command in (None, "serve"):
+        from .server import serve
+
+        serve(settings)
+    return 0

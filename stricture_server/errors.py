@@ -1,0 +1,88 @@
+"""Domain errors. Nothing here knows HTTP: ``http_errors`` maps them to responses."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class StrictureError(Exception):
+    """Base of every error the service raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a request: where (a JSON pointer) and what."""
+
+    path: str
+    message: str
+
+
+class InvalidInput(StrictureError):
+    """The request content is not acceptable; ``problems`` lists every reason found."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = tuple(problems)
+
+
+class BodyTooLarge(StrictureError):
+    """The body, after decompression, is over the configured cap."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body is over the limit of {limit} bytes")
+        self.limit = limit
+
+
+class UnsupportedEncoding(StrictureError):
+    """The body is sent with a ``Content-Encoding`` the service does not decode."""
+
+    def __init__(self, encoding: str) -> None:
+        super().__init__(f"unsupported Content-Encoding {encoding!r}; send identity or gzip")
+        self.encoding = encoding
+
+
+class UnsupportedMediaType(StrictureError):
+    """The body is declared as something other than JSON."""
+
+
+class Unauthenticated(StrictureError):
+    """No credential, or a wrong one."""
+
+
+class RecordExists(StrictureError):
+    """A run with this identity is stored already, with different content."""
+
+    def __init__(self, location: str) -> None:
+        super().__init__("a run with this run_id is stored already with different content")
+        self.location = location
+
+
+class RecordNotFound(StrictureError):
+    """No record is stored under this identity."""
+
+
+class ObjectExists(StrictureError):
+    """Storage primitive: create-if-absent found the key taken."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class ObjectNotFound(StrictureError):
+    """Storage primitive: no object under this key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+class StorageUnavailable(StrictureError):
+    """The store cannot be reached or failed; the caller may retry later."""
+
+    def __init__(self, reason: str, retry_after: int = 5) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after

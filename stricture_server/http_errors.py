@@ -1,0 +1,59 @@
+"""The one place where domain errors become HTTP status codes and JSON bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from werkzeug import Response
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from .errors import (
+    BodyTooLarge,
+    InvalidInput,
+    RecordExists,
+    RecordNotFound,
+    StorageUnavailable,
+    Unauthenticated,
+    UnsupportedEncoding,
+    UnsupportedMediaType,
+)
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """A JSON response."""
+    return Response(orjson.dumps(body), status, headers, mimetype="application/json")
+
+
+def error_response(exc: Exception) -> tuple[Response, str]:
+    """The response for ``exc`` and the short reason written to the request log."""
+    if isinstance(exc, InvalidInput):
+        body: dict[str, Any] = {"error": exc.message}
+        if exc.problems:
+            body["problems"] = [{"path": p.path, "message": p.message} for p in exc.problems]
+        return json_response(400, body), exc.message
+    if isinstance(exc, Unauthenticated):
+        headers = {"WWW-Authenticate": 'Bearer realm="stricture-server"'}
+        return json_response(401, {"error": str(exc)}, headers), str(exc)
+    if isinstance(exc, RecordNotFound):
+        return json_response(404, {"error": "no record under this location"}), "not found"
+    if isinstance(exc, RecordExists):
+        body = {"error": str(exc), "location": exc.location}
+        return json_response(409, body, {"Location": exc.location}), "conflict"
+    if isinstance(exc, BodyTooLarge):
+        return json_response(413, {"error": str(exc), "limit": exc.limit}), "body too large"
+    if isinstance(exc, UnsupportedEncoding | UnsupportedMediaType):
+        return json_response(415, {"error": str(exc)}), str(exc)
+    if isinstance(exc, StorageUnavailable):
+        headers = {"Retry-After": str(exc.retry_after)}
+        body = {"error": "storage is unavailable; retry later"}
+        return json_response(503, body, headers), exc.reason
+    if isinstance(exc, MethodNotAllowed):
+        allowed = ", ".join(sorted(exc.valid_methods or ()))
+        body = {"error": "method not allowed", "allowed": sorted(exc.valid_methods or ())}
+        return json_response(405, body, {"Allow": allowed}), "method not allowed"
+    if isinstance(exc, HTTPException):
+        status = exc.code or 500
+        name = (exc.name or "error").lower()
+        return json_response(status, {"error": name}), name
+    return json_response(500, {"error": "internal error"}), "internal error"

@@ -1,0 +1,61 @@
+"""Process mode: the app served by gunicorn workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from .app import App, create_app
+from .settings import Settings
+
+_LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "stricture_server.logs.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "json",
+        }
+    },
+    "root": {"level": "WARNING", "handlers": ["stdout"]},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn, configured from :class:`Settings` only (no config file, no CLI flags)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        """gunicorn settings derived from ours."""
+        options = {
+            "bind": [self.settings.addr],
+            "workers": self.settings.workers,
+            "worker_class": "sync",
+            "timeout": self.settings.timeout_seconds,
+            "graceful_timeout": 30,
+            # The app writes one JSON line per request itself; gunicorn's own access log
+            # would be a second, unstructured line.
+            "accesslog": None,
+            "logconfig_dict": _LOGGING,
+            "proc_name": "stricture-server",
+        }
+        for name, value in options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> App:
+        """Build the app in each worker, after the fork."""
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    """Run gunicorn in the foreground until SIGTERM or SIGINT (graceful stop)."""
+    GunicornServer(settings).run()

@@ -1,0 +1,25 @@
+"""The storage port: immutable objects under string keys, with one atomic create."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+
+class Storage(Protocol):
+    """An object store whose only write is create-if-absent.
+
+    ``create`` raises :class:`~stricture_server.errors.ObjectExists` when the key is taken,
+    ``read`` raises :class:`~stricture_server.errors.ObjectNotFound`, and any failure to
+    reach the store is :class:`~stricture_server.errors.StorageUnavailable`. Nothing is ever
+    overwritten or deleted.
+    """
+
+    def create(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` durably, atomically, only if ``key`` is free."""
+
+    def read(self, key: str) -> bytes:
+        """The bytes stored under ``key``."""
+
+    def list(self, prefix: str) -> Iterator[str]:
+        """Every key that starts with ``prefix``, in lexical order."""

@@ -1,0 +1,70 @@
+"""Schema checks of the ingest envelope, the lineage artifact and the lineage-diff report.
+
+``jsonschema-rs`` is used rather than the reference ``jsonschema`` library: on the real
+110 KB artifact it validates in about 0.13 ms against 18 ms (see docs/performance.md), and it
+reports the same violations, each with its instance path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from typing import Any
+
+import jsonschema_rs
+
+from .errors import Problem
+
+SCHEMA_FILES = {
+    "envelope": "envelope.schema.json",
+    "artifact": "lineage-artifact.schema.json",
+    "diff": "lineage-diff.schema.json",
+}
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """The project's JSON Schema ``name`` (envelope, artifact or diff)."""
+    text = resources.files(__package__).joinpath("schemas", SCHEMA_FILES[name]).read_text("utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def _pointer(parts: Sequence[str | int]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+class EnvelopeValidator:
+    """Checks a parsed body; ``strict`` also checks artifact and diff against their schemas."""
+
+    def __init__(self, *, strict: bool, max_errors: int) -> None:
+        self._max_errors = max_errors
+        self._envelope = self._compile("envelope")
+        self._parts = {name: self._compile(name) for name in ("artifact", "diff")} if strict else {}
+
+    @staticmethod
+    def _compile(name: str) -> Any:
+        return jsonschema_rs.Draft202012Validator(load_schema(name), validate_formats=True)
+
+    def problems(self, document: Any) -> list[Problem]:
+        """Every violation found (up to ``max_errors``), with JSON pointer paths."""
+        found: list[Problem] = []
+        for problem in self._iter(document):
+            found.append(problem)
+            if len(found) >= self._max_errors:
+                break
+        return found
+
+    def _iter(self, document: Any) -> Iterator[Problem]:
+        if not isinstance(document, dict):
+            yield Problem("", "the body must be one JSON object")
+            return
+        # is_valid short-circuits on the first violation; errors are only collected on failure.
+        if not self._envelope.is_valid(document):
+            for error in self._envelope.iter_errors(document):
+                yield Problem(_pointer(error.instance_path), error.message)
+        for name, validator in self._parts.items():
+            part = document.get(name)
+            if isinstance(part, dict) and not validator.is_valid(part):
+                for error in validator.iter_errors(part):
+                    yield Problem(f"/{name}" + _pointer(error.instance_path), error.message)
