@@ -12,7 +12,8 @@ import orjson
 from .errors import InvalidInput, Problem
 from .identity import MAX_LENGTH, new_run_id, sanitize
 
-IDENTITY_FIELDS = ("organization", "project", "service")
+MAX_DEPTH = 254
+"""orjson's serialisation depth limit: the deepest JSON a record can hold."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,12 @@ def normalize(envelope: dict[str, Any], received: datetime) -> NewRecord:
     when = received
     if "generated_at" in envelope:
         when = _parse_rfc3339(envelope["generated_at"])
-    content = orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)
+    try:
+        content = orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        # The parser allows 1024 levels, the serialiser fewer: refuse what cannot be stored.
+        problem = Problem("", f"JSON nested deeper than {MAX_DEPTH} levels")
+        raise InvalidInput("the body is nested too deeply", [problem]) from None
     digest = "sha256:" + hashlib.sha256(content).hexdigest()
     return NewRecord(identity, when.astimezone(UTC).date(), digest, content)
 

@@ -1,0 +1,51 @@
+"""Shared fixtures: deployments of the app, one per delivery, and fresh data directories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from .deliveries import Delivery, Deployment, GunicornDelivery, WsgiDelivery, server_process
+
+TOKEN = "conformance-token-0123456789"
+MAX_BODY = 4 * 1024 * 1024
+
+
+def conformance_env(data_dir: Path) -> dict[str, str]:
+    """The configuration every delivery of the conformance suite runs with."""
+    return {
+        "STRICTURE_SERVER_DATA_DIR": str(data_dir),
+        "STRICTURE_SERVER_AUTH_MODE": "token",
+        "STRICTURE_SERVER_INGEST_TOKEN": f"old-token-for-rotation,{TOKEN}",
+        "STRICTURE_SERVER_MAX_BODY_BYTES": str(MAX_BODY),
+        "STRICTURE_SERVER_LOG_LEVEL": "warning",
+    }
+
+
+def _wsgi(env: dict[str, str], stack: ExitStack) -> Delivery:
+    return WsgiDelivery(env)
+
+
+def _gunicorn(env: dict[str, str], stack: ExitStack) -> Delivery:
+    port, _ = stack.enter_context(server_process(env))
+    return GunicornDelivery(port)
+
+
+DELIVERIES: dict[str, Callable[[dict[str, str], ExitStack], Delivery]] = {
+    "wsgi": _wsgi,
+    "gunicorn": _gunicorn,
+}
+"""Every way a request reaches the app; a new runtime adds one entry here."""
+
+
+@pytest.fixture(scope="session", params=sorted(DELIVERIES))
+def deployment(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """The app behind each delivery, configured by :func:`conformance_env`."""
+    env = conformance_env(tmp_path_factory.mktemp(f"data-{request.param}"))
+    with ExitStack() as stack:
+        yield Deployment(env, DELIVERIES[request.param](env, stack))

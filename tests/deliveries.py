@@ -1,0 +1,181 @@
+"""Ways a request reaches the app. The conformance suite runs every case through each.
+
+A delivery sends raw bytes with raw headers and gives back status, headers and body; it knows
+nothing of the cases. A :class:`Deployment` is one configured app (environment variables) and
+a reader of the store it writes to, so tests can check the canonical key.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+from werkzeug.datastructures import Headers
+from werkzeug.test import Client
+
+from stricture_server import Settings, create_app
+from stricture_server.storage import Storage, open_storage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What came back."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return orjson.loads(self.body)
+
+
+class Delivery(Protocol):
+    """Sends one HTTP request to a running app."""
+
+    name: str
+    max_body_bytes: int | None
+    """The largest request body the runtime itself lets through (None: no platform limit)."""
+
+    def send(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> Reply:
+        """Send the request; ``path`` may carry a query string."""
+
+
+@dataclass
+class Deployment:
+    """One configured app: its environment, a delivery to it, and its store."""
+
+    env: dict[str, str]
+    delivery: Delivery
+    storage: Storage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.storage = open_storage(Settings.from_env(self.env))
+
+    @property
+    def prefix(self) -> str:
+        """The object key prefix the app writes under."""
+        return Settings.from_env(self.env).object_prefix
+
+
+class WsgiDelivery:
+    """The app called in-process through werkzeug's WSGI test client."""
+
+    name = "wsgi"
+    max_body_bytes = None
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.client = Client(create_app(Settings.from_env(env)))
+
+    def send(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> Reply:
+        """Call the WSGI app."""
+        response = self.client.open(path, method=method, headers=dict(headers), data=body)
+        return Reply(response.status_code, Headers(response.headers), response.get_data())
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def http_send(
+    port: int, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
+) -> Reply:
+    """One request over a real socket, with exactly the given headers."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.putrequest(method, path, skip_accept_encoding=True)
+        names = {k.lower() for k in headers}
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        if "content-length" not in names and "transfer-encoding" not in names:
+            connection.putheader("Content-Length", str(len(body)))
+        try:
+            connection.endheaders(body or None)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server may answer (413) and close before reading a large body, as HTTP
+            # allows; its answer is still waiting in the socket.
+            pass
+        response = connection.getresponse()
+        data = response.read()
+        return Reply(response.status, Headers(response.getheaders()), data)
+    finally:
+        connection.close()
+
+
+def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Block until ``GET /healthz`` answers 200, or fail with the process output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
+        try:
+            if http_send(port, "GET", "/healthz", {}).status == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not become healthy in time")
+
+
+@contextmanager
+def server_process(
+    env: Mapping[str, str], command: list[str] | None = None
+) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """The real ``stricture-server`` process on a loopback port, stopped with SIGTERM after."""
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
+    full_env.update(env)
+    full_env["STRICTURE_SERVER_ADDR"] = f"127.0.0.1:{port}"
+    full_env.setdefault("STRICTURE_SERVER_WORKERS", "2")
+    argv = command or [sys.executable, "-m", "stricture_server", "serve"]
+    process = subprocess.Popen(
+        argv, env=full_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_for_health(port, process)
+        yield port, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout:
+            process.stdout.close()
+
+
+class GunicornDelivery:
+    """The real ``stricture-server`` gunicorn process, over HTTP on loopback."""
+
+    name = "gunicorn"
+    max_body_bytes = None
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def send(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> Reply:
+        """Send over a socket."""
+        return http_send(self.port, method, path, headers, body)

@@ -1,0 +1,286 @@
+"""One table of HTTP cases, run through every delivery (see ``DELIVERIES`` in conftest).
+
+Each case is a request in and a status, headers and JSON body out; accepted ingests also
+check the canonical key in the store. Only the ``deployment`` fixture knows the runtime.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+
+from . import factory
+from .conftest import MAX_BODY, TOKEN
+from .deliveries import Deployment, Reply
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+JSON = {"Content-Type": "application/json", **AUTH}
+
+
+def body_of(document: Any) -> bytes:
+    """Serialise a test document (stdlib json: it nests deeper than orjson)."""
+    return json.dumps(document).encode()
+
+
+@dataclass(frozen=True)
+class Case:
+    """A request and what every runtime must answer to it."""
+
+    name: str
+    method: str
+    path: str
+    status: int
+    body: Callable[[], bytes] = lambda: b""
+    headers: dict[str, str] = field(default_factory=lambda: dict(JSON))
+    expect_json: dict[str, Any] = field(default_factory=dict)
+    """Keys that must be in the response JSON with these values."""
+    expect_headers: dict[str, str] = field(default_factory=dict)
+    problem_paths: tuple[str, ...] = ()
+    """JSON pointers that must each be named in ``problems``."""
+
+
+def post(name: str, status: int, document: Callable[[], Any], **kw: Any) -> Case:
+    """A ``POST /v1/artifacts`` case with a JSON body."""
+    return Case(name, "POST", "/v1/artifacts", status, lambda: body_of(document()), **kw)
+
+
+def raw(name: str, status: int, data: bytes | Callable[[], bytes], **kw: Any) -> Case:
+    """A ``POST /v1/artifacts`` case with raw bytes."""
+    make = data if callable(data) else (lambda: data)
+    return Case(name, "POST", "/v1/artifacts", status, make, **kw)
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """An object nested ``depth`` levels deep."""
+    node: dict[str, Any] = {}
+    for _ in range(depth):
+        node = {"a": node}
+    return node
+
+
+def gzip_bomb() -> bytes:
+    """A small gzip body that inflates past the cap."""
+    return gzip.compress(b" " * (MAX_BODY + 1024), compresslevel=9)
+
+
+BAD_ARTIFACT = {"schema_version": "2", "fields": [{"field_id": "X"}]}
+WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="stricture-server"'}
+
+CASES = [
+    Case("health", "GET", "/healthz", 200, expect_json={"status": "ok"}, headers={}),
+    Case("health needs no token", "GET", "/healthz", 200, headers={"Authorization": "Bearer x"}),
+    Case("unknown path", "GET", "/nope", 404, expect_json={"error": "not found"}),
+    Case("unknown run", "GET", "/v1/artifacts/a/b/c/missing", 404),
+    Case("wrong method on health", "DELETE", "/healthz", 405, expect_headers={"Allow": "GET, HEAD"}),
+    Case("wrong method on ingest", "GET", "/v1/artifacts", 405, expect_headers={"Allow": "POST"}),
+    # auth
+    post("no token", 401, factory.envelope, headers={"Content-Type": "application/json"},
+         expect_headers=WWW_AUTH),
+    post("wrong token", 401, factory.envelope,
+         headers={"Content-Type": "application/json", "Authorization": "Bearer wrong"},
+         expect_headers=WWW_AUTH),
+    post("basic scheme", 401, factory.envelope,
+         headers={"Content-Type": "application/json", "Authorization": f"Basic {TOKEN}"},
+         expect_headers=WWW_AUTH),
+    Case("read without token", "GET", "/v1/artifacts/a/b/c/d", 401, headers={},
+         expect_headers=WWW_AUTH),
+    # the body
+    raw("empty body", 400, b""),
+    raw("not json", 400, b"{"),
+    raw("json array", 400, b"[]", problem_paths=("",)),
+    raw("json string", 400, b'"hello"'),
+    raw("NaN", 400, b'{"organization": NaN}'),
+    raw("Infinity", 400, b'{"organization": Infinity}'),
+    raw("number overflows a double", 400, b'{"organization": 1e400}'),
+    raw("invalid utf-8", 400, b'{"organization": "\xff\xfe"}'),
+    raw("lone surrogate", 400, b'{"organization": "\\ud800"}'),
+    raw("nesting past the parser limit", 400, b"[" * 5000 + b"]" * 5000),
+    post("nesting past the storable limit", 400,
+         lambda: factory.envelope(artifact={**factory.artifact(), "metadata": nested(400)})),
+    # the envelope
+    post("missing required fields", 400, lambda: {"artifact": factory.artifact()},
+         problem_paths=("",)),
+    post("unknown top-level field", 400, lambda: factory.envelope(extra=1), problem_paths=("",)),
+    post("organization not a string", 400, lambda: factory.envelope(organization=7),
+         problem_paths=("/organization",)),
+    post("identity empty after sanitising", 400, lambda: factory.envelope(service=" ../ "),
+         problem_paths=("/service",)),
+    post("run_id empty after sanitising", 400, lambda: factory.envelope(run_id="///"),
+         problem_paths=("/run_id",)),
+    post("bad commit sha", 400, lambda: factory.envelope(commit_sha="not-a-sha"),
+         problem_paths=("/commit_sha",)),
+    post("bad generated_at", 400, lambda: factory.envelope(generated_at="yesterday"),
+         problem_paths=("/generated_at",)),
+    post("metadata value not a string", 400, lambda: factory.envelope(metadata={"a": 1}),
+         problem_paths=("/metadata/a",)),
+    post("summary not a string", 400, lambda: factory.envelope(summary={"a": 1}),
+         problem_paths=("/summary",)),
+    post("artifact not an object", 400, lambda: factory.envelope(artifact=[]),
+         problem_paths=("/artifact",)),
+    post("artifact off schema", 400, lambda: factory.envelope(artifact=BAD_ARTIFACT),
+         problem_paths=("/artifact/schema_version", "/artifact/fields/0")),
+    post("diff off schema", 400,
+         lambda: factory.envelope(diff={"summary": {}, "changes": [{"severity": "huge"}]}),
+         problem_paths=("/diff/summary", "/diff/changes/0", "/diff/changes/0/severity")),
+    # encodings and sizes
+    post("content type not json", 415, factory.envelope,
+         headers={"Content-Type": "text/plain", **AUTH}),
+    post("unknown content encoding", 415, factory.envelope,
+         headers={"Content-Encoding": "br", **JSON}),
+    raw("corrupt gzip", 400, b"\x1f\x8b\x08\x00garbage",
+        headers={"Content-Encoding": "gzip", **JSON}),
+    raw("truncated gzip", 400, lambda: gzip.compress(body_of(factory.envelope()))[:-12],
+        headers={"Content-Encoding": "gzip", **JSON}),
+    raw("gzip bomb", 413, gzip_bomb, headers={"Content-Encoding": "gzip", **JSON},
+        expect_json={"limit": MAX_BODY}),
+    raw("body over the cap", 413, b" " * (MAX_BODY + 1), expect_json={"limit": MAX_BODY}),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_case(deployment: Deployment, case: Case) -> None:
+    reply = deployment.delivery.send(case.method, case.path, case.headers, case.body())
+    assert reply.status == case.status, reply.body[:500]
+    assert reply.headers.get("Content-Type") == "application/json"
+    document = reply.json()
+    for key, value in case.expect_json.items():
+        assert document[key] == value
+    for name, value in case.expect_headers.items():
+        assert reply.headers.get(name) == value
+    if case.status >= 400:
+        assert isinstance(document["error"], str) and document["error"]
+    named = {p["path"] for p in document.get("problems", [])}
+    assert set(case.problem_paths) <= named, document
+
+
+def ingest(deployment: Deployment, document: Any, headers: dict[str, str] = JSON) -> Reply:
+    """POST an envelope."""
+    return deployment.delivery.send("POST", "/v1/artifacts", headers, body_of(document))
+
+
+def stored(deployment: Deployment, key: str) -> dict[str, Any]:
+    """The record under ``key`` in the deployment's store."""
+    record: dict[str, Any] = orjson.loads(deployment.storage.read(key))
+    return record
+
+
+def test_accepted_ingest_is_stored_under_the_canonical_key(deployment: Deployment) -> None:
+    org = factory.unique("ACME, Inc")
+    document = factory.envelope(
+        organization=f"  {org.upper()} ",
+        project="Check Out",
+        service="API",
+        run_id="Build #42",
+        commit_sha="ABCDEF0123456",
+        generated_at="2026-03-01T23:30:00-02:00",
+        diff=factory.diff(4),
+        summary="## Drift\n2 high",
+        metadata={"ci": "github", "branch": "main"},
+    )
+    reply = ingest(deployment, document)
+    assert reply.status == 202
+    identity = f"{org.replace(', ', '-').lower()}/check-out/api"
+    location = f"/v1/artifacts/{identity}/build-42"
+    assert reply.json() == {"accepted": True, "run_id": "build-42", "location": location}
+    # 23:30 at -02:00 is the next day in UTC.
+    key = (
+        f"{deployment.prefix}/v1/org={org.replace(', ', '-').lower()}/project=check-out/"
+        "service=api/date=2026-03-02/run=build-42/payload.json"
+    )
+    record = stored(deployment, key)
+    assert record["commit_sha"] == "abcdef0123456"
+    assert record["artifact"] == document["artifact"]
+    assert record["diff"] == document["diff"]
+    assert record["metadata"] == document["metadata"]
+    assert record["digest"].startswith("sha256:")
+    read = deployment.delivery.send("GET", location, AUTH)
+    assert read.status == 200
+    assert read.json() == record
+
+
+def test_generated_run_id_sorts_by_time_and_uses_the_received_day(
+    deployment: Deployment,
+) -> None:
+    document = factory.envelope()
+    first = ingest(deployment, document).json()["run_id"]
+    second = ingest(deployment, document).json()["run_id"]
+    assert first != second
+    assert first < second
+    today = datetime.now(UTC).date().isoformat()
+    key = (
+        f"{deployment.prefix}/v1/org={document['organization']}/project=checkout/service=api/"
+        f"date={today}/run={second}/payload.json"
+    )
+    assert stored(deployment, key)["run_id"] == second
+
+
+def test_identical_replay_is_answered_like_the_first_time(deployment: Deployment) -> None:
+    document = factory.envelope(run_id="r-1")
+    first = ingest(deployment, document)
+    again = ingest(deployment, document)
+    assert (first.status, again.status) == (202, 202)
+    assert first.json() == again.json()
+
+
+def test_conflicting_replay_is_409_and_changes_nothing(deployment: Deployment) -> None:
+    document = factory.envelope(run_id="r-1", generated_at="2026-01-01T00:00:00Z")
+    first = ingest(deployment, document)
+    location = first.json()["location"]
+    before = deployment.delivery.send("GET", location, AUTH).body
+    # Another day, other content: still the same run of the same service.
+    changed = {**document, "generated_at": "2026-02-01T00:00:00Z", "summary": "other"}
+    conflict = ingest(deployment, changed)
+    assert conflict.status == 409
+    assert conflict.json()["location"] == location
+    assert conflict.headers.get("Location") == location
+    assert deployment.delivery.send("GET", location, AUTH).body == before
+
+
+def test_gzip_upload_of_a_large_artifact(deployment: Deployment) -> None:
+    document = factory.envelope(artifact=factory.artifact(fields=3000), run_id="big")
+    plain = body_of(document)
+    assert len(plain) > 2 * 1024 * 1024
+    packed = gzip.compress(plain)
+    limit = deployment.delivery.max_body_bytes
+    assert limit is None or len(packed) <= limit
+    reply = deployment.delivery.send("POST", "/v1/artifacts", {"Content-Encoding": "gzip", **JSON}, packed)
+    assert reply.status == 202, reply.body[:300]
+    read = deployment.delivery.send("GET", reply.json()["location"], AUTH)
+    assert read.json()["artifact"] == document["artifact"]
+
+
+def test_path_identities_are_sanitised_like_the_envelope(deployment: Deployment) -> None:
+    document = factory.envelope(run_id="RUN 7")
+    location = ingest(deployment, document).json()["location"]
+    org = document["organization"].upper()
+    read = deployment.delivery.send("GET", f"/v1/artifacts/{org}/CHECKOUT/Api/run%207", AUTH)
+    assert read.status == 200
+    assert read.json()["run_id"] == "run-7"
+    assert location.endswith("/run-7")
+
+
+def test_request_id_is_echoed_or_generated(deployment: Deployment) -> None:
+    echoed = deployment.delivery.send("GET", "/healthz", {"X-Request-Id": "ci-123"})
+    assert echoed.headers.get("X-Request-Id") == "ci-123"
+    generated = deployment.delivery.send("GET", "/healthz", {"X-Request-Id": "bad id with spaces"})
+    assert generated.headers.get("X-Request-Id") not in (None, "bad id with spaces")
+
+
+def test_real_corpus_is_accepted(deployment: Deployment) -> None:
+    artifact_path = factory.shared_fixture("lineage-artifact-baseline.json")
+    diff_path = factory.shared_fixture("lineage-diff-baseline-to-current.json")
+    if artifact_path is None or diff_path is None:
+        pytest.fail(f"the real corpus is missing from {factory.SHARED_FIXTURES}")
+    document = factory.envelope(
+        artifact=orjson.loads(artifact_path.read_bytes()),
+        diff=orjson.loads(diff_path.read_bytes()),
+    )
+    reply = ingest(deployment, document)
+    assert reply.status == 202, reply.body[:500]

@@ -1,0 +1,105 @@
+"""The storage contract: one set of tests that every driver passes (see ``STORES``)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from stricture_server.errors import ObjectExists, ObjectNotFound
+from stricture_server.storage import Storage
+from stricture_server.storage.fs import FileStorage
+
+
+def _fs(tmp_path: Path) -> Iterator[Storage]:
+    yield FileStorage(tmp_path / "data")
+
+
+STORES: dict[str, Callable[[Path], Iterator[Storage]]] = {"fs": _fs}
+"""Every driver, as a generator of a fresh, empty store; a new driver adds one entry."""
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """A fresh store of each driver."""
+    yield from STORES[request.param](tmp_path)
+
+
+def test_create_then_read(store: Storage) -> None:
+    store.create("p/v1/a/b.json", b'{"x":1}')
+    assert store.read("p/v1/a/b.json") == b'{"x":1}'
+
+
+def test_create_never_overwrites(store: Storage) -> None:
+    store.create("p/k.json", b"first")
+    with pytest.raises(ObjectExists) as caught:
+        store.create("p/k.json", b"second")
+    assert caught.value.key == "p/k.json"
+    assert store.read("p/k.json") == b"first"
+
+
+def test_identical_create_is_still_refused(store: Storage) -> None:
+    store.create("p/k.json", b"same")
+    with pytest.raises(ObjectExists):
+        store.create("p/k.json", b"same")
+
+
+def test_missing_key(store: Storage) -> None:
+    with pytest.raises(ObjectNotFound):
+        store.read("p/none.json")
+    store.create("p/file.json", b"x")
+    with pytest.raises(ObjectNotFound):
+        store.read("p/file.json/below")
+
+
+def test_list_by_prefix_is_sorted_and_complete(store: Storage) -> None:
+    keys = ["p/a/2.json", "p/a/1.json", "p/ab/3.json", "p/b/4.json", "q/5.json"]
+    for key in keys:
+        store.create(key, b"{}")
+    assert list(store.list("p/a/")) == ["p/a/1.json", "p/a/2.json"]
+    assert list(store.list("p/a")) == ["p/a/1.json", "p/a/2.json", "p/ab/3.json"]
+    assert list(store.list("p/")) == sorted(k for k in keys if k.startswith("p/"))
+    assert list(store.list("none/")) == []
+
+
+def test_binary_content_is_kept_byte_exact(store: Storage) -> None:
+    data = bytes(range(256)) * 4096
+    store.create("p/blob.bin", data)
+    assert store.read("p/blob.bin") == data
+
+
+def test_twenty_racers_on_one_key_exactly_one_wins(store: Storage) -> None:
+    barrier = threading.Barrier(20)
+    winners: list[int] = []
+    losers: list[int] = []
+
+    def race(n: int) -> None:
+        barrier.wait()
+        try:
+            store.create("p/race.json", f"writer-{n}".encode())
+            winners.append(n)
+        except ObjectExists:
+            losers.append(n)
+
+    threads = [threading.Thread(target=race, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(winners) == 1 and len(losers) == 19
+    assert store.read("p/race.json") == f"writer-{winners[0]}".encode()
+
+
+def test_many_keys_in_parallel_lose_nothing(store: Storage) -> None:
+    def write(n: int) -> None:
+        for i in range(10):
+            store.create(f"p/day/run-{n}-{i}.json", str(n * 100 + i).encode())
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(list(store.list("p/day/"))) == 100
