@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,9 +49,7 @@ class Delivery(Protocol):
     max_body_bytes: int | None
     """The largest request body the runtime itself lets through (None: no platform limit)."""
 
-    def send(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
-    ) -> Reply:
+    def send(self, method: str, path: str, headers: Mapping[str, str], body: bytes = b"") -> Reply:
         """Send the request; ``path`` may carry a query string."""
 
 
@@ -76,14 +74,12 @@ class WsgiDelivery:
     """The app called in-process through werkzeug's WSGI test client."""
 
     name = "wsgi"
-    max_body_bytes = None
+    max_body_bytes: int | None = None
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.client = Client(create_app(Settings.from_env(env)))
 
-    def send(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
-    ) -> Reply:
+    def send(self, method: str, path: str, headers: Mapping[str, str], body: bytes = b"") -> Reply:
         """Call the WSGI app."""
         response = self.client.open(path, method=method, headers=dict(headers), data=body)
         return Reply(response.status_code, Headers(response.headers), response.get_data())
@@ -109,12 +105,10 @@ def http_send(
             connection.putheader(name, value)
         if "content-length" not in names and "transfer-encoding" not in names:
             connection.putheader("Content-Length", str(len(body)))
-        try:
+        # The server may answer (413) and close before reading a large body, as HTTP allows;
+        # its answer is still waiting in the socket.
+        with suppress(BrokenPipeError, ConnectionResetError):
             connection.endheaders(body or None)
-        except (BrokenPipeError, ConnectionResetError):
-            # The server may answer (413) and close before reading a large body, as HTTP
-            # allows; its answer is still waiting in the socket.
-            pass
         response = connection.getresponse()
         data = response.read()
         return Reply(response.status, Headers(response.getheaders()), data)
@@ -169,13 +163,11 @@ class GunicornDelivery:
     """The real ``stricture-server`` gunicorn process, over HTTP on loopback."""
 
     name = "gunicorn"
-    max_body_bytes = None
+    max_body_bytes: int | None = None
 
     def __init__(self, port: int) -> None:
         self.port = port
 
-    def send(
-        self, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
-    ) -> Reply:
+    def send(self, method: str, path: str, headers: Mapping[str, str], body: bytes = b"") -> Reply:
         """Send over a socket."""
         return http_send(self.port, method, path, headers, body)

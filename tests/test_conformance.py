@@ -78,19 +78,40 @@ CASES = [
     Case("health needs no token", "GET", "/healthz", 200, headers={"Authorization": "Bearer x"}),
     Case("unknown path", "GET", "/nope", 404, expect_json={"error": "not found"}),
     Case("unknown run", "GET", "/v1/artifacts/a/b/c/missing", 404),
-    Case("wrong method on health", "DELETE", "/healthz", 405, expect_headers={"Allow": "GET, HEAD"}),
+    Case(
+        "wrong method on health", "DELETE", "/healthz", 405, expect_headers={"Allow": "GET, HEAD"}
+    ),
     Case("wrong method on ingest", "GET", "/v1/artifacts", 405, expect_headers={"Allow": "POST"}),
     # auth
-    post("no token", 401, factory.envelope, headers={"Content-Type": "application/json"},
-         expect_headers=WWW_AUTH),
-    post("wrong token", 401, factory.envelope,
-         headers={"Content-Type": "application/json", "Authorization": "Bearer wrong"},
-         expect_headers=WWW_AUTH),
-    post("basic scheme", 401, factory.envelope,
-         headers={"Content-Type": "application/json", "Authorization": f"Basic {TOKEN}"},
-         expect_headers=WWW_AUTH),
-    Case("read without token", "GET", "/v1/artifacts/a/b/c/d", 401, headers={},
-         expect_headers=WWW_AUTH),
+    post(
+        "no token",
+        401,
+        factory.envelope,
+        headers={"Content-Type": "application/json"},
+        expect_headers=WWW_AUTH,
+    ),
+    post(
+        "wrong token",
+        401,
+        factory.envelope,
+        headers={"Content-Type": "application/json", "Authorization": "Bearer wrong"},
+        expect_headers=WWW_AUTH,
+    ),
+    post(
+        "basic scheme",
+        401,
+        factory.envelope,
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {TOKEN}"},
+        expect_headers=WWW_AUTH,
+    ),
+    Case(
+        "read without token",
+        "GET",
+        "/v1/artifacts/a/b/c/d",
+        401,
+        headers={},
+        expect_headers=WWW_AUTH,
+    ),
     # the body
     raw("empty body", 400, b""),
     raw("not json", 400, b"{"),
@@ -102,44 +123,111 @@ CASES = [
     raw("invalid utf-8", 400, b'{"organization": "\xff\xfe"}'),
     raw("lone surrogate", 400, b'{"organization": "\\ud800"}'),
     raw("nesting past the parser limit", 400, b"[" * 5000 + b"]" * 5000),
-    post("nesting past the storable limit", 400,
-         lambda: factory.envelope(artifact={**factory.artifact(), "metadata": nested(400)})),
+    post(
+        "nesting past the storable limit",
+        400,
+        lambda: factory.envelope(artifact={**factory.artifact(), "metadata": nested(400)}),
+    ),
     # the envelope
-    post("missing required fields", 400, lambda: {"artifact": factory.artifact()},
-         problem_paths=("",)),
+    post(
+        "missing required fields",
+        400,
+        lambda: {"artifact": factory.artifact()},
+        problem_paths=("",),
+    ),
     post("unknown top-level field", 400, lambda: factory.envelope(extra=1), problem_paths=("",)),
-    post("organization not a string", 400, lambda: factory.envelope(organization=7),
-         problem_paths=("/organization",)),
-    post("identity empty after sanitising", 400, lambda: factory.envelope(service=" ../ "),
-         problem_paths=("/service",)),
-    post("run_id empty after sanitising", 400, lambda: factory.envelope(run_id="///"),
-         problem_paths=("/run_id",)),
-    post("bad commit sha", 400, lambda: factory.envelope(commit_sha="not-a-sha"),
-         problem_paths=("/commit_sha",)),
-    post("bad generated_at", 400, lambda: factory.envelope(generated_at="yesterday"),
-         problem_paths=("/generated_at",)),
-    post("metadata value not a string", 400, lambda: factory.envelope(metadata={"a": 1}),
-         problem_paths=("/metadata/a",)),
-    post("summary not a string", 400, lambda: factory.envelope(summary={"a": 1}),
-         problem_paths=("/summary",)),
-    post("artifact not an object", 400, lambda: factory.envelope(artifact=[]),
-         problem_paths=("/artifact",)),
-    post("artifact off schema", 400, lambda: factory.envelope(artifact=BAD_ARTIFACT),
-         problem_paths=("/artifact/schema_version", "/artifact/fields/0")),
-    post("diff off schema", 400,
-         lambda: factory.envelope(diff={"summary": {}, "changes": [{"severity": "huge"}]}),
-         problem_paths=("/diff/summary", "/diff/changes/0", "/diff/changes/0/severity")),
+    post(
+        "organization not a string",
+        400,
+        lambda: factory.envelope(organization=7),
+        problem_paths=("/organization",),
+    ),
+    post(
+        "identity empty after sanitising",
+        400,
+        lambda: factory.envelope(service=" ../ "),
+        problem_paths=("/service",),
+    ),
+    post(
+        "run_id empty after sanitising",
+        400,
+        lambda: factory.envelope(run_id="///"),
+        problem_paths=("/run_id",),
+    ),
+    post(
+        "bad commit sha",
+        400,
+        lambda: factory.envelope(commit_sha="not-a-sha"),
+        problem_paths=("/commit_sha",),
+    ),
+    post(
+        "bad generated_at",
+        400,
+        lambda: factory.envelope(generated_at="yesterday"),
+        problem_paths=("/generated_at",),
+    ),
+    post(
+        "metadata value not a string",
+        400,
+        lambda: factory.envelope(metadata={"a": 1}),
+        problem_paths=("/metadata/a",),
+    ),
+    post(
+        "summary not a string",
+        400,
+        lambda: factory.envelope(summary={"a": 1}),
+        problem_paths=("/summary",),
+    ),
+    post(
+        "artifact not an object",
+        400,
+        lambda: factory.envelope(artifact=[]),
+        problem_paths=("/artifact",),
+    ),
+    post(
+        "artifact off schema",
+        400,
+        lambda: factory.envelope(artifact=BAD_ARTIFACT),
+        problem_paths=("/artifact/schema_version", "/artifact/fields/0"),
+    ),
+    post(
+        "diff off schema",
+        400,
+        lambda: factory.envelope(diff={"summary": {}, "changes": [{"severity": "huge"}]}),
+        problem_paths=("/diff/summary", "/diff/changes/0", "/diff/changes/0/severity"),
+    ),
     # encodings and sizes
-    post("content type not json", 415, factory.envelope,
-         headers={"Content-Type": "text/plain", **AUTH}),
-    post("unknown content encoding", 415, factory.envelope,
-         headers={"Content-Encoding": "br", **JSON}),
-    raw("corrupt gzip", 400, b"\x1f\x8b\x08\x00garbage",
-        headers={"Content-Encoding": "gzip", **JSON}),
-    raw("truncated gzip", 400, lambda: gzip.compress(body_of(factory.envelope()))[:-12],
-        headers={"Content-Encoding": "gzip", **JSON}),
-    raw("gzip bomb", 413, gzip_bomb, headers={"Content-Encoding": "gzip", **JSON},
-        expect_json={"limit": MAX_BODY}),
+    post(
+        "content type not json",
+        415,
+        factory.envelope,
+        headers={"Content-Type": "text/plain", **AUTH},
+    ),
+    post(
+        "unknown content encoding",
+        415,
+        factory.envelope,
+        headers={"Content-Encoding": "br", **JSON},
+    ),
+    raw(
+        "corrupt gzip",
+        400,
+        b"\x1f\x8b\x08\x00garbage",
+        headers={"Content-Encoding": "gzip", **JSON},
+    ),
+    raw(
+        "truncated gzip",
+        400,
+        lambda: gzip.compress(body_of(factory.envelope()))[:-12],
+        headers={"Content-Encoding": "gzip", **JSON},
+    ),
+    raw(
+        "gzip bomb",
+        413,
+        gzip_bomb,
+        headers={"Content-Encoding": "gzip", **JSON},
+        expect_json={"limit": MAX_BODY},
+    ),
     raw("body over the cap", 413, b" " * (MAX_BODY + 1), expect_json={"limit": MAX_BODY}),
 ]
 
@@ -155,7 +243,8 @@ def test_case(deployment: Deployment, case: Case) -> None:
     for name, value in case.expect_headers.items():
         assert reply.headers.get(name) == value
     if case.status >= 400:
-        assert isinstance(document["error"], str) and document["error"]
+        assert isinstance(document["error"], str)
+        assert document["error"]
     named = {p["path"] for p in document.get("problems", [])}
     assert set(case.problem_paths) <= named, document
 
@@ -250,7 +339,9 @@ def test_gzip_upload_of_a_large_artifact(deployment: Deployment) -> None:
     packed = gzip.compress(plain)
     limit = deployment.delivery.max_body_bytes
     assert limit is None or len(packed) <= limit
-    reply = deployment.delivery.send("POST", "/v1/artifacts", {"Content-Encoding": "gzip", **JSON}, packed)
+    reply = deployment.delivery.send(
+        "POST", "/v1/artifacts", {"Content-Encoding": "gzip", **JSON}, packed
+    )
     assert reply.status == 202, reply.body[:300]
     read = deployment.delivery.send("GET", reply.json()["location"], AUTH)
     assert read.json()["artifact"] == document["artifact"]

@@ -62,6 +62,7 @@ def test_list_by_prefix_is_sorted_and_complete(store: Storage) -> None:
     assert list(store.list("p/a")) == ["p/a/1.json", "p/a/2.json", "p/ab/3.json"]
     assert list(store.list("p/")) == sorted(k for k in keys if k.startswith("p/"))
     assert list(store.list("none/")) == []
+    assert list(store.list("p/", start_after="p/a/2.json")) == ["p/ab/3.json", "p/b/4.json"]
 
 
 def test_binary_content_is_kept_byte_exact(store: Storage) -> None:
@@ -88,7 +89,8 @@ def test_twenty_racers_on_one_key_exactly_one_wins(store: Storage) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(winners) == 1 and len(losers) == 19
+    assert len(winners) == 1
+    assert len(losers) == 19
     assert store.read("p/race.json") == f"writer-{winners[0]}".encode()
 
 

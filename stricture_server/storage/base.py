@@ -21,5 +21,9 @@ class Storage(Protocol):
     def read(self, key: str) -> bytes:
         """The bytes stored under ``key``."""
 
-    def list(self, prefix: str) -> Iterator[str]:
-        """Every key that starts with ``prefix``, in lexical order."""
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        """Every key that starts with ``prefix``, in lexical order, after ``start_after``.
+
+        Lazy: a caller that stops early costs no more than the pages it consumed (on an
+        object store, one request per 1000 keys).
+        """

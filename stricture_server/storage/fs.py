@@ -61,8 +61,8 @@ class FileStorage:
         except OSError as exc:
             raise StorageUnavailable(f"filesystem error: {exc.strerror or exc}") from exc
 
-    def list(self, prefix: str) -> Iterator[str]:
-        """Keys under ``prefix``, sorted, skipping temp files."""
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        """Keys under ``prefix`` after ``start_after``, sorted, skipping temp files."""
         directory, _, _ = prefix.rpartition("/")
         base = self._path(directory) if directory else self.root
         found: list[str] = []
@@ -73,7 +73,7 @@ class FileStorage:
                 if name.startswith("."):
                     continue
                 key = f"{rel}/{name}" if rel != "." else name
-                if key.startswith(prefix):
+                if key.startswith(prefix) and key > start_after:
                     found.append(key)
         yield from sorted(found)
 
