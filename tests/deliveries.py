@@ -135,13 +135,17 @@ def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float 
 def server_process(
     env: Mapping[str, str], command: list[str] | None = None
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """The real ``stricture-server`` process on a loopback port, stopped with SIGTERM after."""
+    """The real ``stricture-server`` process on a loopback port, stopped with SIGTERM after.
+
+    ``command`` replaces the default command line; ``{port}`` in it is the chosen port.
+    """
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
     full_env.update(env)
     full_env["STRICTURE_SERVER_ADDR"] = f"127.0.0.1:{port}"
     full_env.setdefault("STRICTURE_SERVER_WORKERS", "2")
-    argv = command or [sys.executable, "-m", "stricture_server", "serve"]
+    default = [sys.executable, "-m", "stricture_server", "serve"]
+    argv = [part.format(port=port) for part in command or default]
     process = subprocess.Popen(
         argv, env=full_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )

@@ -1,0 +1,148 @@
+"""The real ``stricture-server`` process: start-up checks, logs, shutdown, concurrent writers."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import orjson
+
+from . import factory
+from .deliveries import ROOT, http_send, server_process
+
+TOKEN = "process-token-abcdef"
+JSON = {"Content-Type": "application/json"}
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "stricture_server", *args],
+        env={**clean, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_bad_configuration_stops_with_one_line_and_no_traceback() -> None:
+    result = run_cli(
+        {"STRICTURE_SERVER_AUTH_MODE": "tokn", "STRICTURE_SERVER_INGEST_TOKEN": "s3cr3t"}, "serve"
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "stricture-server: configuration error: STRICTURE_SERVER_AUTH_MODE='tokn': "
+        "expected one of none, token"
+    ]
+    assert "s3cr3t" not in result.stderr + result.stdout
+
+
+def test_unusable_data_dir_stops_at_start(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_cli({"STRICTURE_SERVER_DATA_DIR": str(blocker / "data")})
+    assert result.returncode == 2
+    assert "STRICTURE_SERVER_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_logs_are_json_lines_without_secrets_or_bodies(tmp_path: Path) -> None:
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_INGEST_TOKEN": TOKEN}
+    document = factory.envelope(run_id="logged", summary="BODY-MARKER-123")
+    with server_process(env) as (port, process):
+        auth = {"Authorization": f"Bearer {TOKEN}", "X-Request-Id": "req-42", **JSON}
+        assert http_send(port, "POST", "/v1/artifacts", auth, orjson.dumps(document)).status == 202
+        wrong = {"Authorization": "Bearer wrong-token-value", **JSON}
+        assert http_send(port, "POST", "/v1/artifacts", wrong, orjson.dumps(document)).status == 401
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    text = output.decode()
+    assert TOKEN not in text
+    assert "wrong-token-value" not in text
+    assert "BODY-MARKER-123" not in text
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    requests = [line for line in lines if line["logger"] == "stricture_server.request"]
+    ingest = next(line for line in requests if line["request_id"] == "req-42")
+    assert ingest["status"] == 202
+    assert ingest["run_id"] == "logged"
+    assert ingest["organization"] == document["organization"]
+    assert ingest["duration_ms"] >= 0
+    refused = next(line for line in requests if line["status"] == 401)
+    assert refused["reason"] == "the bearer token is not valid"
+    assert any(line["logger"] == "gunicorn.error" for line in lines)
+
+
+def test_sigterm_lets_an_in_flight_ingest_finish(tmp_path: Path) -> None:
+    body = orjson.dumps(factory.envelope(run_id="in-flight"))
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_WORKERS": "1"}
+    with server_process(env) as (port, process):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.putrequest("POST", "/v1/artifacts")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(len(body)))
+        connection.endheaders(body[:100])
+        time.sleep(0.5)  # the worker is now inside the request, reading the body
+        process.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+        connection.send(body[100:])
+        response = connection.getresponse()
+        assert response.status == 202
+        connection.close()
+        process.wait(timeout=30)
+    assert process.returncode == 0
+    assert len(list(tmp_path.rglob("payload.json"))) == 1
+
+
+def test_own_gunicorn_can_serve_the_wsgi_module(tmp_path: Path) -> None:
+    gunicorn = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", "127.0.0.1:{port}"]
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}
+    with server_process(env, [*gunicorn, "stricture_server.wsgi:app"]) as (port, _):
+        reply = http_send(port, "POST", "/v1/artifacts", JSON, orjson.dumps(factory.envelope()))
+        assert reply.status == 202
+
+
+def test_racing_writers_through_the_process(tmp_path: Path) -> None:
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_WORKERS": "4"}
+    base = factory.envelope(run_id="contended")
+    statuses: list[int] = []
+    barrier = threading.Barrier(20)
+
+    def send(port: int, document: dict[str, object]) -> None:
+        barrier.wait()
+        statuses.append(
+            http_send(port, "POST", "/v1/artifacts", JSON, orjson.dumps(document)).status
+        )
+
+    with server_process(env) as (port, _):
+        threads = [
+            threading.Thread(target=send, args=(port, {**base, "summary": f"writer {n}"}))
+            for n in range(20)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(statuses) == [202] + [409] * 19
+
+        statuses.clear()
+        barrier.reset()
+        others = [factory.envelope(organization=base["organization"]) for _ in range(20)]
+        threads = [threading.Thread(target=send, args=(port, doc)) for doc in others]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [202] * 20
+    records = list(tmp_path.rglob("payload.json"))
+    assert len(records) == 21
