@@ -1,0 +1,109 @@
+"""Reading bodies: the cap, gzip, and strict JSON."""
+
+from __future__ import annotations
+
+import gzip
+import io
+
+import pytest
+
+from stricture_server.body import check_media_type, parse_json, read_body
+from stricture_server.errors import (
+    BodyTooLarge,
+    InvalidInput,
+    UnsupportedEncoding,
+    UnsupportedMediaType,
+)
+
+LIMIT = 200_000
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most ``step`` bytes a read and counts what was read."""
+
+    def __init__(self, data: bytes, step: int = 7000) -> None:
+        self.data = data
+        self.step = step
+        self.consumed = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        n = self.step if size < 0 else min(size, self.step)
+        chunk = self.data[self.consumed : self.consumed + n]
+        self.consumed += len(chunk)
+        return chunk
+
+
+def read(data: bytes, encoding: str = "", length: int | None = None) -> bytes:
+    return read_body(Trickle(data), content_length=length, encoding=encoding, limit=LIMIT)
+
+
+def test_identity_up_to_the_limit() -> None:
+    data = b"x" * LIMIT
+    assert read(data) == data
+    with pytest.raises(BodyTooLarge):
+        read(data + b"x")
+
+
+def test_declared_length_over_the_limit_is_refused_before_reading() -> None:
+    stream = Trickle(b"x" * 10)
+    with pytest.raises(BodyTooLarge):
+        read_body(stream, content_length=LIMIT + 1, encoding="", limit=LIMIT)
+    assert stream.consumed == 0
+
+
+def test_a_long_stream_is_not_read_past_the_limit() -> None:
+    stream = Trickle(b"x" * (LIMIT * 50))
+    with pytest.raises(BodyTooLarge):
+        read_body(stream, content_length=None, encoding="identity", limit=LIMIT)
+    assert stream.consumed <= LIMIT + 1
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "GZIP", "x-gzip"])
+def test_gzip_is_decoded(encoding: str) -> None:
+    data = bytes(range(256)) * 700
+    assert read(gzip.compress(data), encoding) == data
+
+
+def test_gzip_limit_counts_decompressed_bytes() -> None:
+    with pytest.raises(BodyTooLarge):
+        read(gzip.compress(b"a" * (LIMIT + 1)), "gzip")
+
+
+def test_a_gzip_bomb_is_stopped_early() -> None:
+    bomb = gzip.compress(b"\0" * (LIMIT * 500), compresslevel=9)
+    stream = Trickle(bomb, step=64 * 1024)
+    with pytest.raises(BodyTooLarge):
+        read_body(stream, content_length=len(bomb), encoding="gzip", limit=LIMIT)
+    assert stream.consumed < len(bomb)
+
+
+@pytest.mark.parametrize("data", [b"not gzip at all", gzip.compress(b"{}" * 5000)[:-20]])
+def test_broken_gzip_is_invalid_input(data: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        read(data, "gzip")
+
+
+@pytest.mark.parametrize("encoding", ["br", "deflate", "gzip, br", "compress"])
+def test_other_encodings_are_refused(encoding: str) -> None:
+    with pytest.raises(UnsupportedEncoding):
+        read(b"{}", encoding)
+
+
+@pytest.mark.parametrize("mimetype", ["", "application/json", "application/vnd.lineage+json"])
+def test_json_media_types(mimetype: str) -> None:
+    check_media_type(mimetype)
+
+
+@pytest.mark.parametrize("mimetype", ["text/plain", "application/x-www-form-urlencoded"])
+def test_other_media_types(mimetype: str) -> None:
+    with pytest.raises(UnsupportedMediaType):
+        check_media_type(mimetype)
+
+
+@pytest.mark.parametrize("data", [b"", b"  \n", b"{", b"[1,]", b'{"a": nan}', b"\xef\xbb\xbf{}"])
+def test_strict_json(data: bytes) -> None:
+    with pytest.raises(InvalidInput):
+        parse_json(data)
