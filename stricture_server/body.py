@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zlib
-from typing import IO, Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -12,7 +12,14 @@ from .errors import BodyTooLarge, InvalidInput, Problem, UnsupportedEncoding, Un
 CHUNK = 64 * 1024
 
 
-def read_body(stream: IO[bytes], *, content_length: int | None, encoding: str, limit: int) -> bytes:
+class Readable(Protocol):
+    """A byte stream: a WSGI input, a Flask request stream, a file."""
+
+    def read(self, size: int = ..., /) -> bytes:
+        """Up to ``size`` bytes; empty at the end."""
+
+
+def read_body(stream: Readable, *, content_length: int | None, encoding: str, limit: int) -> bytes:
     """The decoded body, never holding more than ``limit`` bytes of it in memory.
 
     A declared ``Content-Length`` over the limit is refused before reading anything; for gzip
@@ -29,7 +36,7 @@ def read_body(stream: IO[bytes], *, content_length: int | None, encoding: str, l
     raise UnsupportedEncoding(encoding)
 
 
-def _read_limited(stream: IO[bytes], limit: int) -> bytes:
+def _read_limited(stream: Readable, limit: int) -> bytes:
     data = bytearray()
     while chunk := stream.read(min(CHUNK, limit + 1 - len(data))):
         data += chunk
@@ -38,7 +45,7 @@ def _read_limited(stream: IO[bytes], limit: int) -> bytes:
     return bytes(data)
 
 
-def _gunzip(stream: IO[bytes], limit: int) -> bytes:
+def _gunzip(stream: Readable, limit: int) -> bytes:
     # wbits=31: a gzip header and trailer, nothing else accepted.
     inflater = zlib.decompressobj(wbits=31)
     out = bytearray()
