@@ -48,6 +48,10 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "logconfig_dict": _LOGGING,
             "proc_name": "stricture-server",
         }
+        if "control_socket_disable" in self.cfg.settings:
+            # Newer gunicorn opens a control socket at one fixed path per user, which
+            # several instances on one host would fight over; nothing here uses it.
+            options["control_socket_disable"] = True
         for name, value in options.items():
             self.cfg.set(name, value)
 
