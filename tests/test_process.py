@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -146,3 +147,19 @@ def test_racing_writers_through_the_process(tmp_path: Path) -> None:
         assert statuses == [202] * 20
     records = list(tmp_path.rglob("payload.json"))
     assert len(records) == 21
+
+
+def test_chunked_uploads_are_read_and_capped(tmp_path: Path) -> None:
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_MAX_BODY_BYTES": "100000"}
+    body = orjson.dumps(factory.envelope(run_id="chunked"))
+
+    def chunks(data: bytes) -> Iterator[bytes]:
+        for start in range(0, len(data), 1000):
+            yield data[start : start + 1000]
+
+    with server_process(env) as (port, _):
+        for data, status in ((body, 202), (b" " * 100_001, 413)):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("POST", "/v1/artifacts", chunks(data), JSON, encode_chunked=True)
+            assert connection.getresponse().status == status
+            connection.close()
