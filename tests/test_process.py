@@ -35,6 +35,19 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
     )
 
 
+def children(pid: int) -> list[int]:
+    """The direct child processes of ``pid`` (the gunicorn workers of a master)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def test_bad_configuration_stops_with_one_line_and_no_traceback() -> None:
     result = run_cli(
         {"STRICTURE_SERVER_AUTH_MODE": "tokn", "STRICTURE_SERVER_INGEST_TOKEN": "s3cr3t"}, "serve"
@@ -163,3 +176,38 @@ def test_chunked_uploads_are_read_and_capped(tmp_path: Path) -> None:
             connection.request("POST", "/v1/artifacts", chunks(data), JSON, encode_chunked=True)
             assert connection.getresponse().status == status
             connection.close()
+
+
+def test_kill_9_mid_ingest_loses_no_acknowledged_run_and_leaves_no_partial_record(
+    tmp_path: Path,
+) -> None:
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_WORKERS": "3"}
+    organization = factory.unique("org")
+    acknowledged: list[str] = []
+
+    def send(port: int, n: int) -> None:
+        document = factory.envelope(
+            organization=organization, run_id=f"run-{n}", artifact=factory.artifact(200)
+        )
+        try:
+            reply = http_send(port, "POST", "/v1/artifacts", JSON, orjson.dumps(document))
+        except OSError:
+            return  # the connection died with the server
+        if reply.status == 202:
+            acknowledged.append(reply.json()["run_id"])
+
+    with server_process(env) as (port, process):
+        threads = [threading.Thread(target=send, args=(port, n)) for n in range(60)]
+        for thread in threads:
+            thread.start()
+        while len(acknowledged) < 10:
+            time.sleep(0.01)
+        for pid in [process.pid, *children(process.pid)]:
+            os.kill(pid, signal.SIGKILL)
+        for thread in threads:
+            thread.join()
+    stored = {p.parent.name.removeprefix("run="): p for p in tmp_path.rglob("payload.json")}
+    assert set(acknowledged) <= set(stored)
+    for path in stored.values():
+        record = orjson.loads(path.read_bytes())  # every file present is whole
+        assert record["organization"] == organization
