@@ -1,0 +1,64 @@
+"""The core's failure answers: a broken store is a 503 or a 500, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from werkzeug.test import Client
+
+from stricture_server import Settings
+from stricture_server.app import App
+from stricture_server.auth import NoAuth
+from stricture_server.runs import RunStore
+from stricture_server.storage.fs import FileStorage
+from stricture_server.validation import EnvelopeValidator
+
+from . import factory
+
+JSON = {"Content-Type": "application/json"}
+
+
+def app_on(storage: object) -> Client:
+    validator = EnvelopeValidator(strict=True, max_errors=10)
+    return Client(App(Settings(), RunStore(storage, "p"), NoAuth(), validator))  # type: ignore[arg-type]
+
+
+def test_unwritable_store_is_503_with_retry_after(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    client = app_on(FileStorage(blocker))
+    response = client.post("/v1/artifacts", data=orjson.dumps(factory.envelope()), headers=JSON)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"].isdigit()
+    assert response.json == {"error": "storage is unavailable; retry later"}
+
+
+class Broken:
+    """A store with a bug: every call raises something no one planned for."""
+
+    def create(self, key: str, data: bytes) -> None:
+        raise RuntimeError("boom")
+
+    def read(self, key: str) -> bytes:
+        raise RuntimeError("boom")
+
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        raise RuntimeError("boom")
+
+
+def test_a_bug_is_a_plain_500_and_logged_with_the_request_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = app_on(Broken())
+    with caplog.at_level(logging.ERROR, logger="stricture_server.request"):
+        response = client.get("/v1/artifacts/a/b/c/d", headers={"X-Request-Id": "req-500"})
+    assert response.status_code == 500
+    assert response.json == {"error": "internal error"}
+    assert b"boom" not in response.data
+    failure = next(r for r in caplog.records if r.levelno == logging.ERROR)
+    assert failure.exc_info is not None
+    assert failure.fields == {"request_id": "req-500"}  # type: ignore[attr-defined]
