@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from werkzeug import Request, Response
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
@@ -21,7 +22,7 @@ from .identity import new_run_id
 from .records import identity_from_path, normalize
 from .runs import RunStore
 from .settings import Settings
-from .storage import open_storage
+from .storage import Replicating, open_storage
 from .validation import EnvelopeValidator
 
 if TYPE_CHECKING:
@@ -44,12 +45,14 @@ class App:
         authenticator: Authenticator,
         validator: EnvelopeValidator,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        replication: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.settings = settings
         self.runs = runs
         self.authenticator = authenticator
         self.validator = validator
         self.clock = clock
+        self.replication = replication
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -59,6 +62,7 @@ class App:
                     endpoint=self.read_run,
                     methods=["GET"],
                 ),
+                Rule("/v1/replication", endpoint=self.replication_status, methods=["GET"]),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -153,12 +157,26 @@ class App:
         return Response(data, 200, mimetype="application/json")
 
 
+    def replication_status(self, request: Request, fields: Fields) -> Response:
+        """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""
+        self.authenticator.authenticate(request)
+        if self.replication is None:
+            raise NotFound()
+        return json_response(200, self.replication())
+
+
 def create_app(settings: Settings) -> App:
     """The one factory every entry point uses."""
     logs.configure(settings.log_level)
+    storage = open_storage(settings)
+    replication = None
+    if isinstance(storage, Replicating):
+        storage.start_replication()
+        replication = storage.replication_status
     return App(
         settings,
-        RunStore(open_storage(settings), settings.object_prefix),
+        RunStore(storage, settings.object_prefix),
         make_authenticator(settings),
         EnvelopeValidator(strict=settings.validation == "schema", max_errors=settings.max_errors),
+        replication=replication,
     )

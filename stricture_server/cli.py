@@ -19,6 +19,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", metavar="command")
     commands.add_parser("serve", help="serve the API with gunicorn (the default)")
+    commands.add_parser(
+        "replicate",
+        help="mirror driver: copy every pending record to the object store once, then exit "
+        "(non-zero if any failed or the store is unavailable)",
+    )
     return parser
 
 
@@ -39,8 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env(os.environ)
-        if settings.storage_driver == "fs":
+        if settings.storage_driver in ("fs", "mirror"):
             _check_data_dir(settings)
+        if args.command == "replicate" and settings.storage_driver != "mirror":
+            raise ConfigError(
+                f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r}: "
+                "replicate needs the mirror driver"
+            )
     except ConfigError as exc:
         print(f"stricture-server: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -48,4 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .server import serve
 
         serve(settings)
+    if args.command == "replicate":
+        from .replicate import replicate_once
+
+        return replicate_once(settings)
     return 0

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 PREFIX = "STRICTURE_SERVER_"
 
 STORAGE_DRIVERS = ("fs", "s3", "r2", "mirror")
-AVAILABLE_STORAGE_DRIVERS = ("fs",)
+AVAILABLE_STORAGE_DRIVERS = ("fs", "s3", "r2", "mirror")
+MIRROR_TARGETS = ("s3", "r2")
 AUTH_MODES = ("none", "token")
 VALIDATION_MODES = ("schema", "object")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 T = TypeVar("T")
+
+# S3 bucket naming rules (R2 follows them too): 3 to 63 of a-z 0-9 . -, letter or digit at ends.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+# A Cloudflare account id goes into a host name: allow one DNS label, nothing else.
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 class ConfigError(ValueError):
@@ -66,6 +73,16 @@ def _bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _base_path(raw: str) -> str:
+    # A path prefix such as "/prod" or "/lineage/v2"; "" and "/" mean none.
+    path = raw.strip().strip("/")
+    if not path:
+        return ""
+    if any(c in path for c in "?#%\\") or any(c.isspace() for c in path) or "//" in path:
+        raise ValueError("expected a path prefix such as /prod")
+    return f"/{path}"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the app needs, built once at start by :meth:`from_env`."""
@@ -84,6 +101,16 @@ class Settings:
     workers: int = field(default_factory=_default_workers)
     timeout_seconds: int = 60
     log_level: str = "info"
+    api_base_path: str = ""
+    allow_ephemeral_storage: bool = False
+    r2_account_id: str = ""
+    object_endpoint: str = ""
+    """Endpoint of the object store; empty: the SDK's default for the region."""
+    object_connect_timeout: int = 2
+    object_read_timeout: int = 10
+    object_max_attempts: int = 3
+    mirror_target: str = ""
+    mirror_retry_max_seconds: int = 60
 
     @property
     def addr(self) -> str:
@@ -120,12 +147,12 @@ class Settings:
         if not data_dir.strip():
             raise ConfigError(f"{PREFIX}DATA_DIR='': must not be empty")
         prefix = reader.get("OBJECT_PREFIX", "stricture", lambda s: s.strip().strip("/"))
+        objects = _object_store(env, reader, driver)
         return cls(
             host=host,
             port=port,
             data_dir=data_dir,
             storage_driver=driver,
-            object_bucket=reader.get("OBJECT_BUCKET", "", str.strip),
             object_prefix=prefix,
             auth_mode=auth_mode,
             ingest_tokens=tokens,
@@ -135,7 +162,54 @@ class Settings:
             workers=reader.get("WORKERS", str(_default_workers()), _positive_int),
             timeout_seconds=reader.get("TIMEOUT_SECONDS", "60", _positive_int),
             log_level=reader.choice("LOG_LEVEL", "info", LOG_LEVELS),
+            api_base_path=reader.get("API_BASE_PATH", "", _base_path),
+            allow_ephemeral_storage=reader.get("ALLOW_EPHEMERAL_STORAGE", "false", _bool),
+            **objects,
         )
+
+
+def _object_store(env: Mapping[str, str], reader: _Reader, driver: str) -> dict[str, Any]:
+    """The object-store settings, checked for the drivers that use them."""
+    target = driver
+    mirror_target = ""
+    if driver == "mirror":
+        if not env.get(f"{PREFIX}MIRROR_TARGET", "").strip():
+            raise ConfigError(
+                f"{PREFIX}STORAGE_DRIVER='mirror' needs {PREFIX}MIRROR_TARGET "
+                f"({' or '.join(MIRROR_TARGETS)})"
+            )
+        target = mirror_target = reader.choice("MIRROR_TARGET", "", MIRROR_TARGETS)
+    bucket = reader.get("OBJECT_BUCKET", "", str.strip)
+    account = reader.get("R2_ACCOUNT_ID", "", str.strip)
+    # The standard AWS variables, read here once like ours; S3-specific one first, as boto3 does.
+    endpoint = (env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or "").strip()
+    if target in MIRROR_TARGETS:
+        if not bucket:
+            raise ConfigError(f"{PREFIX}STORAGE_DRIVER={driver!r} needs {PREFIX}OBJECT_BUCKET")
+        if not _BUCKET.match(bucket):
+            raise ConfigError(
+                f"{PREFIX}OBJECT_BUCKET={bucket!r}: not a valid bucket name "
+                "(3 to 63 of a-z, 0-9, '.', '-')"
+            )
+    if account and not _DNS_LABEL.match(account):
+        raise ConfigError(f"{PREFIX}R2_ACCOUNT_ID={account!r}: not a Cloudflare account id")
+    if target == "r2" and not endpoint:
+        if not account:
+            raise ConfigError(
+                f"{PREFIX}STORAGE_DRIVER={driver!r} with R2 needs {PREFIX}R2_ACCOUNT_ID "
+                "(or an endpoint in AWS_ENDPOINT_URL_S3)"
+            )
+        endpoint = f"https://{account}.r2.cloudflarestorage.com"
+    return {
+        "object_bucket": bucket,
+        "r2_account_id": account,
+        "object_endpoint": endpoint,
+        "object_connect_timeout": reader.get("OBJECT_CONNECT_TIMEOUT_SECONDS", "2", _positive_int),
+        "object_read_timeout": reader.get("OBJECT_READ_TIMEOUT_SECONDS", "10", _positive_int),
+        "object_max_attempts": reader.get("OBJECT_MAX_ATTEMPTS", "3", _positive_int),
+        "mirror_target": mirror_target,
+        "mirror_retry_max_seconds": reader.get("MIRROR_RETRY_MAX_SECONDS", "60", _positive_int),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +247,14 @@ KNOWN_VARIABLES = tuple(
         "WORKERS",
         "TIMEOUT_SECONDS",
         "LOG_LEVEL",
+        "API_BASE_PATH",
+        "ALLOW_EPHEMERAL_STORAGE",
+        "R2_ACCOUNT_ID",
+        "OBJECT_CONNECT_TIMEOUT_SECONDS",
+        "OBJECT_READ_TIMEOUT_SECONDS",
+        "OBJECT_MAX_ATTEMPTS",
+        "MIRROR_TARGET",
+        "MIRROR_RETRY_MAX_SECONDS",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..settings import Settings
-from .base import Storage
+from .base import Replicating, Storage
 
 
 def open_storage(settings: Settings) -> Storage:
@@ -12,7 +12,15 @@ def open_storage(settings: Settings) -> Storage:
         from .fs import FileStorage
 
         return FileStorage(settings.data_dir)
+    if settings.storage_driver in ("s3", "r2"):
+        from .s3 import open_object_storage
+
+        return open_object_storage(settings, settings.storage_driver)
+    if settings.storage_driver == "mirror":
+        from .mirror import open_mirror_storage
+
+        return open_mirror_storage(settings)
     raise ValueError(f"storage driver {settings.storage_driver!r} is not available")
 
 
-__all__ = ["Storage", "open_storage"]
+__all__ = ["Replicating", "Storage", "open_storage"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class Storage(Protocol):
@@ -27,3 +27,14 @@ class Storage(Protocol):
         Lazy: a caller that stops early costs no more than the pages it consumed (on an
         object store, one request per 1000 keys).
         """
+
+
+@runtime_checkable
+class Replicating(Protocol):
+    """A store that copies its objects elsewhere in the background (the ``mirror`` driver)."""
+
+    def start_replication(self) -> None:
+        """Start copying in the background of this process."""
+
+    def replication_status(self) -> dict[str, Any]:
+        """Counts and ages of the replication, for ``GET /v1/replication``."""

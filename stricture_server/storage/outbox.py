@@ -1,0 +1,147 @@
+"""The mirror's outbox: a durable, on-disk queue of keys still to copy to the object store.
+
+One file per key under ``<data_dir>/.outbox/pending/``, created (fsynced) before an ingest is
+acknowledged, removed once the object store holds the same bytes. Any number of threads and
+processes may work on one outbox: an entry is taken with a non-blocking ``flock``, which the
+kernel releases when its holder exits, even by ``kill -9``, so no entry is ever stuck.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import ObjectExists
+from .fs import FileStorage
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One taken entry: the key to replicate, held by this process until released."""
+
+    key: str
+    path: Path
+    fd: int
+
+
+class Outbox:
+    """Pending and failed replications, and shared counters, under one directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.files = FileStorage(self.root)
+        self.pending_dir = self.root / "pending"
+        self.failed_dir = self.root / "failed"
+
+    def add(self, key: str) -> None:
+        """Queue ``key`` durably; a key already pending is queued once."""
+        body = orjson.dumps({"key": key, "enqueued_at": time.time()})
+        with suppress(ObjectExists):
+            self.files.create(f"pending/{_name(key)}", body)
+
+    def pending(self) -> list[Path]:
+        """Pending entries, oldest first."""
+        entries = []
+        for path in _entries(self.pending_dir):
+            with suppress(FileNotFoundError):
+                entries.append((path.stat().st_mtime, path))
+        return [path for _, path in sorted(entries)]
+
+    def take(self, path: Path) -> Entry | None:
+        """Lock one entry for this caller, or None if another holds it or it is gone."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Its holder may have finished and removed it between our open and our lock.
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                raise FileNotFoundError(path)
+            key = orjson.loads(os.read(fd, 1 << 16))["key"]
+        except (BlockingIOError, FileNotFoundError):
+            os.close(fd)
+            return None
+        return Entry(str(key), path, fd)
+
+    def done(self, entry: Entry) -> None:
+        """The key is replicated: drop the entry (a lost removal only means a harmless redo)."""
+        with suppress(FileNotFoundError):
+            os.unlink(entry.path)
+        os.close(entry.fd)
+
+    def fail(self, entry: Entry, error: str) -> None:
+        """Move the entry to ``failed/`` with the reason; it is not retried automatically."""
+        body = orjson.dumps({"key": entry.key, "error": error, "failed_at": time.time()})
+        with suppress(ObjectExists):
+            self.files.create(f"failed/{entry.path.name}", body)
+        self.done(entry)
+
+    def release(self, entry: Entry) -> None:
+        """Leave the entry pending, for a later attempt."""
+        os.close(entry.fd)
+
+    def note(self, replicated: int = 0, error: str = "") -> None:
+        """Add to the shared count of replicated keys, or record the last error."""
+        with self._state() as state:
+            state["replicated"] = state.get("replicated", 0) + replicated
+            if error:
+                state["last_error"] = error
+                state["last_error_at"] = time.time()
+
+    def status(self) -> dict[str, Any]:
+        """Counts and ages for ``GET /v1/replication``."""
+        pending = self.pending()
+        oldest = None
+        with suppress(FileNotFoundError, IndexError):
+            oldest = round(time.time() - pending[0].stat().st_mtime, 3)
+        with self._state() as state:
+            shared = dict(state)
+        return {
+            "pending": len(pending),
+            "replicated": shared.get("replicated", 0),
+            "failed": sum(1 for _ in _entries(self.failed_dir)),
+            "oldest_pending_age_seconds": oldest,
+            "last_error": shared.get("last_error"),
+            "last_error_at": shared.get("last_error_at"),
+        }
+
+    @contextmanager
+    def _state(self) -> Iterator[dict[str, Any]]:
+        # Counters only, not records: written without fsync, under a lock shared by every
+        # process on this data directory.
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / "state.json"
+        with open(self.root / "state.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                state: dict[str, Any] = orjson.loads(path.read_bytes())
+            except (FileNotFoundError, orjson.JSONDecodeError):
+                state = {}
+            before = dict(state)
+            yield state
+            if state != before:
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_bytes(orjson.dumps(state))
+                os.replace(tmp, path)
+
+
+def _name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest() + ".json"
+
+
+def _entries(directory: Path) -> Iterator[Path]:
+    try:
+        with os.scandir(directory) as found:
+            yield from (Path(e.path) for e in found if not e.name.startswith("."))
+    except FileNotFoundError:
+        return
