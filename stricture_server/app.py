@@ -19,8 +19,11 @@ from .body import check_media_type, parse_json, read_body
 from .errors import InvalidInput
 from .http_errors import error_response, json_response
 from .identity import new_run_id
-from .records import identity_from_path, normalize
-from .runs import RunStore
+from .index import Index, RunFacts
+from .query import Queries
+from .query_params import Args
+from .records import LATEST, identity_from_path, normalize
+from .runs import RunStore, format_time
 from .settings import Settings
 from .storage import Replicating, open_storage
 from .validation import EnvelopeValidator
@@ -53,6 +56,8 @@ class App:
         self.validator = validator
         self.clock = clock
         self.replication = replication
+        self.index = Index(runs.storage, runs.prefix)
+        self.queries = Queries(runs)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -60,6 +65,22 @@ class App:
                 Rule(
                     "/v1/artifacts/<organization>/<project>/<service>/<run_id>",
                     endpoint=self.read_run,
+                    methods=["GET"],
+                ),
+                Rule("/v1/artifacts/<organization>", endpoint=self.projects, methods=["GET"]),
+                Rule(
+                    "/v1/artifacts/<organization>/<project>",
+                    endpoint=self.services,
+                    methods=["GET"],
+                ),
+                Rule(
+                    "/v1/artifacts/<organization>/<project>/<service>",
+                    endpoint=self.runs_of,
+                    methods=["GET"],
+                ),
+                Rule(
+                    "/v1/changes/<organization>/<project>/<service>",
+                    endpoint=self.changes_of,
                     methods=["GET"],
                 ),
                 Rule("/v1/replication", endpoint=self.replication_status, methods=["GET"]),
@@ -125,6 +146,7 @@ class App:
             raise InvalidInput("the envelope does not match the schema", problems)
         received = self.clock()
         record = normalize(document, received)
+        facts = RunFacts.from_fields(record.identity, document, format_time(received))
         del document
         identity = record.identity
         fields.update(
@@ -135,6 +157,9 @@ class App:
         )
         accepted = self.runs.create(record, received)
         fields["replay"] = accepted.replay
+        # A replay indexes what is stored (its received_at is the first attempt's), which
+        # also completes the index of a first attempt that failed after storing the record.
+        self.index.add(RunFacts.from_record(self.runs.read(identity)) if accepted.replay else facts)
         return json_response(
             202,
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},
@@ -153,9 +178,33 @@ class App:
         """``GET /v1/artifacts/{org}/{project}/{service}/{run_id}``: the stored record."""
         self.authenticator.authenticate(request)
         identity = identity_from_path(organization, project, service, run_id)
+        if identity.run_id == LATEST:
+            identity, data = self.queries.latest(identity)
+            return Response(data, 200, {"Content-Location": identity.location}, "application/json")
         data = self.runs.read(identity)
         return Response(data, 200, mimetype="application/json")
 
+    def _answer(self, request: Request, answer: Callable[[Args], dict[str, Any]]) -> Response:
+        self.authenticator.authenticate(request)
+        return json_response(200, answer(request.args.to_dict(flat=False)))
+
+    def projects(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``GET /v1/artifacts/{org}``: the organization's projects."""
+        return self._answer(request, lambda a: self.queries.projects_of(organization, a))
+
+    def services(
+        self, request: Request, fields: Fields, organization: str, project: str
+    ) -> Response:
+        """``GET /v1/artifacts/{org}/{project}``: the project's services and their latest runs."""
+        return self._answer(request, lambda a: self.queries.services_of(organization, project, a))
+
+    def runs_of(self, request: Request, fields: Fields, **names: str) -> Response:
+        """``GET /v1/artifacts/{org}/{project}/{service}``: run summaries, newest first."""
+        return self._answer(request, lambda a: self.queries.runs_of(**names, args=a))
+
+    def changes_of(self, request: Request, fields: Fields, **names: str) -> Response:
+        """``GET /v1/changes/{org}/{project}/{service}``: the change feed, newest first."""
+        return self._answer(request, lambda a: self.queries.changes_of(**names, args=a))
 
     def replication_status(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""

@@ -12,6 +12,9 @@ import orjson
 from .errors import InvalidInput, Problem
 from .identity import MAX_LENGTH, new_run_id, sanitize
 
+LATEST = "latest"
+"""The reserved run id: ``/v1/artifacts/{org}/{project}/{service}/latest`` is the latest run."""
+
 MAX_DEPTH = 254
 """orjson's serialisation depth limit: the deepest JSON a record can hold."""
 
@@ -52,10 +55,11 @@ def identity_from_path(organization: str, project: str, service: str, run_id: st
         "service": service,
         "run_id": run_id,
     }
-    return RunIdentity(**_sanitized(values))
+    return RunIdentity(**sanitized(values))
 
 
-def _sanitized(values: dict[str, str]) -> dict[str, str]:
+def sanitized(values: dict[str, str]) -> dict[str, str]:
+    """Sanitise each named identity; :class:`InvalidInput` names every empty or long one."""
     out: dict[str, str] = {}
     problems: list[Problem] = []
     for name, raw in values.items():
@@ -94,7 +98,7 @@ class NewRecord:
 def normalize(envelope: dict[str, Any], received: datetime) -> NewRecord:
     """Turn a schema-valid envelope into a record: sanitised ids, run id, digest, day."""
     given_run_id = envelope.get("run_id")
-    ids = _sanitized(
+    ids = sanitized(
         {
             "organization": envelope["organization"],
             "project": envelope["project"],
@@ -102,13 +106,18 @@ def normalize(envelope: dict[str, Any], received: datetime) -> NewRecord:
             "run_id": given_run_id if given_run_id is not None else new_run_id(),
         }
     )
+    if given_run_id is not None and ids["run_id"] == LATEST:
+        problem = Problem(
+            "/run_id", f"run_id {LATEST!r} is reserved: it names a service's latest run"
+        )
+        raise InvalidInput("invalid identity", [problem])
     identity = RunIdentity(**ids)
     normalised = {**envelope, **ids}
     if "commit_sha" in envelope:
         normalised["commit_sha"] = envelope["commit_sha"].lower()
     when = received
     if "generated_at" in envelope:
-        when = _parse_rfc3339(envelope["generated_at"])
+        when = parse_rfc3339(envelope["generated_at"])
     try:
         content = orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
@@ -119,10 +128,13 @@ def normalize(envelope: dict[str, Any], received: datetime) -> NewRecord:
     return NewRecord(identity, when.astimezone(UTC).date(), digest, content)
 
 
-def _parse_rfc3339(text: str) -> datetime:
+def parse_rfc3339(text: str) -> datetime:
+    """An RFC 3339 time with an offset, as an aware datetime that has a UTC equivalent."""
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        # 0001-01-01T00:00:00+01:00 is a valid time with no UTC equivalent in Python.
+        parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise InvalidInput(
             "invalid generated_at", [Problem("/generated_at", f"{text!r} is not an RFC 3339 time")]
         ) from None

@@ -1,0 +1,156 @@
+"""Derived index objects: one small immutable object per run and fact, never a shared one.
+
+For each run, under ``<prefix>/index/v1/org=<o>/project=<p>/service=<s>/``:
+
+- ``runs/<timeline name>``: the run's summary in its name (see :mod:`.entries`), newest first.
+  Its body holds the summary and the diff's changes, for the change feed;
+- ``sha/<commit_sha>!<timeline name>``: the same, listed by commit (runs with a commit only).
+
+``runs/`` sorts before ``sha/``, so the first key under a service's index is its latest run.
+Everything here is rebuilt from the records by ``stricture-server reindex``; each object is
+written with create-if-absent, so writers racing on one service lose nothing and a rebuild
+never changes an existing object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from .entries import SEVERITIES, Counts, Summary, commit_name, timeline_name, to_ms
+from .errors import ObjectExists
+from .records import RunIdentity, identity_from_path, parse_rfc3339
+from .storage import Storage
+
+TIMELINE = "runs/"
+COMMITS = "sha/"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceRef:
+    """An organization/project/service, sanitised: what the index is kept per."""
+
+    organization: str
+    project: str
+    service: str
+
+    def index_prefix(self, prefix: str) -> str:
+        """The key prefix of this service's index objects."""
+        return f"{project_prefix(prefix, self.organization, self.project)}service={self.service}/"
+
+    def run(self, run_id: str) -> RunIdentity:
+        """The identity of one of this service's runs."""
+        return RunIdentity(self.organization, self.project, self.service, run_id)
+
+    @property
+    def location(self) -> str:
+        """The service's path in the API."""
+        return f"/v1/artifacts/{self.organization}/{self.project}/{self.service}"
+
+
+def org_prefix(prefix: str, organization: str) -> str:
+    """The key prefix of an organization's index objects."""
+    root = f"{prefix}/" if prefix else ""
+    return f"{root}index/v1/org={organization}/"
+
+
+def project_prefix(prefix: str, organization: str, project: str) -> str:
+    """The key prefix of a project's index objects."""
+    return f"{org_prefix(prefix, organization)}project={project}/"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    """What the index keeps of one run: its summary and its diff's changes."""
+
+    service: ServiceRef
+    summary: Summary
+    changes: tuple[dict[str, Any], ...]
+
+    @classmethod
+    def from_fields(
+        cls, identity: RunIdentity, fields: Mapping[str, Any], received_at: str
+    ) -> RunFacts:
+        """The facts of a normalised envelope (or record) received at ``received_at``."""
+        received_ms = to_ms(datetime.fromisoformat(received_at))
+        generated = fields.get("generated_at")
+        time_ms = to_ms(parse_rfc3339(generated)) if generated is not None else received_ms
+        commit = fields.get("commit_sha")
+        counts, changes = _changes(fields.get("diff"))
+        summary = Summary(
+            run_id=identity.run_id,
+            time_ms=time_ms,
+            received_ms=received_ms,
+            generated=generated is not None,
+            commit_sha=commit.lower() if isinstance(commit, str) else None,
+            counts=counts,
+        )
+        service = ServiceRef(identity.organization, identity.project, identity.service)
+        return cls(service, summary, changes)
+
+    @classmethod
+    def from_record(cls, data: bytes) -> RunFacts:
+        """The facts of a stored record."""
+        record = orjson.loads(data)
+        identity = identity_from_path(
+            record["organization"], record["project"], record["service"], record["run_id"]
+        )
+        return cls.from_fields(identity, record, record["received_at"])
+
+    def objects(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        """The index objects of this run, keys and bodies, timeline first."""
+        base = self.service.index_prefix(prefix)
+        summary = self.summary.as_json(self.service.run(self.summary.run_id).location)
+        name = timeline_name(self.summary)
+        yield base + TIMELINE + name, orjson.dumps({"summary": summary, "changes": self.changes})
+        if self.summary.commit_sha:
+            key = base + COMMITS + commit_name(self.summary, self.summary.commit_sha)
+            yield key, orjson.dumps({"summary": summary})
+
+
+def _changes(diff: object) -> tuple[Counts | None, tuple[dict[str, Any], ...]]:
+    # With STRICTURE_SERVER_VALIDATION=object a diff may have any shape: keep what looks like
+    # changes and count those, so the counts always agree with the change feed.
+    if not isinstance(diff, dict) or not isinstance(diff.get("changes"), list):
+        return None, ()
+    changes = tuple(c for c in diff["changes"] if isinstance(c, dict))
+    by = {s: sum(1 for c in changes if c.get("severity") == s) for s in SEVERITIES}
+    return Counts(total=len(changes), **by), changes
+
+
+def summary_of(body: dict[str, Any]) -> Summary:
+    """The summary kept in an index object's (parsed) body."""
+    found = body["summary"]
+    generated = found["generated_at"]
+    received_ms = to_ms(datetime.fromisoformat(found["received_at"]))
+    counts = found["severity_counts"]
+    return Summary(
+        run_id=found["run_id"],
+        time_ms=to_ms(datetime.fromisoformat(generated)) if generated else received_ms,
+        received_ms=received_ms,
+        generated=generated is not None,
+        commit_sha=found["commit_sha"],
+        counts=Counts(**counts) if counts else None,
+    )
+
+
+class Index:
+    """Writes the index objects of runs, each with create-if-absent."""
+
+    def __init__(self, storage: Storage, prefix: str) -> None:
+        self.storage = storage
+        self.prefix = prefix
+
+    def add(self, facts: RunFacts) -> int:
+        """Write the run's index objects that are missing; the number written."""
+        created = 0
+        for key, body in facts.objects(self.prefix):
+            with suppress(ObjectExists):
+                self.storage.create(key, body)
+                created += 1
+        return created

@@ -1,0 +1,253 @@
+"""The read API's answers, from prefix listings of the index (see :mod:`.index`).
+
+Each answer costs a known number of storage requests (docs/storage.md, "Index"): a listing
+is one request per 1000 keys, and summaries come from key names, so a page of runs is usually
+one listing and ``latest`` is one listing plus one read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from itertools import chain
+from typing import Any
+
+import orjson
+
+from .cursor import Cursor, decode
+from .entries import (
+    Entry,
+    Summary,
+    day_of,
+    format_ms,
+    newest_before,
+    oldest_after,
+    parse_commit,
+    parse_timeline,
+)
+from .errors import InvalidInput, ObjectNotFound, Problem, RecordNotFound
+from .identity import MAX_LENGTH, sanitize
+from .index import COMMITS, TIMELINE, ServiceRef, org_prefix, project_prefix, summary_of
+from .query_params import CHANGES, PAGE, RUNS, Args, Query, parse
+from .records import RunIdentity, sanitized
+from .runs import RunStore
+
+Answer = dict[str, Any]
+Parser = Callable[[str], Entry | None]
+
+
+def _is_identity(name: str) -> bool:
+    return sanitize(name) == name and 0 < len(name) <= MAX_LENGTH
+
+
+def _service(organization: str, project: str, service: str) -> ServiceRef:
+    names = {"organization": organization, "project": project, "service": service}
+    return ServiceRef(**sanitized(names))
+
+
+class Queries:
+    """Answers the read API from the index objects and the records of a :class:`RunStore`."""
+
+    def __init__(self, runs: RunStore) -> None:
+        self.runs = runs
+        self.storage = runs.storage
+        self.prefix = runs.prefix
+
+    def latest(self, identity: RunIdentity) -> tuple[RunIdentity, bytes]:
+        """The identity and record of the service's latest run: one listing and one read."""
+        service = ServiceRef(identity.organization, identity.project, identity.service)
+        base = service.index_prefix(self.prefix) + TIMELINE
+        for key in self.storage.list(base):
+            entry = parse_timeline(key[len(base) :])
+            if entry is None:
+                continue
+            run = service.run(entry.run_id)
+            try:
+                return run, self.storage.read(run.payload_key(self.prefix, day_of(entry.time_ms)))
+            except ObjectNotFound:
+                # Not where its time says: a record older than this rule; its claim knows.
+                return run, self.runs.read(run)
+        raise RecordNotFound(f"{service.location}/latest")
+
+    def runs_of(self, organization: str, project: str, service: str, args: Args) -> Answer:
+        """A page of a service's run summaries, newest first, by date range or commit."""
+        query = parse(args, RUNS)
+        ref = _service(organization, project, service)
+        base = ref.index_prefix(self.prefix)
+        if query.commit_sha:
+            listing = base + COMMITS
+            found, cursor = self._page(listing, query.commit_sha, "k", parse_commit, query)
+        else:
+            listing = base + TIMELINE
+            start = newest_before(query.end_ms) if query.end_ms is not None else ""
+            stop = oldest_after(query.start_ms) if query.start_ms is not None else None
+            found, cursor = self._page(listing, "", "t", parse_timeline, query, start, stop)
+        runs = []
+        for entry in found:
+            summary = entry.summary or summary_of(
+                orjson.loads(self.storage.read(listing + entry.name))
+            )
+            runs.append(summary.as_json(ref.run(summary.run_id).location))
+        return {**_names(ref), "runs": runs, "next_cursor": cursor}
+
+    def _page(
+        self,
+        base: str,
+        within: str,
+        kind: str,
+        parser: Parser,
+        query: Query,
+        start: str = "",
+        stop: str | None = None,
+    ) -> tuple[list[Entry], str | None]:
+        after = base + start if start else ""
+        if query.cursor is not None:
+            resume = decode(query.cursor, kind, lambda name: parser(name) is not None)
+            after = max(after, base + resume.name)
+        found: list[Entry] = []
+        for key in self.storage.list(base + within, after):
+            name = key[len(base) :]
+            if stop is not None and name > stop:
+                break
+            entry = parser(name)
+            if entry is None or not query.in_range(entry.time_ms):
+                continue
+            if len(found) == query.limit:
+                return found, Cursor(kind, found[-1].name).encode()
+            found.append(entry)
+        return found, None
+
+    def changes_of(self, organization: str, project: str, service: str, args: Args) -> Answer:
+        """A page of the drift changes in a service's diffs, newest run first."""
+        query = parse(args, CHANGES)
+        ref = _service(organization, project, service)
+        base = ref.index_prefix(self.prefix) + TIMELINE
+        after = base + newest_before(query.end_ms) if query.end_ms is not None else ""
+        stop = oldest_after(query.start_ms) if query.start_ms is not None else None
+        resume = None
+        if query.cursor is not None:
+            resume = decode(query.cursor, "c", lambda name: parse_timeline(name) is not None)
+            after = max(after, base + resume.name)
+        listed = (key[len(base) :] for key in self.storage.list(base, after))
+        names = chain([resume.name] if resume else [], listed)
+        items: list[Answer] = []
+        for name in names:
+            if stop is not None and name > stop:
+                break
+            entry = parse_timeline(name)
+            if entry is None or not query.in_range(entry.time_ms) or _no_changes(entry, query):
+                continue
+            resuming = resume is not None and name == resume.name
+            document = orjson.loads(self._entry_body(base + name, resuming))
+            summary = entry.summary or summary_of(document)
+            location = ref.run(summary.run_id).location
+            offset = resume.offset if resume and resuming else 0
+            changes = document["changes"]
+            for index in range(offset, len(changes)):
+                change = changes[index]
+                if not _matches(change, query):
+                    continue
+                if len(items) == query.limit:
+                    next_cursor = Cursor("c", name, index).encode()
+                    return {**_names(ref), "changes": items, "next_cursor": next_cursor}
+                items.append(_change(summary, location, index, change))
+        return {**_names(ref), "changes": items, "next_cursor": None}
+
+    def _entry_body(self, key: str, from_cursor: bool) -> bytes:
+        try:
+            return self.storage.read(key)
+        except ObjectNotFound:
+            if not from_cursor:
+                raise
+            problem = Problem("?cursor", "not a cursor this listing gave")
+            raise InvalidInput("invalid cursor", [problem]) from None
+
+    def services_of(self, organization: str, project: str, args: Args) -> Answer:
+        """A page of a project's services, each with its latest run's summary."""
+        query = parse(args, PAGE)
+        names = sanitized({"organization": organization, "project": project})
+        base = project_prefix(self.prefix, names["organization"], names["project"])
+        services: list[Answer] = []
+        for name, key in self._distinct(base, "service", "s", query):
+            if len(services) == query.limit:
+                next_cursor = Cursor("s", services[-1]["service"]).encode()
+                return {**names, "services": services, "next_cursor": next_cursor}
+            ref = ServiceRef(names["organization"], names["project"], name)
+            services.append(
+                {"service": name, "location": ref.location, "latest": self._first(ref, key)}
+            )
+        return {**names, "services": services, "next_cursor": None}
+
+    def _first(self, ref: ServiceRef, key: str) -> Answer | None:
+        # The first key under a service's index is its newest timeline entry ("runs/" sorts
+        # before "sha/"), so the listing that found the service also found its latest run.
+        base = ref.index_prefix(self.prefix) + TIMELINE
+        entry = parse_timeline(key[len(base) :]) if key.startswith(base) else None
+        if entry is None:
+            return None
+        summary = entry.summary or summary_of(orjson.loads(self.storage.read(key)))
+        return summary.as_json(ref.run(summary.run_id).location)
+
+    def projects_of(self, organization: str, args: Args) -> Answer:
+        """A page of an organization's projects."""
+        query = parse(args, PAGE)
+        names = sanitized({"organization": organization})
+        org = names["organization"]
+        projects: list[Answer] = []
+        for name, _ in self._distinct(org_prefix(self.prefix, org), "project", "p", query):
+            if len(projects) == query.limit:
+                next_cursor = Cursor("p", projects[-1]["project"]).encode()
+                return {**names, "projects": projects, "next_cursor": next_cursor}
+            projects.append({"project": name, "location": f"/v1/artifacts/{org}/{name}"})
+        return {**names, "projects": projects, "next_cursor": None}
+
+    def _distinct(
+        self, base: str, label: str, kind: str, query: Query
+    ) -> Iterator[tuple[str, str]]:
+        """Each distinct ``<label>=<name>/`` under ``base`` with its first key, one listing each.
+
+        After a name is found, the next listing starts after every key under it (``~`` sorts
+        after every character of a key), so the cost is one request per name, whatever the
+        number of runs.
+        """
+        after = ""
+        if query.cursor is not None:
+            after = f"{base}{label}={decode(query.cursor, kind, _is_identity).name}/~"
+        while True:
+            key = next(iter(self.storage.list(f"{base}{label}=", after)), None)
+            if key is None:
+                return
+            name = key[len(base) + len(label) + 1 :].partition("/")[0]
+            yield name, key
+            after = f"{base}{label}={name}/~"
+
+
+def _names(ref: ServiceRef) -> Answer:
+    return {"organization": ref.organization, "project": ref.project, "service": ref.service}
+
+
+def _no_changes(entry: Entry, query: Query) -> bool:
+    # Decided from the counts in the entry's name, without reading it, when they are there.
+    summary = entry.summary
+    if summary is None:
+        return False
+    if summary.counts is None:
+        return True
+    wanted = summary.counts.of(query.severities) if query.severities else summary.counts.total
+    return wanted == 0
+
+
+def _matches(change: dict[str, Any], query: Query) -> bool:
+    return (query.severities is None or change.get("severity") in query.severities) and (
+        query.change_types is None or change.get("change_type") in query.change_types
+    )
+
+
+def _change(summary: Summary, location: str, index: int, change: dict[str, Any]) -> Answer:
+    return {
+        "run_id": summary.run_id,
+        "commit_sha": summary.commit_sha,
+        "time": format_ms(summary.time_ms),
+        "location": location,
+        "index": index,
+        "change": change,
+    }
