@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .deliveries import Delivery, Deployment, GunicornDelivery, WsgiDelivery, server_process
+from .function_deliveries import FUNCTION_DELIVERIES
 
 TOKEN = "conformance-token-0123456789"
 MAX_BODY = 4 * 1024 * 1024
@@ -37,6 +38,7 @@ def _gunicorn(env: dict[str, str], stack: ExitStack) -> Delivery:
 DELIVERIES: dict[str, Callable[[dict[str, str], ExitStack], Delivery]] = {
     "wsgi": _wsgi,
     "gunicorn": _gunicorn,
+    **FUNCTION_DELIVERIES,
 }
 """Every way a request reaches the app; a new runtime adds one entry here."""
 

@@ -42,6 +42,10 @@ class Reply:
         return orjson.loads(self.body)
 
 
+class PlatformRefused(Exception):
+    """The platform answers this request itself; the app never sees it (a declared limit)."""
+
+
 class Delivery(Protocol):
     """Sends one HTTP request to a running app."""
 

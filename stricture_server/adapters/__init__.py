@@ -1,0 +1,1 @@
+"""Platform adapters: each turns one platform's request into :meth:`App.handle` and back."""

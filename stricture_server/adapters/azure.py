@@ -1,0 +1,66 @@
+"""Azure Functions (Python v2 programming model), through azure-functions.
+
+Install with ``pip install 'stricture-server[azure]'``. One anonymous catch-all route hands every
+request to :meth:`App.handle`. The library's ``WsgiFunctionApp`` is not used: it raises on any
+5xx of the app (a deliberate 503 with ``Retry-After`` would become the host's bare 500).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import unquote, urlsplit
+
+import azure.functions as func
+from werkzeug import Response
+
+from ..app import App
+from ..environ import make_request
+from ..function import create_function_app
+
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def to_response(response: Response) -> func.HttpResponse:
+    """The werkzeug response as the Functions host takes it."""
+    out = func.HttpResponse(
+        response.get_data(),
+        status_code=response.status_code,
+        mimetype=response.mimetype or "application/octet-stream",
+    )
+    for name, value in response.headers.items():
+        out.headers.add(name, value)
+    return out
+
+
+def handle(app: App, req: func.HttpRequest) -> func.HttpResponse:
+    """Translate one request to the app and its answer back."""
+    url = urlsplit(req.url)
+    request = make_request(
+        method=req.method,
+        path=unquote(url.path) or "/",
+        query_string=url.query,
+        headers=req.headers.items(),
+        body=req.get_body(),
+        scheme=url.scheme or "https",
+        server=(url.hostname or "localhost", url.port or (443 if url.scheme == "https" else 80)),
+        extra={"azure.request": req},
+    )
+    return to_response(app.handle(request))
+
+
+def function_app(app: App) -> func.FunctionApp:
+    """A function app with one catch-all HTTP function serving ``app``."""
+    functions = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    # Anonymous at the host: the app authenticates requests itself. host.json sets the route
+    # prefix to "" so paths are the same as in every other runtime.
+    @functions.route(route="{*route}", methods=METHODS, auth_level=func.AuthLevel.ANONYMOUS)
+    def stricture(req: func.HttpRequest) -> func.HttpResponse:
+        return handle(app, req)
+
+    return functions
+
+
+def function_app_from_env(env: Mapping[str, str]) -> func.FunctionApp:
+    """The function app, configured from ``env`` (the app settings)."""
+    return function_app(create_function_app(env))
