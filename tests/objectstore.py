@@ -65,7 +65,7 @@ def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[st
         "STRICTURE_SERVER_OBJECT_BUCKET": bucket,
         "AWS_ENDPOINT_URL_S3": endpoint,
         "STRICTURE_SERVER_OBJECT_CONNECT_TIMEOUT_SECONDS": "1",
-        "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "2",
+        "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "1",
         "STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS": "2",
     }
     if driver == "r2":

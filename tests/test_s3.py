@@ -1,0 +1,154 @@
+"""The s3/r2 driver beyond the contract: conflicts, outages, paging, requests per ingest."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import orjson
+import pytest
+from werkzeug.test import Client
+
+from stricture_server import Settings, create_app
+from stricture_server.errors import StorageUnavailable
+from stricture_server.storage.s3 import CONFLICT_ATTEMPTS, S3Storage
+
+from . import factory
+from .objectstore import FaultProxy, admin_client, fault_proxy, moto, new_bucket, object_env
+from .objectstore import s3_storage as make_storage
+
+# object_env: connect 1 s, read 1 s, 2 attempts. Worst case 2 x (1 + 1) s plus botocore's
+# jittered backoff (under 1 s for one retry), with slack for a loaded machine.
+BOUND_SECONDS = 10
+
+
+@pytest.fixture
+def proxy() -> Iterator[FaultProxy]:
+    """A fault proxy in front of moto."""
+    with fault_proxy() as running:
+        yield running
+
+
+@pytest.fixture
+def behind_proxy(proxy: FaultProxy) -> S3Storage:
+    """The s3 driver on a fresh bucket, reached through the proxy."""
+    return make_storage("s3", new_bucket(), proxy.url)
+
+
+def sent(storage: S3Storage) -> list[str]:
+    """Records every request the driver's client sends, as ``"<operation> <key>"``."""
+    operations: list[str] = []
+
+    def note(model: Any, params: dict[str, Any], **_: Any) -> None:
+        operations.append(f"{model.name} {params.get('Key', '')}".strip())
+
+    # before-parameter-build fires once per operation; before-send once per HTTP attempt.
+    storage.client.meta.events.register("before-parameter-build.s3", note)
+    storage.client.meta.events.register("before-send.s3", lambda **_: operations.append("send"))
+    return operations
+
+
+def test_conditional_write_conflict_is_retried(proxy: FaultProxy, behind_proxy: S3Storage) -> None:
+    proxy.mode, proxy.conflicts = "conflict", 2
+    behind_proxy.create("p/k.json", b"data")
+    assert behind_proxy.read("p/k.json") == b"data"
+    assert [m for m, _ in proxy.requests].count("PUT") == 3
+
+
+def test_endless_conflicts_end_as_unavailable(proxy: FaultProxy, behind_proxy: S3Storage) -> None:
+    proxy.mode, proxy.conflicts = "conflict", 1000
+    with pytest.raises(StorageUnavailable, match="conflicted"):
+        behind_proxy.create("p/k.json", b"data")
+    assert [m for m, _ in proxy.requests].count("PUT") == CONFLICT_ATTEMPTS
+
+
+@pytest.mark.parametrize("mode", ["down", "error", "hang"])
+def test_failing_store_is_unavailable_within_the_bound(
+    proxy: FaultProxy, behind_proxy: S3Storage, mode: str
+) -> None:
+    behind_proxy.create("p/there.json", b"x")
+    if mode == "down":
+        proxy.down()
+    else:
+        proxy.mode = mode
+    for operation in (
+        lambda: behind_proxy.create("p/k.json", b"data"),
+        lambda: behind_proxy.read("p/there.json"),
+        lambda: list(behind_proxy.list("p/")),
+    ):
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable) as caught:
+            operation()
+        assert time.monotonic() - started < BOUND_SECONDS
+        assert caught.value.retry_after > 0
+    proxy.released.set()
+    proxy.up()
+    behind_proxy.create("p/k.json", b"data")
+    assert behind_proxy.read("p/k.json") == b"data"
+
+
+def test_server_errors_are_retried_within_the_budget(
+    proxy: FaultProxy, behind_proxy: S3Storage
+) -> None:
+    proxy.mode = "error"
+    with pytest.raises(StorageUnavailable, match="500"):
+        behind_proxy.read("p/k.json")
+    assert len(proxy.requests) == 2  # STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS in object_env
+
+
+def test_listing_is_paged_by_1000_and_lazy() -> None:
+    bucket = new_bucket()
+    admin = admin_client()
+    keys = [f"p/run-{n:05d}.json" for n in range(1001)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda key: admin.put_object(Bucket=bucket, Key=key, Body=b"{}"), keys))
+    admin.put_object(Bucket=bucket, Key="q/other.json", Body=b"{}")
+    storage = make_storage("s3", bucket, moto())
+    operations = sent(storage)
+    assert list(storage.list("p/")) == keys
+    assert operations.count("ListObjectsV2") == 2
+    operations.clear()
+    first = storage.list("p/", start_after="p/run-00500.json")
+    assert next(first) == "p/run-00501.json"
+    assert operations.count("ListObjectsV2") == 1
+
+
+def test_objects_carry_their_sha256() -> None:
+    bucket = new_bucket()
+    make_storage("r2", bucket, moto()).create("p/k.json", b"data")
+    head = admin_client().head_object(Bucket=bucket, Key="p/k.json")
+    assert head["Metadata"]["sha256"] == (
+        "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
+    )
+
+
+def test_requests_per_ingest() -> None:
+    """Claim and record cost one request each; the read API's index adds one per fact."""
+    env = object_env("s3", new_bucket(), moto(), STRICTURE_SERVER_LOG_LEVEL="error")
+    app = create_app(Settings.from_env(env))
+    assert isinstance(app.runs.storage, S3Storage)
+    operations = sent(app.runs.storage)
+    client = Client(app)
+    document = factory.envelope(run_id="r-1")
+    headers = {"Content-Type": "application/json"}
+
+    def count(method: str, path: str, data: bytes = b"") -> tuple[int, list[str], int]:
+        operations.clear()
+        status = client.open(path, method=method, data=data, headers=headers).status_code
+        calls = [op.split(" ")[0] + (" index" if "/index/" in op else "") for op in operations]
+        return status, [c for c in calls if c != "send"], calls.count("send")
+
+    body = orjson.dumps(document)
+    new = ["PutObject", "PutObject", "PutObject index"]
+    assert count("POST", "/v1/artifacts", body) == (202, new, 3)
+    location = f"/v1/artifacts/{document['organization']}/checkout/api/r-1"
+    assert count("GET", location) == (200, ["GetObject", "GetObject"], 2)
+    # A replay: claim refused and read; record create refused; record read to index it.
+    replay = ["PutObject", "GetObject", "PutObject", "GetObject", "GetObject", "PutObject index"]
+    assert count("POST", "/v1/artifacts", body) == (202, replay, 6)
+    changed = orjson.dumps({**document, "artifact": factory.artifact(2)})
+    assert count("POST", "/v1/artifacts", changed) == (409, ["PutObject", "GetObject"], 2)
+    with_commit = orjson.dumps(factory.envelope(run_id="r-2", commit_sha="a" * 40))
+    assert count("POST", "/v1/artifacts", with_commit)[1:] == ([*new, "PutObject index"], 4)
