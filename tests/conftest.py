@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .deliveries import Delivery, Deployment, GunicornDelivery, WsgiDelivery, server_process
+from .factory import SHARED_FIXTURES
 from .function_deliveries import FUNCTION_DELIVERIES
 
 TOKEN = "conformance-token-0123456789"
@@ -51,3 +52,11 @@ def deployment(
     env = conformance_env(tmp_path_factory.mktemp(f"data-{request.param}"))
     with ExitStack() as stack:
         yield Deployment(env, DELIVERIES[request.param](env, stack))
+
+
+def pytest_report_header() -> str:
+    """Say up front whether the real corpus is there to test against."""
+    found = sorted(p.name for p in SHARED_FIXTURES.glob("*.json"))
+    if found:
+        return f"real corpus: {len(found)} files in {SHARED_FIXTURES}"
+    return f"real corpus: NOT FOUND in {SHARED_FIXTURES}; real-corpus tests will be skipped"
