@@ -24,6 +24,11 @@ def _parser() -> argparse.ArgumentParser:
         help="mirror driver: copy every pending record to the object store once, then exit "
         "(non-zero if any failed or the store is unavailable)",
     )
+    reindex = commands.add_parser(
+        "reindex",
+        help="rebuild the read API's index objects from the records (idempotent), then exit",
+    )
+    reindex.add_argument("--jobs", type=int, default=8, help="records at a time (default 8)")
     return parser
 
 
@@ -62,4 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .replicate import replicate_once
 
         return replicate_once(settings)
+    if args.command == "reindex":
+        from .reindex import reindex_command
+
+        return reindex_command(settings, max(1, args.jobs), progress=sys.stderr.isatty())
     return 0

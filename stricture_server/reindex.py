@@ -1,0 +1,87 @@
+"""``stricture-server reindex``: rebuild every index object from the records.
+
+For a bug fixed in the index, a restore, a bucket copied from elsewhere, or an ingest that
+stopped between its record and its index. Idempotent: objects are created only where missing,
+so running it twice, or while the server ingests, changes nothing that exists.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import orjson
+
+from . import logs
+from .errors import InvalidInput, ObjectNotFound
+from .index import Index, RunFacts
+from .settings import Settings
+from .storage import Storage, open_storage
+
+log = logging.getLogger(__name__)
+
+RECORD = "/payload.json"
+
+
+@dataclass(slots=True)
+class Reindexed:
+    """What a rebuild did."""
+
+    records: int = 0
+    created: int = 0
+    unreadable: list[str] = field(default_factory=list)
+    """Keys of records that could not be read as records (left alone, logged)."""
+
+
+def record_keys(storage: Storage, prefix: str) -> Iterator[str]:
+    """Every record's key, in key order."""
+    root = f"{prefix}/v1/" if prefix else "v1/"
+    return (key for key in storage.list(root) if key.endswith(RECORD))
+
+
+def reindex(
+    storage: Storage,
+    prefix: str,
+    keys: Iterable[str],
+    jobs: int = 8,
+    progress: bool = False,
+) -> Reindexed:
+    """Write the missing index objects of the records under ``keys``, ``jobs`` at a time."""
+    from tqdm import tqdm
+
+    index = Index(storage, prefix)
+    done = Reindexed()
+    todo = list(keys)
+
+    def one(key: str) -> int | None:
+        try:
+            facts = RunFacts.from_record(storage.read(key))
+        except (ObjectNotFound, InvalidInput, ValueError, KeyError, TypeError):
+            return None
+        return index.add(facts)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = pool.map(one, todo)
+        for key, created in zip(
+            todo, tqdm(results, total=len(todo), unit="run", disable=not progress), strict=True
+        ):
+            done.records += 1
+            if created is None:
+                log.warning("not a readable record", extra={"fields": {"key": key}})
+                done.unreadable.append(key)
+            else:
+                done.created += created
+    return done
+
+
+def reindex_command(settings: Settings, jobs: int, progress: bool) -> int:
+    """Rebuild the index of the configured store; 1 if a record could not be read."""
+    logs.configure(settings.log_level)
+    storage = open_storage(settings)
+    keys = record_keys(storage, settings.object_prefix)
+    done = reindex(storage, settings.object_prefix, keys, jobs=jobs, progress=progress)
+    summary = {"records": done.records, "created": done.created, "unreadable": done.unreadable}
+    print(orjson.dumps(summary).decode(), flush=True)
+    return 1 if done.unreadable else 0
