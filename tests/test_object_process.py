@@ -1,0 +1,127 @@
+"""End to end: the real ``stricture-server`` process on s3 and on mirror, with the store failing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from stricture_server.storage.fs import FileStorage
+
+from . import factory
+from .deliveries import http_send, server_process
+from .objectstore import FaultProxy, fault_proxy, new_bucket, object_env, stored
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "object-process-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+JSON = {**AUTH, "Content-Type": "application/json"}
+BOUND_SECONDS = 10
+"""object_env allows 2 attempts of 1 s connect + 1 s read per request; two requests per run."""
+
+
+@pytest.fixture
+def proxy() -> Iterator[FaultProxy]:
+    """A fault proxy in front of moto."""
+    with fault_proxy() as running:
+        yield running
+
+
+def server_env(driver: str, bucket: str, proxy: FaultProxy, data_dir: Path) -> dict[str, str]:
+    """The server's variables: ``driver`` on ``bucket`` through the proxy."""
+    return object_env(
+        driver,
+        bucket,
+        proxy.url,
+        STRICTURE_SERVER_DATA_DIR=str(data_dir),
+        STRICTURE_SERVER_INGEST_TOKEN=TOKEN,
+        STRICTURE_SERVER_MIRROR_TARGET="s3",
+        STRICTURE_SERVER_MIRROR_RETRY_MAX_SECONDS="1",
+        STRICTURE_SERVER_LOG_LEVEL="warning",
+    )
+
+
+def ingest(port: int, document: dict[str, object]) -> tuple[int, dict[str, str], bytes]:
+    """POST one envelope; status, headers and body."""
+    reply = http_send(port, "POST", "/v1/artifacts", JSON, orjson.dumps(document))
+    return reply.status, dict(reply.headers), reply.body
+
+
+def test_s3_process_stores_reads_and_survives_an_outage(tmp_path: Path, proxy: FaultProxy) -> None:
+    bucket = new_bucket()
+    with server_process(server_env("s3", bucket, proxy, tmp_path)) as (port, _):
+        document = factory.envelope(run_id="first", generated_at="2026-03-01T10:00:00Z")
+        status, headers, _ = ingest(port, document)
+        assert status == 202
+        read = http_send(port, "GET", headers["Location"], AUTH)
+        assert read.status == 200
+        key = (
+            f"stricture/v1/org={document['organization']}/project=checkout/service=api/"
+            "date=2026-03-01/run=first/payload.json"
+        )
+        assert stored(bucket)[key] == read.body
+        before = stored(bucket)
+
+        proxy.down()
+        down = factory.envelope(run_id="during-outage")
+        started = time.monotonic()
+        status, headers, body = ingest(port, down)
+        assert time.monotonic() - started < BOUND_SECONDS
+        assert status == 503
+        assert int(headers["Retry-After"]) > 0
+        assert orjson.loads(body) == {"error": "storage is unavailable; retry later"}
+        assert http_send(port, "GET", "/healthz", {}).status == 200
+
+        proxy.up()
+        assert stored(bucket) == before  # nothing was acknowledged, nothing was written
+        status, headers, _ = ingest(port, down)
+        assert status == 202
+        assert http_send(port, "GET", headers["Location"], AUTH).status == 200
+        none = f"/v1/artifacts/{down['organization']}/checkout/api/none"
+        assert http_send(port, "GET", none, AUTH).status == 404
+
+
+def _kill_hard(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL gunicorn's workers and its master, as a crash or an OOM kill would."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    for pid in [*map(int, children), process.pid]:
+        os.kill(pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_mirror_acknowledges_while_the_store_is_down_and_delivers_after_kill_9(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    bucket = new_bucket()
+    env = server_env("mirror", bucket, proxy, tmp_path)
+    proxy.down()
+    with server_process(env) as (port, process):
+        for n in range(100):
+            assert ingest(port, factory.envelope(run_id=f"run-{n:03d}"))[0] == 202
+        status = http_send(port, "GET", "/v1/replication", AUTH).json()
+        assert status["pending"] >= 200  # claim and record of each run, at least
+        assert status["replicated"] == 0
+        _kill_hard(process)
+    assert stored(bucket) == {}
+
+    local = FileStorage(tmp_path)
+    expected = {key: local.read(key) for key in local.list("")}
+    assert sum(key.endswith("/payload.json") for key in expected) == 100
+    with server_process(env) as (port, _):
+        proxy.up()
+        done = (0, 0, len(expected))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            status = http_send(port, "GET", "/v1/replication", AUTH).json()
+            if (status["pending"], status["failed"], status["replicated"]) == done:
+                break
+            time.sleep(0.2)
+        assert (status["pending"], status["failed"], status["replicated"]) == done
+        assert stored(bucket) == expected
