@@ -1,0 +1,81 @@
+"""The deployment artifacts under ``deploy/`` and ``adapters/``, checked offline."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from stricture_server.settings import KNOWN_VARIABLES
+
+ROOT = Path(__file__).resolve().parents[1]
+DEPLOY = ROOT / "deploy"
+ADAPTERS = ROOT / "adapters"
+TEMPLATE = DEPLOY / "aws" / "template.yaml"
+SCRIPTS = sorted(DEPLOY.glob("*/*.sh"))
+
+
+def assigned_names(path: Path) -> set[str]:
+    """Top-level names a module assigns."""
+    tree = ast.parse(path.read_text())
+    return {
+        t.id
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+        if isinstance(t, ast.Name)
+    }
+
+
+def test_sam_template_passes_cfn_lint() -> None:
+    cfn_lint = Path(sys.executable).parent / "cfn-lint"
+    result = subprocess.run(
+        [str(cfn_lint), "--regions", "us-east-1", "eu-west-1", "--", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_handler_is_the_lambda_entry() -> None:
+    (handler,) = re.findall(r"^\s+Handler: (\S+)$", TEMPLATE.read_text(), re.MULTILINE)
+    module, _, name = handler.rpartition(".")
+    assert name in assigned_names(ADAPTERS / "aws_lambda" / f"{module}.py")
+
+
+def test_gcloud_entry_point_is_the_function_in_main() -> None:
+    (entry,) = re.findall(r"--entry-point=(\w+)", (DEPLOY / "gcp" / "deploy.sh").read_text())
+    assert entry in assigned_names(ADAPTERS / "gcp_functions" / "main.py")
+
+
+def test_azure_routes_have_no_prefix() -> None:
+    host = json.loads((ADAPTERS / "azure_functions" / "host.json").read_text())
+    assert host["version"] == "2.0"
+    assert host["extensions"]["http"]["routePrefix"] == ""
+    assert "app" in assigned_names(ADAPTERS / "azure_functions" / "function_app.py")
+
+
+@pytest.mark.parametrize("folder", ["aws_lambda", "gcp_functions", "azure_functions"])
+def test_each_platform_folder_installs_the_package_with_its_extra(folder: str) -> None:
+    extra = {"aws_lambda": "aws", "gcp_functions": "gcp", "azure_functions": "azure"}[folder]
+    requirements = (ADAPTERS / folder / "requirements.txt").read_text().split()
+    assert requirements == [f"stricture-server[{extra}]"]
+
+
+def test_deployments_use_only_known_settings() -> None:
+    files = [p for p in [*DEPLOY.rglob("*"), *ADAPTERS.rglob("*")] if p.is_file()]
+    used = {m for p in files for m in re.findall(r"STRICTURE_SERVER_[A-Z0-9_]+", p.read_text())}
+    assert used
+    assert used - set(KNOWN_VARIABLES) == set()
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=[str(s.relative_to(DEPLOY)) for s in SCRIPTS])
+def test_deploy_scripts_parse(script: Path) -> None:
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
