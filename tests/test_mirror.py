@@ -216,3 +216,35 @@ def test_background_replication_and_status_endpoint(tmp_path: Path) -> None:
 def test_status_endpoint_is_404_without_a_mirror(tmp_path: Path) -> None:
     app = create_app(Settings.from_env({"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}))
     assert Client(app).get("/v1/replication").status_code == 404
+
+
+def test_the_log_says_when_replication_falls_behind_and_recovers(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    bucket = new_bucket()
+    store = mirror(tmp_path, bucket, proxy.url)
+    handler = Collect()
+    logger = logging.getLogger("stricture_server.replication")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    proxy.down()
+    store.start_replication()
+    try:
+        store.create("p/a.json", b"a")
+
+        def messages() -> list[str]:
+            return [r.getMessage() for r in handler.records]
+
+        deadline = time.monotonic() + 30
+        while "replication is behind" not in messages() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proxy.up()
+        while "replication recovered" not in messages() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert messages() == ["replication is behind", "replication recovered"]
+        assert stored(bucket) == {"p/a.json": b"a"}
+    finally:
+        store.stop_replication()
+        logger.removeHandler(handler)
+        logger.setLevel(level)
