@@ -70,6 +70,8 @@ def gzip_bomb() -> bytes:
     return gzip.compress(b" " * (MAX_BODY + 1024), compresslevel=9)
 
 
+READ = "/v1/artifacts/a/b/c"
+CHANGES = "/v1/changes/a/b/c"
 BAD_ARTIFACT = {"schema_version": "2", "fields": [{"field_id": "X"}]}
 WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="stricture-server"'}
 
@@ -238,6 +240,56 @@ CASES = [
         expect_json={"limit": MAX_BODY},
     ),
     raw("body over the cap", 413, b" " * (MAX_BODY + 1), expect_json={"limit": MAX_BODY}),
+    # the read API (docs/api.md, "Reading")
+    post(
+        "run_id latest is reserved",
+        400,
+        lambda: factory.envelope(run_id=" Latest "),
+        problem_paths=("/run_id",),
+    ),
+    post(
+        "generated_at with no UTC equivalent",
+        400,
+        lambda: factory.envelope(generated_at="0001-01-01T00:00:00+01:00"),
+        problem_paths=("/generated_at",),
+    ),
+    Case("latest of a service with no runs", "GET", f"{READ}/nobody/latest", 404),
+    Case("runs without token", "GET", READ, 401, headers={}, expect_headers=WWW_AUTH),
+    Case("changes without token", "GET", CHANGES, 401, headers={}, expect_headers=WWW_AUTH),
+    Case("no runs yet", "GET", READ, 200, expect_json={"runs": [], "next_cursor": None}),
+    Case("no projects yet", "GET", "/v1/artifacts/no-such-org", 200, expect_json={"projects": []}),
+    Case("no services yet", "GET", "/v1/artifacts/a/b", 200, expect_json={"services": []}),
+    Case("no changes yet", "GET", CHANGES, 200, expect_json={"changes": []}),
+    Case("organization empty", "GET", "/v1/artifacts/%20-", 400, problem_paths=("/organization",)),
+    Case("bad from", "GET", f"{READ}?from=2026-02-30", 400, problem_paths=("?from",)),
+    Case("to not a date", "GET", f"{READ}?to=yesterday", 400, problem_paths=("?to",)),
+    Case(
+        "from after to",
+        "GET",
+        f"{READ}?from=2026-03-02&to=2026-03-01",
+        400,
+        problem_paths=("?from",),
+    ),
+    Case("limit zero", "GET", f"{READ}?limit=0", 400, problem_paths=("?limit",)),
+    Case("limit over 1000", "GET", f"{READ}?limit=1001", 400, problem_paths=("?limit",)),
+    Case("limit not a number", "GET", f"{READ}?limit=-5", 400, problem_paths=("?limit",)),
+    Case("unknown parameter", "GET", f"{READ}?form=2026-01-01", 400, problem_paths=("?form",)),
+    Case("commit too short", "GET", f"{READ}?commit_sha=abc", 400, problem_paths=("?commit_sha",)),
+    Case(
+        "commit not hex", "GET", f"{READ}?commit_sha=xyz1234", 400, problem_paths=("?commit_sha",)
+    ),
+    Case("tampered cursor", "GET", f"{READ}?cursor=Li4vLi4v", 400, problem_paths=("?cursor",)),
+    Case(
+        "cursor not base64", "GET", f"{CHANGES}?cursor=%2F%2E%2E", 400, problem_paths=("?cursor",)
+    ),
+    Case(
+        "unknown severity", "GET", f"{CHANGES}?severity=urgent", 400, problem_paths=("?severity",)
+    ),
+    Case(
+        "bad change type", "GET", f"{CHANGES}?change_type=A-B", 400, problem_paths=("?change_type",)
+    ),
+    Case("commit filter on changes", "GET", f"{CHANGES}?commit_sha=abcdef1", 400),
+    Case("wrong method on runs", "DELETE", READ, 405, expect_headers={"Allow": "GET, HEAD"}),
 ]
 
 
@@ -391,3 +443,47 @@ def test_real_corpus_is_accepted(deployment: Deployment) -> None:
     )
     reply = ingest(deployment, document)
     assert reply.status == 202, reply.body[:500]
+
+
+def test_the_read_api_answers_alike_on_every_runtime(deployment: Deployment) -> None:
+    org = factory.unique("org")
+    sha = "abcdef0123456789"
+    for n, (when, commit) in enumerate(
+        [
+            ("2026-04-01T10:00:00Z", sha),
+            ("2026-04-02T10:00:00Z", None),
+            ("2026-04-02T09:00:00Z", sha),
+        ]
+    ):
+        document = factory.envelope(
+            organization=org,
+            run_id=f"r{n}",
+            generated_at=when,
+            diff=factory.diff(2),
+            commit_sha=commit,
+        )
+        assert ingest(deployment, document).status == 202
+
+    def get(path: str) -> Any:
+        reply = deployment.delivery.send("GET", path, AUTH)
+        assert reply.status == 200, reply.body[:300]
+        return reply.json()
+
+    service = f"/v1/artifacts/{org}/checkout/api"
+    latest = deployment.delivery.send("GET", f"{service}/latest", AUTH)
+    assert latest.json()["run_id"] == "r1"
+    assert latest.headers.get("Content-Location") == f"{service}/r1"
+    page = get(f"{service}?limit=2")
+    assert [r["run_id"] for r in page["runs"]] == ["r1", "r2"]
+    rest = get(f"{service}?limit=2&cursor={page['next_cursor']}")
+    assert ([r["run_id"] for r in rest["runs"]], rest["next_cursor"]) == (["r0"], None)
+    day = get(f"{service}?from=2026-04-01&to=2026-04-01")
+    assert [r["run_id"] for r in day["runs"]] == ["r0"]
+    by_commit = get(f"{service}?commit_sha={sha[:7].upper()}")
+    assert [r["run_id"] for r in by_commit["runs"]] == ["r2", "r0"]
+    assert by_commit["runs"][0]["severity_counts"]["high"] == 1
+    changes = get(f"/v1/changes/{org}/checkout/api?severity=high")["changes"]
+    assert [(c["run_id"], c["index"]) for c in changes] == [("r1", 0), ("r2", 0), ("r0", 0)]
+    assert changes[0]["change"]["change_type"] == "field_removed"
+    assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
+    assert get(f"/v1/artifacts/{org.upper()}")["projects"][0]["project"] == "checkout"
