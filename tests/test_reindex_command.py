@@ -1,0 +1,63 @@
+"""``stricture-server reindex`` as the real command: configured by the environment, JSON out."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from stricture_server.query import Queries
+from stricture_server.records import RunIdentity, normalize
+from stricture_server.runs import RunStore
+from stricture_server.storage.fs import FileStorage
+
+from . import factory
+from .deliveries import ROOT
+
+
+def run_reindex(data_dir: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
+    env["STRICTURE_SERVER_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "stricture_server", "reindex", "--jobs", "2"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    runs = RunStore(storage, "stricture")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for n in range(3):
+        document = factory.envelope(organization="acme", run_id=f"r{n}", commit_sha="abcdef1")
+        runs.create(normalize(document, now), now)
+    latest = RunIdentity("acme", "checkout", "api", "latest")
+    first = run_reindex(tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert orjson.loads(first.stdout) == {"records": 3, "created": 6, "unreadable": []}
+    # Not a terminal: no progress bar in the output.
+    assert "run/s" not in first.stderr
+    assert Queries(runs).latest(latest)[0].run_id == "r0"
+    again = run_reindex(tmp_path)
+    assert (again.returncode, orjson.loads(again.stdout)["created"]) == (0, 0)
+
+
+def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:
+    key = "stricture/v1/org=a/project=b/service=c/date=2026-03-01/run=x/payload.json"
+    FileStorage(tmp_path).create(key, b"[1, 2]")
+    done = run_reindex(tmp_path)
+    assert done.returncode == 1
+    *logged, summary = [orjson.loads(line) for line in done.stdout.splitlines()]
+    assert summary == {"records": 1, "created": 0, "unreadable": [key]}
+    # The log (JSON lines on stdout, like the server's) names it too, and the record is kept.
+    assert [(line["message"], line["key"]) for line in logged] == [("not a readable record", key)]
+    assert FileStorage(tmp_path).read(key) == b"[1, 2]"
