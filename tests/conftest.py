@@ -11,6 +11,7 @@ import pytest
 from .deliveries import Delivery, Deployment, GunicornDelivery, WsgiDelivery, server_process
 from .factory import SHARED_FIXTURES
 from .function_deliveries import FUNCTION_DELIVERIES
+from .objectstore import moto, new_bucket, object_env
 
 TOKEN = "conformance-token-0123456789"
 MAX_BODY = 4 * 1024 * 1024
@@ -36,9 +37,21 @@ def _gunicorn(env: dict[str, str], stack: ExitStack) -> Delivery:
     return GunicornDelivery(port)
 
 
+def _on_object_store(driver: str) -> Callable[[dict[str, str], ExitStack], Delivery]:
+    def deliver(env: dict[str, str], stack: ExitStack) -> Delivery:
+        # The deployment's own reader is built from the same env: point both at a new bucket.
+        env.update(object_env(driver, new_bucket(), moto(), STRICTURE_SERVER_MIRROR_TARGET="s3"))
+        env["STRICTURE_SERVER_LOG_LEVEL"] = "warning"
+        return _gunicorn(env, stack)
+
+    return deliver
+
+
 DELIVERIES: dict[str, Callable[[dict[str, str], ExitStack], Delivery]] = {
     "wsgi": _wsgi,
     "gunicorn": _gunicorn,
+    "gunicorn-s3": _on_object_store("s3"),
+    "gunicorn-mirror": _on_object_store("mirror"),
     **FUNCTION_DELIVERIES,
 }
 """Every way a request reaches the app; a new runtime adds one entry here."""
