@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from stricture_server import Settings
@@ -82,3 +86,15 @@ def test_object_settings_are_ignored_by_fs() -> None:
     settings = Settings.from_env({f"{P}OBJECT_BUCKET": "whatever_name"})
     assert settings.storage_driver == "fs"
     assert settings.object_endpoint == ""
+
+
+def test_fs_never_loads_the_aws_sdk(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from stricture_server import Settings, create_app\n"
+        "import stricture_server.cli\n"
+        f"create_app(Settings.from_env({{'STRICTURE_SERVER_DATA_DIR': {str(tmp_path)!r}}}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
+    assert done.stdout.strip() == b"[]"
