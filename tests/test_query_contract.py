@@ -323,6 +323,23 @@ def test_a_summary_too_long_for_a_key_name_is_read_from_the_body(api: Api) -> No
     assert listed["severity_counts"]["high"] == 10**12 - 1
     assert api.get(f"{SERVICE}?commit_sha={sha}")["runs"][0] == listed
     assert api.get("/v1/artifacts/acme/checkout")["services"][0]["latest"] == listed
+    # The feed reads the entry to learn it has no changes, then goes on to the older run.
+    feed = api.get("/v1/changes/acme/checkout/api")["changes"]
+    assert [(c["run_id"], c["index"]) for c in feed] == [(run_id, 0), (run_id, 1)]
+
+
+def test_latest_skips_foreign_keys_and_finds_a_record_by_its_claim(api: Api) -> None:
+    api.ingest(run_id="moved", generated_at="2026-02-01T00:00:00Z")
+    service = ServiceRef("acme", "checkout", "api")
+    api.storage.create(f"{service.index_prefix(PREFIX)}runs/0-not-an-entry", b"{}")
+    # An entry whose time is on a day that holds no record of the run (as for a record
+    # written under another rule): latest finds the record through its claim.
+    summary = Summary("moved", to_ms(T0), to_ms(T0), True, None, None)
+    Index(api.storage, PREFIX).add(RunFacts(service, summary, ()))
+    reply = api.client.get(f"{SERVICE}/latest")
+    assert reply.json["generated_at"] == "2026-02-01T00:00:00Z"  # type: ignore[index]
+    assert reply.headers["Content-Location"] == f"{SERVICE}/moved"
+    assert run_ids(api.get(SERVICE)["runs"]) == ["moved", "moved"]
 
 
 def cursor_of(plain: str) -> str:
