@@ -1,0 +1,209 @@
+"""Adapter overhead per invocation, and storage requests per ingest on an object store.
+
+Adapter overhead: the same ``GET /healthz`` through each platform adapter and straight into
+``App.handle``; the difference is what the translation costs. Storage requests: ingests
+through ``App.handle`` with the ``s3`` driver against moto's server over real HTTP,
+counting botocore ``before-send`` events (one per HTTP request, retries included).
+Both are measured only when the modules exist.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from bodies import Body
+from coldstart import exists
+from validation_cost import timed
+from werkzeug import Request
+from werkzeug.test import EnvironBuilder
+
+from stricture_server import Settings, create_app
+from stricture_server.app import App
+
+
+@dataclass(frozen=True)
+class Overhead:
+    """Median microseconds per invocation through an adapter and straight into the core."""
+
+    adapter: str
+    adapter_us: float
+    direct_us: float
+
+    @property
+    def overhead_us(self) -> float:
+        """What the adapter adds."""
+        return self.adapter_us - self.direct_us
+
+
+def _http_api_event(path: str) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event, as in the AWS Lambda developer guide.
+
+    https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html
+    """
+    host = "abc123.execute-api.eu-west-1.amazonaws.com"
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"host": host, "user-agent": "bench", "x-forwarded-proto": "https"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": host,
+            "domainPrefix": "abc123",
+            "http": {
+                "method": "GET",
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "203.0.113.7",
+                "userAgent": "bench",
+            },
+            "requestId": "bench-request",
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": "28/Nov/2026:12:00:00 +0000",
+            "timeEpoch": 1795867200000,
+        },
+        "isBase64Encoded": False,
+    }
+
+
+class _LambdaContext:
+    """The attributes mangum and the app may read from a Lambda context."""
+
+    function_name = "stricture"
+    aws_request_id = "bench-request"
+    memory_limit_in_mb = 512
+
+
+def _quiet(app: App) -> App:
+    for handler in logging.getLogger("stricture_server").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(io.StringIO())
+    return app
+
+
+def overhead(work: Path, *, budget: float, rounds: int) -> list[Overhead]:
+    """Per-invocation cost of every adapter that exists, against ``App.handle`` directly."""
+    env = {
+        "STRICTURE_SERVER_DATA_DIR": str(work / "adapter-data"),
+        "STRICTURE_SERVER_ALLOW_EPHEMERAL_STORAGE": "true",
+    }
+    app = _quiet(create_app(Settings.from_env(env)))
+    environ = EnvironBuilder(path="/healthz", method="GET").get_environ()
+    direct = 1000 * timed(lambda: app.handle(Request(dict(environ))), budget=budget, rounds=rounds)
+    found = []
+    if exists("stricture_server.adapters.aws_lambda"):
+        from stricture_server.adapters.aws_lambda import LambdaHandler
+
+        handler = LambdaHandler(app)
+        event, context = _http_api_event("/healthz"), _LambdaContext()
+        if handler(event, context)["statusCode"] != 200:
+            raise SystemExit("benchmarks: the Lambda adapter did not answer 200")
+        cost = 1000 * timed(lambda: handler(event, context), budget=budget, rounds=rounds)
+        found.append(Overhead("AWS Lambda (mangum, HTTP API event)", cost, direct))
+    if exists("stricture_server.adapters.azure"):
+        import azure.functions as func
+
+        from stricture_server.adapters.azure import handle
+
+        def azure_call() -> Any:
+            request = func.HttpRequest("GET", "https://stricture.example/healthz", body=b"")
+            return handle(app, request)
+
+        if azure_call().status_code != 200:
+            raise SystemExit("benchmarks: the Azure adapter did not answer 200")
+        cost = 1000 * timed(azure_call, budget=budget, rounds=rounds)
+        found.append(Overhead("Azure Functions (HttpRequest)", cost, direct))
+    return found
+
+
+@dataclass(frozen=True)
+class Requests:
+    """HTTP requests the object store saw per ingest."""
+
+    driver: str
+    new_run: float
+    replay: float
+    by_operation: dict[str, int]
+
+
+def storage_requests(small: Body, *, ingests: int) -> Requests | None:
+    """Requests per new run and per identical replay, ``s3`` driver on moto over HTTP."""
+    if not exists("stricture_server.storage.s3"):
+        return None
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    # moto accepts any credentials; botocore needs some to sign with. Never real ones.
+    for name, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ[name] = value
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request log lines
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        bucket = f"bench-{uuid.uuid4().hex[:12]}"
+        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+        env = {
+            "STRICTURE_SERVER_STORAGE_DRIVER": "s3",
+            "STRICTURE_SERVER_OBJECT_BUCKET": bucket,
+            "AWS_ENDPOINT_URL_S3": endpoint,
+        }
+        app = _quiet(create_app(Settings.from_env(env)))
+        client = app.runs.storage.client  # type: ignore[attr-defined]
+        seen: list[str] = []
+        client.meta.events.register(
+            "before-send.s3", lambda request, **_: seen.append(_operation(request))
+        )
+
+        def ingest(run_id: str) -> None:
+            request = Request(
+                EnvironBuilder(
+                    path="/v1/artifacts",
+                    method="POST",
+                    data=small.with_run_id(run_id),
+                    content_type="application/json",
+                ).get_environ()
+            )
+            status = app.handle(request).status_code
+            if status != 202:
+                raise SystemExit(f"benchmarks: ingest on s3 answered {status}")
+
+        tag = uuid.uuid4().hex[:8]
+        for number in range(ingests):
+            ingest(f"{tag}-{number}")
+        new_runs = list(seen)
+        seen.clear()
+        for number in range(ingests):
+            ingest(f"{tag}-{number}")
+        by_operation: dict[str, int] = {}
+        for name in new_runs:
+            by_operation[name] = by_operation.get(name, 0) + 1
+        return Requests("s3", len(new_runs) / ingests, len(seen) / ingests, by_operation)
+    finally:
+        server.stop()
+
+
+def _operation(request: Any) -> str:
+    """``METHOD kind`` of a botocore request: ``PUT claim``, ``GET record``, ``PUT index``..."""
+    path = unquote(urlsplit(request.url).path)
+    kind = "index"
+    if "/runs/run=" in path:
+        kind = "claim"
+    elif path.endswith("/payload.json"):
+        kind = "record"
+    return f"{request.method} {kind}"

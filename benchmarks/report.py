@@ -1,0 +1,361 @@
+"""The results table, and ``docs/performance.md`` written from it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from servers import ROOT
+
+REAL = "real 110 KB artifact + real diff"
+
+
+@dataclass
+class Results:
+    """Everything one run measured."""
+
+    command: str
+    plan: Any = None
+    bodies: list[tuple[str, int]] = field(default_factory=list)
+    validation: list[Any] = field(default_factory=list)
+    big: dict[str, Any] = field(default_factory=dict)
+    big_body: int = 0
+    big_parse_ms: float = 0.0
+    starts: list[Any] = field(default_factory=list)
+    overheads: list[Any] = field(default_factory=list)
+    requests: Any = None
+    profiles: list[Any] = field(default_factory=list)
+    load: dict[tuple[str, int, str], Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of the issue, with its measured value."""
+
+    name: str
+    goal: str
+    measured: str
+    met: bool
+
+
+def _mark(met: bool) -> str:
+    return "met" if met else "**missed**"
+
+
+def targets(r: Results) -> list[Target]:
+    """Each target with the value this run measured."""
+    found = []
+    floor = r.load.get((REAL, 16, "floor"))
+    real = r.load.get((REAL, 16, "stricture"))
+    if floor and real:
+        rps = real.median("rps") / floor.median("rps")
+        p99 = real.median("p99_ms") / floor.median("p99_ms")
+        found.append(
+            Target(
+                "110 KB ingest, 16 clients: requests/s", ">= 0.7x floor", f"{rps:.2f}x", rps >= 0.7
+            )
+        )
+        found.append(
+            Target("110 KB ingest, 16 clients: p99", "<= 2x floor", f"{p99:.2f}x", p99 <= 2)
+        )
+    for cost in r.validation:
+        found.append(
+            Target(
+                f"validation, {cost.name}",
+                "<= 0.5x parse",
+                f"{cost.ratio:.2f}x ({cost.validate_ms:.3f} vs {cost.parse_ms:.3f} ms)",
+                cost.ratio <= 0.5,
+            )
+        )
+    big = r.big.get("stricture")
+    if big and big.cpu_ms:
+        cpu = statistics.median(big.cpu_ms) / r.big_parse_ms
+        growth = statistics.median(big.growth_kib) * 1024 / r.big_body
+        found.append(
+            Target(
+                "10 MB ingest: worker CPU",
+                "<= 4x parse",
+                f"{cpu:.2f}x ({statistics.median(big.cpu_ms):.0f} vs {r.big_parse_ms:.0f} ms)",
+                cpu <= 4,
+            )
+        )
+        found.append(
+            Target(
+                "10 MB ingest: worker peak RSS growth",
+                "<= 6x body",
+                f"{growth:.2f}x ({statistics.median(big.growth_kib) / 1024:.0f} MiB "
+                f"for {r.big_body / 1e6:.1f} MB)",
+                growth <= 6,
+            )
+        )
+    for start in r.starts:
+        if "Lambda" in start.entry.name:
+            unused = ", ".join(start.unused) or "none"
+            found.append(
+                Target(
+                    "Lambda cold import",
+                    "<= 1.3x floor",
+                    f"{start.ratio:.2f}x ({start.entry_ms:.0f} vs {start.floor_ms:.0f} ms)",
+                    start.ratio <= 1.3,
+                )
+            )
+            found.append(
+                Target(
+                    "Lambda: modules the fs driver does not use", "none", unused, not start.unused
+                )
+            )
+    for cost in r.overheads:
+        found.append(
+            Target(
+                f"adapter overhead, {cost.adapter}",
+                "< 100 µs",
+                f"{cost.overhead_us:.0f} µs",
+                cost.overhead_us < 100,
+            )
+        )
+    return found
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def render(r: Results) -> str:
+    """The result tables, in Markdown."""
+    parts = ["### Targets", ""]
+    parts.append(
+        _table(
+            ["target", "goal", "measured", ""],
+            [[t.name, t.goal, t.measured, _mark(t.met)] for t in targets(r)],
+        )
+    )
+    parts += ["", "### Ingest over HTTP (medians; ratios against the floor in the same run)", ""]
+    rows = []
+    for name, _size in r.bodies:
+        for clients in r.plan.clients:
+            floor = r.load.get((name, clients, "floor"))
+            real = r.load.get((name, clients, "stricture"))
+            if not (floor and real):
+                continue
+            rows.append(
+                [
+                    name,
+                    str(clients),
+                    f"{floor.median('rps'):.1f}",
+                    f"{real.median('rps'):.1f}",
+                    f"**{real.median('rps') / floor.median('rps'):.2f}x**",
+                    f"{_ms(floor.median('p50_ms'))} / {_ms(floor.median('p99_ms'))}",
+                    f"{_ms(real.median('p50_ms'))} / {_ms(real.median('p99_ms'))}",
+                    f"{real.median('p99_ms') / floor.median('p99_ms'):.2f}x",
+                    f"{floor.median('server_cpu_ms'):.2f} / {real.median('server_cpu_ms'):.2f}",
+                    f"{floor.median('client_cpu'):.2f} / {real.median('client_cpu'):.2f}",
+                    str(floor.errors + real.errors),
+                ]
+            )
+    parts.append(
+        _table(
+            [
+                "body",
+                "clients",
+                "floor req/s",
+                "server req/s",
+                "ratio",
+                "floor p50 / p99 ms",
+                "server p50 / p99 ms",
+                "p99 ratio",
+                "worker CPU ms/req (floor / server)",
+                "client CPU (cores)",
+                "non-202",
+            ],
+            rows,
+        )
+    )
+    parts += ["", "### Validation against parsing the same bytes (in process, medians)", ""]
+    parts.append(
+        _table(
+            [
+                "body",
+                "bytes",
+                "orjson.loads ms",
+                "EnvelopeValidator ms",
+                "ratio",
+                "reference jsonschema ms",
+                "reference ratio",
+            ],
+            [
+                [
+                    c.name,
+                    f"{c.size:,}",
+                    f"{c.parse_ms:.3f}",
+                    f"{c.validate_ms:.3f}",
+                    f"**{c.ratio:.2f}x**",
+                    f"{c.reference_ms:.1f}" if c.reference_ms else "-",
+                    f"{c.reference_ms / c.parse_ms:.0f}x" if c.reference_ms else "-",
+                ]
+                for c in r.validation
+            ],
+        )
+    )
+    parts += [
+        "",
+        f"### One 10 MB ingest ({r.big_body:,} bytes; one fresh worker; "
+        f"orjson.loads of the body: {r.big_parse_ms:.1f} ms)",
+        "",
+    ]
+    rows = []
+    for name, big in r.big.items():
+        cpu = statistics.median(big.cpu_ms)
+        growth = statistics.median(big.growth_kib) * 1024
+        rows.append(
+            [
+                name,
+                f"{cpu:.0f}",
+                f"{cpu / r.big_parse_ms:.2f}x",
+                f"{growth / 2**20:.1f}",
+                f"{growth / r.big_body:.2f}x",
+                ", ".join(sorted({str(s) for s in big.statuses})),
+            ]
+        )
+    parts.append(
+        _table(
+            [
+                "server",
+                "worker CPU ms",
+                "CPU / parse",
+                "peak RSS growth MiB",
+                "growth / body",
+                "status",
+            ],
+            rows,
+        )
+    )
+    parts += ["", "### Cold start (fresh interpreters, medians)", ""]
+    parts.append(
+        _table(
+            [
+                "entry",
+                "import ms",
+                "floor ms",
+                "ratio",
+                "floor",
+                "loaded, fs driver never uses",
+                "heaviest beyond the floor (self ms)",
+            ],
+            [
+                [
+                    s.entry.name,
+                    f"{s.entry_ms:.0f}",
+                    f"{s.floor_ms:.0f}",
+                    f"**{s.ratio:.2f}x**",
+                    ", ".join(s.entry.floor),
+                    ", ".join(s.unused) or "none",
+                    ", ".join(f"{n} {ms}" for n, ms in s.heaviest),
+                ]
+                for s in r.starts
+            ],
+        )
+    )
+    if r.overheads:
+        parts += ["", "### Adapter overhead per invocation (GET /healthz, medians)", ""]
+        parts.append(
+            _table(
+                ["adapter", "through the adapter µs", "App.handle directly µs", "overhead µs"],
+                [
+                    [
+                        o.adapter,
+                        f"{o.adapter_us:.0f}",
+                        f"{o.direct_us:.0f}",
+                        f"**{o.overhead_us:.0f}**",
+                    ]
+                    for o in r.overheads
+                ],
+            )
+        )
+    if r.requests:
+        q = r.requests
+        parts += ["", "### Storage requests per ingest (s3 driver, moto server over HTTP)", ""]
+        parts.append(
+            _table(
+                ["driver", "new run", "identical replay", "new runs by request"],
+                [
+                    [
+                        q.driver,
+                        f"{q.new_run:g}",
+                        f"{q.replay:g}",
+                        ", ".join(f"{k}: {v}" for k, v in sorted(q.by_operation.items())),
+                    ]
+                ],
+            )
+        )
+    for profile in r.profiles:
+        parts += [
+            "",
+            f"### Hot spots: {profile.body} ({profile.requests} ingests in process, "
+            f"{profile.total_ms:.2f} ms each under the profiler)",
+            "",
+        ]
+        parts.append(
+            _table(
+                ["self time", "function"],
+                [[f"{share * 100:.1f}%", name] for name, share in profile.top],
+            )
+        )
+    return "\n".join(parts)
+
+
+def machine() -> str:
+    """A line describing this machine."""
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    memory = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            memory = int(line.split()[1]) // 1024 // 1024
+    fs = subprocess.run(["df", "--output=fstype", str(ROOT)], capture_output=True, text=True)
+    fstype = fs.stdout.split()[-1] if fs.returncode == 0 else "?"
+    return (
+        f"{os.cpu_count()} x {model}, {memory} GiB RAM, Linux {platform.release()}, "
+        f"{fstype} on a virtual disk, Python {platform.python_version()}"
+    )
+
+
+BEGIN = "<!-- generated by benchmarks/run: begin -->"
+END = "<!-- generated by benchmarks/run: end -->"
+
+
+def generated(r: Results) -> str:
+    """The generated part of the page: how, where and when it was measured, and the tables."""
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    plan = r.plan
+    return (
+        f"Measured by `{r.command}` on {machine()}, {now}: {plan.workers} sync workers for "
+        f"both servers, {plan.runs} runs of {plan.seconds:g} s per figure (medians).\n\n"
+        + render(r)
+    )
+
+
+def write(r: Results, target: Path) -> None:
+    """Replace the generated part of ``target``, keeping everything written around it."""
+    block = f"{BEGIN}\n{generated(r)}\n{END}"
+    if target.exists() and BEGIN in (text := target.read_text()) and END in text:
+        head, _, rest = text.partition(BEGIN)
+        _, _, tail = rest.partition(END)
+        page = head + block + tail
+    else:
+        page = f"# Performance\n\n{block}\n"
+    target.write_text(page)

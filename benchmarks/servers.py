@@ -1,0 +1,159 @@
+"""The two servers under load, started the same way: gunicorn, sync workers, loopback.
+
+``floor`` is ``gunicorn floor:app``; ``stricture`` is ``stricture-server serve`` (fs driver).
+Both get the same worker count. Worker CPU time and memory are read from ``/proc``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+VENV = ROOT / ".venv" / "bin"
+MAX_BODY = 16 * 1024 * 1024
+
+
+@dataclass
+class Server:
+    """A running server: its name, port, master process and data directory."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def workers(self) -> list[int]:
+        """The worker pids (the master's children)."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        return [int(c) for c in children]
+
+    def clear_data(self) -> None:
+        """Remove what was stored, so runs do not fill the disk."""
+        for entry in self.data_dir.iterdir():
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds the process has run on a CPU (``/proc/<pid>/schedstat``, all threads)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        total += int((task / "schedstat").read_text().split()[0])
+    return total
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    """A memory figure of ``/proc/<pid>/status`` in KiB (VmRSS, VmHWM...)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak(pid: int) -> None:
+    """Reset the process's peak RSS (VmHWM) to its current RSS (Linux ``clear_refs`` 5)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"benchmarks: server exited: {log.read_text()[-2000:]}")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            connection.getresponse().read()
+            connection.close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"benchmarks: server did not start: {log.read_text()[-2000:]}")
+
+
+@contextmanager
+def start(name: str, work: Path, workers: int) -> Iterator[Server]:
+    """Start ``floor`` or ``stricture`` with ``workers`` sync workers; stop it after."""
+    port = free_port()
+    data = work / f"data-{name}-{port}"
+    data.mkdir(parents=True)
+    log = work / f"{name}-{port}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
+    if name == "floor":
+        env["FLOOR_DATA_DIR"] = str(data)
+        command = [
+            str(VENV / "gunicorn"),
+            "--chdir",
+            str(HERE),
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "sync",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "floor:app",
+        ]
+    else:
+        env.update(
+            STRICTURE_SERVER_ADDR=f"127.0.0.1:{port}",
+            STRICTURE_SERVER_STORAGE_DRIVER="fs",
+            STRICTURE_SERVER_DATA_DIR=str(data),
+            STRICTURE_SERVER_WORKERS=str(workers),
+            STRICTURE_SERVER_MAX_BODY_BYTES=str(MAX_BODY),
+        )
+        command = [str(VENV / "stricture-server"), "serve"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+    server = Server(name, port, process, data)
+    try:
+        _wait_ready(port, process, log)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def post(port: int, body: bytes) -> int:
+    """One POST /v1/artifacts; the status."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        connection.request("POST", "/v1/artifacts", body, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def python() -> str:
+    """The interpreter of the project's virtual environment."""
+    candidate = VENV / "python"
+    return str(candidate) if candidate.exists() else sys.executable

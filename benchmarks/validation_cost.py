@@ -1,0 +1,97 @@
+"""Validation cost: the project's validator against parsing the same bytes.
+
+Timed in this process, best-of-batches medians: ``orjson.loads`` of the envelope bytes, the
+project's :class:`EnvelopeValidator` (jsonschema-rs) on the parsed envelope, and the reference
+``jsonschema`` library doing the same checks, for comparison.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from stricture_server.validation import EnvelopeValidator, load_schema
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Medians in milliseconds for one body."""
+
+    name: str
+    size: int
+    parse_ms: float
+    validate_ms: float
+    reference_ms: float | None
+
+    @property
+    def ratio(self) -> float:
+        """Validation time over parse time."""
+        return self.validate_ms / self.parse_ms
+
+
+def timed(call: Callable[[], object], *, budget: float, rounds: int) -> float:
+    """Median milliseconds per call over ``rounds`` batches sized to take ``budget`` s each."""
+    began = time.perf_counter()
+    call()
+    once = max(time.perf_counter() - began, 1e-7)
+    number = max(1, int(budget / once))
+    samples = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        for _ in range(number):
+            call()
+        samples.append((time.perf_counter() - began) / number * 1000)
+    return statistics.median(samples)
+
+
+class _Reference:
+    """The reference ``jsonschema`` library checking what EnvelopeValidator checks."""
+
+    def __init__(self) -> None:
+        import jsonschema
+
+        def compile_(name: str) -> Any:
+            schema = load_schema(name)
+            return jsonschema.Draft202012Validator(
+                schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+            )
+
+        self.envelope = compile_("envelope")
+        self.parts = {name: compile_(name) for name in ("artifact", "diff")}
+
+    def errors(self, document: dict[str, Any]) -> int:
+        found = len(list(self.envelope.iter_errors(document)))
+        for name, validator in self.parts.items():
+            if isinstance(document.get(name), dict):
+                found += len(list(validator.iter_errors(document[name])))
+        return found
+
+
+def cost(bodies: dict[str, bytes], *, budget: float, rounds: int, reference: bool) -> list[Cost]:
+    """Parse and validation medians for each named envelope body."""
+    validator = EnvelopeValidator(strict=True, max_errors=50)
+    checker = _Reference() if reference else None
+    found = []
+    for name, data in bodies.items():
+        document = orjson.loads(data)
+        problems = validator.problems(document)
+        if problems:
+            raise SystemExit(f"benchmarks: {name} is not valid: {problems[:3]}")
+        parse = timed(lambda data=data: orjson.loads(data), budget=budget, rounds=rounds)
+        check = timed(
+            lambda document=document: validator.problems(document), budget=budget, rounds=rounds
+        )
+        slow = None
+        if checker is not None:
+            slow = timed(
+                lambda document=document: checker.errors(document),
+                budget=budget,
+                rounds=max(1, rounds // 3),
+            )
+        found.append(Cost(name, len(data), parse, check, slow))
+    return found
