@@ -58,6 +58,5 @@ def make_request(
     # The platform delivered the whole body; its length is what was received, whatever a
     # forwarded Content-Length said (events often carry none).
     environ["CONTENT_LENGTH"] = str(len(body))
-    if extra:
-        environ.update(extra)
+    environ.update(extra or {})
     return Request(environ)
