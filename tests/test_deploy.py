@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
 ADAPTERS = ROOT / "adapters"
 TEMPLATE = DEPLOY / "aws" / "template.yaml"
-SCRIPTS = sorted(DEPLOY.glob("*/*.sh"))
+SCRIPTS = sorted(DEPLOY.rglob("*.sh"))
 
 
 def assigned_names(path: Path) -> set[str]:
