@@ -6,177 +6,37 @@ from the environment at cold start) and declares the largest body the platform l
 
 from __future__ import annotations
 
-import base64
-import importlib.util
-import os
-import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from functools import partial
-from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qsl
 
 import azure.functions as func
 import functions_framework
-import orjson
 from azure.functions import meta
 from azure.functions.http import HttpRequestConverter, HttpResponseConverter
 from werkzeug.datastructures import Headers
 
 from . import lambda_events
-from .deliveries import ROOT, Delivery, PlatformRefused, Reply, http_send, server_process
-from .lambda_runtime_api import InvocationFailed, RuntimeApi
+from .deliveries import Delivery, Reply, http_send, server_process
+from .entries import ADAPTERS, FUNCTION_SETTINGS, MB, check_body, environment, load_entry
+from .lambda_deliveries import (
+    ALB_LIMIT,
+    LAMBDA_BODY_LIMIT,
+    EventBuilder,
+    LambdaDelivery,
+    lambda_handler,
+    lambda_runtime,
+)
 
-MB = 1024 * 1024
-LAMBDA_EVENT_LIMIT = 6 * MB
-"""Synchronous invocation payload, request and response each.
-https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html"""
-LAMBDA_BODY_LIMIT = 6 * MB - 64 * 1024
-"""The body that still fits a 6 MB event once the event's own fields are counted."""
-ALB_LIMIT = 1 * MB
-"""Request body and response JSON of a Lambda target.
-https://docs.aws.amazon.com/elasticloadbalancing/latest/application/lambda-functions.html"""
 GCF_LIMIT = 32 * MB
 """HTTP request size of Cloud Functions (2nd gen).
 https://cloud.google.com/functions/quotas#resource_limits"""
 AZURE_LIMIT = 100 * MB
 """HTTP request length of Azure Functions.
 https://learn.microsoft.com/azure/azure-functions/functions-bindings-http-webhook-trigger#limits"""
-
-FUNCTION_SETTINGS = {"STRICTURE_SERVER_ALLOW_EPHEMERAL_STORAGE": "true"}
-"""The conformance suite stores on the fs driver, which function mode refuses unless allowed."""
-
-ADAPTERS = ROOT / "adapters"
-
-EventBuilder = Callable[..., dict[str, Any]]
-
-
-@contextmanager
-def environment(env: Mapping[str, str]) -> Iterator[None]:
-    """``os.environ`` holding ``env`` while an entry module is imported, as at cold start."""
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        yield
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-
-
-def load_entry(relative: str, env: Mapping[str, str], name: str) -> ModuleType:
-    """Import a platform entry file under a fresh module name, with ``env`` as its environment."""
-    spec = importlib.util.spec_from_file_location(name, ADAPTERS / relative)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    with environment(env):
-        spec.loader.exec_module(module)
-    return module
-
-
-def check_body(limit: int, body: bytes) -> None:
-    """Refuse as the platform would, before the function runs."""
-    if len(body) > limit:
-        raise PlatformRefused(f"{len(body)} bytes is over the platform's {limit}")
-
-
-def reply_from_lambda(result: dict[str, Any]) -> Reply:
-    """The HTTP answer API Gateway, a function URL or ALB makes of a handler's result."""
-    headers = Headers()
-    multi: dict[str, list[str]] = result.get("multiValueHeaders") or {}
-    for name, values in multi.items():
-        for value in values:
-            headers.add(name, value)
-    for name, value in (result.get("headers") or {}).items():
-        if name.lower() not in {k.lower() for k in multi}:
-            headers.add(name, value)
-    for cookie in result.get("cookies") or []:
-        headers.add("Set-Cookie", cookie)
-    text: str = result.get("body") or ""
-    body = base64.b64decode(text) if result.get("isBase64Encoded") else text.encode()
-    return Reply(int(result["statusCode"]), headers, body)
-
-
-class LambdaDelivery:
-    """One Lambda event shape, invoked by ``invoke`` (the handler itself, or a runtime)."""
-
-    def __init__(
-        self,
-        name: str,
-        build: EventBuilder,
-        invoke: Callable[[dict[str, Any]], dict[str, Any]],
-        limit: int,
-    ) -> None:
-        self.name = name
-        self.build = build
-        self.invoke = invoke
-        self.max_body_bytes: int | None = limit
-
-    def send(self, method: str, path: str, headers: Mapping[str, str], body: bytes = b"") -> Reply:
-        """Build the event, check the platform's limits, invoke."""
-        check_body(self.limit, body)
-        route, _, raw_query = path.partition("?")
-        event = self.build(
-            method=method, path=route, raw_query=raw_query, headers=list(headers.items()), body=body
-        )
-        check_body(LAMBDA_EVENT_LIMIT, orjson.dumps(event))
-        result = self.invoke(event)
-        check_body(min(self.limit, LAMBDA_EVENT_LIMIT), orjson.dumps(result))
-        return reply_from_lambda(result)
-
-    @property
-    def limit(self) -> int:
-        """The declared body limit."""
-        assert self.max_body_bytes is not None
-        return self.max_body_bytes
-
-
-def lambda_handler(env: Mapping[str, str], name: str) -> Callable[[dict[str, Any]], Any]:
-    """The handler of ``adapters/aws_lambda/handler.py``, called as the runtime calls it."""
-    module = load_entry("aws_lambda/handler.py", env, f"lambda_entry_{name}")
-    handler = module.handler
-    context = lambda_events.Context()
-    return lambda event: handler(event, context)
-
-
-@contextmanager
-def lambda_runtime(env: Mapping[str, str]) -> Iterator[Callable[[dict[str, Any]], Any]]:
-    """The real runtime client (``awslambdaric``) running ``handler.handler`` against a local
-    Runtime API; yields a function that invokes it."""
-    with RuntimeApi() as api, tempfile.TemporaryFile() as output:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
-        full_env.update(env)
-        full_env.update(
-            AWS_LAMBDA_RUNTIME_API=api.address,
-            AWS_LAMBDA_FUNCTION_NAME="stricture-server",
-            AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512",
-            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-            AWS_REGION="us-east-1",
-        )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "awslambdaric", "handler.handler"],
-            cwd=ADAPTERS / "aws_lambda",
-            env=full_env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-        def invoke(event: dict[str, Any]) -> Any:
-            try:
-                return api.invoke(event)
-            except InvocationFailed as exc:
-                output.seek(0)
-                log = output.read().decode(errors="replace")[-4000:]
-                raise InvocationFailed(f"{exc}\nruntime output:\n{log}") from None
-
-        try:
-            yield invoke
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 class GcfClientDelivery:

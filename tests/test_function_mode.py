@@ -17,17 +17,9 @@ from stricture_server.settings import ConfigError, Settings
 from . import factory, lambda_events
 from .conftest import TOKEN
 from .deliveries import Delivery, free_port
-from .function_deliveries import (
-    FUNCTION_SETTINGS,
-    MB,
-    AzureDelivery,
-    GcfClientDelivery,
-    LambdaDelivery,
-    gcf_process,
-    lambda_handler,
-    lambda_runtime,
-    reply_from_lambda,
-)
+from .entries import FUNCTION_SETTINGS, MB
+from .function_deliveries import AzureDelivery, GcfClientDelivery, gcf_process
+from .lambda_deliveries import LambdaDelivery, lambda_handler, lambda_runtime, reply_from_lambda
 from .lambda_runtime_api import InvocationFailed
 
 ALLOW = "STRICTURE_SERVER_ALLOW_EPHEMERAL_STORAGE"
