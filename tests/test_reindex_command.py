@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import struct
 import subprocess
 import sys
+import termios
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,14 +22,15 @@ from . import factory
 from .deliveries import ROOT
 
 
-def run_reindex(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def run_reindex(data_dir: Path, stderr: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
     env["STRICTURE_SERVER_DATA_DIR"] = str(data_dir)
     return subprocess.run(
         [sys.executable, "-m", "stricture_server", "reindex", "--jobs", "2"],
         env=env,
         cwd=ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
         text=True,
         timeout=120,
         check=False,
@@ -61,3 +65,28 @@ def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:
     # The log (JSON lines on stdout, like the server's) names it too, and the record is kept.
     assert [(line["message"], line["key"]) for line in logged] == [("not a readable record", key)]
     assert FileStorage(tmp_path).read(key) == b"[1, 2]"
+
+
+def test_reindex_draws_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    runs = RunStore(FileStorage(tmp_path), "stricture")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for n in range(2):
+        document = factory.envelope(organization="acme", run_id=f"r{n}")
+        runs.create(normalize(document, now), now)
+    terminal, child_end = os.openpty()
+    # A new pseudo-terminal is 0 columns wide; tqdm sizes its bar to the terminal.
+    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    try:
+        done = run_reindex(tmp_path, stderr=child_end)
+    finally:
+        os.close(child_end)
+    drawn = b""
+    try:
+        while chunk := os.read(terminal, 65536):
+            drawn += chunk
+    except OSError:  # Linux answers EIO once the other end is closed and drained
+        pass
+    finally:
+        os.close(terminal)
+    assert done.returncode == 0
+    assert b"2/2" in drawn
