@@ -7,14 +7,19 @@ reports the same violations, each with its instance path.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import orjson
 
 from .errors import Problem
+
+# Next to this module in every install (wheel, editable, an unzipped function package). Read
+# with a plain path: importlib.resources and the zipfile module it pulls in add about 3 ms to
+# every cold start (docs/performance.md, "Cold start").
+SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 
 SCHEMA_FILES = {
     "envelope": "envelope.schema.json",
@@ -25,8 +30,7 @@ SCHEMA_FILES = {
 
 def load_schema(name: str) -> dict[str, Any]:
     """The project's JSON Schema ``name`` (envelope, artifact or diff)."""
-    text = resources.files(__package__).joinpath("schemas", SCHEMA_FILES[name]).read_text("utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = orjson.loads((SCHEMA_DIR / SCHEMA_FILES[name]).read_bytes())
     return schema
 
 
