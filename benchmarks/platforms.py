@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from bodies import Body
 from coldstart import exists
-from validation_cost import timed
+from validation_cost import paired
 from werkzeug import Request
 from werkzeug.test import EnvironBuilder
 
@@ -99,31 +100,34 @@ def overhead(work: Path, *, budget: float, rounds: int) -> list[Overhead]:
     }
     app = _quiet(create_app(Settings.from_env(env)))
     environ = EnvironBuilder(path="/healthz", method="GET").get_environ()
-    direct = 1000 * timed(lambda: app.handle(Request(dict(environ))), budget=budget, rounds=rounds)
-    found = []
+    calls: dict[str, Callable[[], int]] = {
+        "direct": lambda: app.handle(Request(dict(environ))).status_code
+    }
     if exists("stricture_server.adapters.aws_lambda"):
         from stricture_server.adapters.aws_lambda import LambdaHandler
 
         handler = LambdaHandler(app)
         event, context = _http_api_event("/healthz"), _LambdaContext()
-        if handler(event, context)["statusCode"] != 200:
-            raise SystemExit("benchmarks: the Lambda adapter did not answer 200")
-        cost = 1000 * timed(lambda: handler(event, context), budget=budget, rounds=rounds)
-        found.append(Overhead("AWS Lambda (mangum, HTTP API event)", cost, direct))
+        calls["AWS Lambda (mangum, HTTP API event)"] = lambda: handler(event, context)["statusCode"]
     if exists("stricture_server.adapters.azure"):
         import azure.functions as func
 
         from stricture_server.adapters.azure import handle
 
-        def azure_call() -> Any:
+        def azure_call() -> int:
             request = func.HttpRequest("GET", "https://stricture.example/healthz", body=b"")
-            return handle(app, request)
+            return int(handle(app, request).status_code)
 
-        if azure_call().status_code != 200:
-            raise SystemExit("benchmarks: the Azure adapter did not answer 200")
-        cost = 1000 * timed(azure_call, budget=budget, rounds=rounds)
-        found.append(Overhead("Azure Functions (HttpRequest)", cost, direct))
-    return found
+        calls["Azure Functions (HttpRequest)"] = azure_call
+    for name, call in calls.items():
+        if call() != 200:
+            raise SystemExit(f"benchmarks: {name} did not answer 200")
+    costs = paired(list(calls.values()), budget=budget, rounds=rounds)
+    direct = costs[0] * 1000
+    return [
+        Overhead(name, cost * 1000, direct)
+        for name, cost in zip(list(calls)[1:], costs[1:], strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,10 @@ class Requests:
     """HTTP requests the object store saw per ingest."""
 
     driver: str
-    new_run: float
-    replay: float
-    by_operation: dict[str, int]
+    new_run: dict[str, float]
+    """Requests per new run, by ``METHOD object``."""
+    replay: dict[str, float]
+    """Requests per identical replay, by ``METHOD object``."""
 
 
 def storage_requests(small: Body, *, ingests: int) -> Requests | None:
@@ -190,12 +195,16 @@ def storage_requests(small: Body, *, ingests: int) -> Requests | None:
         seen.clear()
         for number in range(ingests):
             ingest(f"{tag}-{number}")
-        by_operation: dict[str, int] = {}
-        for name in new_runs:
-            by_operation[name] = by_operation.get(name, 0) + 1
-        return Requests("s3", len(new_runs) / ingests, len(seen) / ingests, by_operation)
+        return Requests("s3", _per_ingest(new_runs, ingests), _per_ingest(seen, ingests))
     finally:
         server.stop()
+
+
+def _per_ingest(seen: list[str], ingests: int) -> dict[str, float]:
+    counts: dict[str, float] = {}
+    for name in seen:
+        counts[name] = counts.get(name, 0) + 1 / ingests
+    return counts
 
 
 def _operation(request: Any) -> str:

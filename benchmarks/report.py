@@ -241,7 +241,7 @@ def render(r: Results) -> str:
             rows,
         )
     )
-    parts += ["", "### Cold start (fresh interpreters, medians)", ""]
+    parts += ["", "### Cold start (CPU time of fresh interpreters, medians)", ""]
     parts.append(
         _table(
             [
@@ -252,6 +252,7 @@ def render(r: Results) -> str:
                 "floor",
                 "loaded, fs driver never uses",
                 "heaviest beyond the floor (self ms)",
+                "import ms without the project's .pyc",
             ],
             [
                 [
@@ -262,6 +263,7 @@ def render(r: Results) -> str:
                     ", ".join(s.entry.floor),
                     ", ".join(s.unused) or "none",
                     ", ".join(f"{n} {ms}" for n, ms in s.heaviest),
+                    f"{s.uncached_ms:.0f}",
                 ]
                 for s in r.starts
             ],
@@ -285,17 +287,17 @@ def render(r: Results) -> str:
         )
     if r.requests:
         q = r.requests
+
+        def listed(counts: dict[str, float]) -> str:
+            return ", ".join(f"{k} {v:g}" for k, v in sorted(counts.items()))
+
         parts += ["", "### Storage requests per ingest (s3 driver, moto server over HTTP)", ""]
         parts.append(
             _table(
-                ["driver", "new run", "identical replay", "new runs by request"],
+                ["driver", "ingest", "requests", "by request"],
                 [
-                    [
-                        q.driver,
-                        f"{q.new_run:g}",
-                        f"{q.replay:g}",
-                        ", ".join(f"{k}: {v}" for k, v in sorted(q.by_operation.items())),
-                    ]
+                    [q.driver, "new run", f"{sum(q.new_run.values()):g}", listed(q.new_run)],
+                    [q.driver, "identical replay", f"{sum(q.replay.values()):g}", listed(q.replay)],
                 ],
             )
         )

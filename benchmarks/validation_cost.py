@@ -1,8 +1,8 @@
 """Validation cost: the project's validator against parsing the same bytes.
 
-Timed in this process, best-of-batches medians: ``orjson.loads`` of the envelope bytes, the
-project's :class:`EnvelopeValidator` (jsonschema-rs) on the parsed envelope, and the reference
-``jsonschema`` library doing the same checks, for comparison.
+Timed in this process as CPU time, batches interleaved, medians: ``orjson.loads`` of the
+envelope bytes, the project's :class:`EnvelopeValidator` (jsonschema-rs) on the parsed
+envelope, and the reference ``jsonschema`` library doing the same checks, for comparison.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from stricture_server.validation import EnvelopeValidator, load_schema
 
 @dataclass(frozen=True)
 class Cost:
-    """Medians in milliseconds for one body."""
+    """Median CPU milliseconds for one body."""
 
     name: str
     size: int
@@ -35,18 +35,30 @@ class Cost:
 
 
 def timed(call: Callable[[], object], *, budget: float, rounds: int) -> float:
-    """Median milliseconds per call over ``rounds`` batches sized to take ``budget`` s each."""
-    began = time.perf_counter()
-    call()
-    once = max(time.perf_counter() - began, 1e-7)
-    number = max(1, int(budget / once))
-    samples = []
+    """Median CPU milliseconds per call over ``rounds`` batches of about ``budget`` s each."""
+    return paired([call], budget=budget, rounds=rounds)[0]
+
+
+def paired(calls: list[Callable[[], object]], *, budget: float, rounds: int) -> list[float]:
+    """Median CPU milliseconds per call of each, their batches interleaved round by round.
+
+    CPU time of this process, not wall time: on a shared machine another process's burst
+    then slows neither figure, and interleaving keeps the two under the same conditions.
+    """
+    numbers = []
+    for call in calls:
+        began = time.process_time()
+        call()
+        once = max(time.process_time() - began, 1e-6)
+        numbers.append(max(1, int(budget / once)))
+    samples: list[list[float]] = [[] for _ in calls]
     for _ in range(rounds):
-        began = time.perf_counter()
-        for _ in range(number):
-            call()
-        samples.append((time.perf_counter() - began) / number * 1000)
-    return statistics.median(samples)
+        for call, number, found in zip(calls, numbers, samples, strict=True):
+            began = time.process_time()
+            for _ in range(number):
+                call()
+            found.append((time.process_time() - began) / number * 1000)
+    return [statistics.median(found) for found in samples]
 
 
 class _Reference:
@@ -82,9 +94,13 @@ def cost(bodies: dict[str, bytes], *, budget: float, rounds: int, reference: boo
         problems = validator.problems(document)
         if problems:
             raise SystemExit(f"benchmarks: {name} is not valid: {problems[:3]}")
-        parse = timed(lambda data=data: orjson.loads(data), budget=budget, rounds=rounds)
-        check = timed(
-            lambda document=document: validator.problems(document), budget=budget, rounds=rounds
+        parse, check = paired(
+            [
+                lambda data=data: orjson.loads(data),
+                lambda document=document: validator.problems(document),
+            ],
+            budget=budget,
+            rounds=rounds,
         )
         slow = None
         if checker is not None:
