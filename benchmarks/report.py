@@ -141,6 +141,12 @@ def render(r: Results) -> str:
             [[t.name, t.goal, t.measured, _mark(t.met)] for t in targets(r)],
         )
     )
+    if not all(t.met for t in targets(r)):
+        parts += [
+            "",
+            "Each missed target is explained, with its profile and what would close it, "
+            "under *Where the time goes* below.",
+        ]
     parts += ["", "### Ingest over HTTP (medians; ratios against the floor in the same run)", ""]
     rows = []
     for name, _size in r.bodies:
