@@ -23,7 +23,7 @@ from .index import Index, RunFacts
 from .query import Queries
 from .query_params import Args
 from .records import LATEST, identity_from_path, normalize
-from .runs import RunStore, format_time
+from .runs import RunStore
 from .settings import Settings
 from .storage import Replicating, open_storage
 from .validation import EnvelopeValidator
@@ -146,8 +146,8 @@ class App:
             raise InvalidInput("the envelope does not match the schema", problems)
         received = self.clock()
         record = normalize(document, received)
-        facts = RunFacts.from_fields(record.identity, document, format_time(received))
-        del document
+        # The artifact is serialised into the record now; the rest feeds the index below.
+        del document["artifact"]
         identity = record.identity
         fields.update(
             organization=identity.organization,
@@ -157,9 +157,9 @@ class App:
         )
         accepted = self.runs.create(record, received)
         fields["replay"] = accepted.replay
-        # A replay indexes what is stored (its received_at is the first attempt's), which
-        # also completes the index of a first attempt that failed after storing the record.
-        self.index.add(RunFacts.from_record(self.runs.read(identity)) if accepted.replay else facts)
+        # Indexed after the record is stored, with the run's first received time, so an
+        # identical replay also completes the index of a first attempt that stopped early.
+        self.index.add(RunFacts.from_fields(identity, document, accepted.received_at))
         return json_response(
             202,
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},

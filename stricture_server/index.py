@@ -14,6 +14,7 @@ never changes an existing object.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -119,8 +120,8 @@ def _changes(diff: object) -> tuple[Counts | None, tuple[dict[str, Any], ...]]:
     if not isinstance(diff, dict) or not isinstance(diff.get("changes"), list):
         return None, ()
     changes = tuple(c for c in diff["changes"] if isinstance(c, dict))
-    by = {s: sum(1 for c in changes if c.get("severity") == s) for s in SEVERITIES}
-    return Counts(total=len(changes), **by), changes
+    seen = Counter(c.get("severity") for c in changes)
+    return Counts(total=len(changes), **{s: seen[s] for s in SEVERITIES}), changes
 
 
 def summary_of(body: dict[str, Any]) -> Summary:

@@ -31,6 +31,8 @@ class Accepted:
     identity: RunIdentity
     key: str
     replay: bool
+    received_at: str
+    """When the run was first received: a replay keeps the first attempt's time."""
 
 
 def format_time(moment: datetime) -> str:
@@ -58,12 +60,13 @@ class RunStore:
             if existing["digest"] != record.digest:
                 raise RecordExists(identity.location) from None
             # An identical replay. Writing the record again is a no-op when it exists and
-            # completes a first attempt that stopped between claim and record.
-            key = existing["key"]
+            # completes a first attempt that stopped between claim and record, with the
+            # claim's time, so the record always agrees with its claim.
+            key, received_at = existing["key"], existing["received_at"]
             self._create_record(key, record.stored_bytes(received_at))
-            return Accepted(identity, key, replay=True)
+            return Accepted(identity, key, replay=True, received_at=received_at)
         self._create_record(key, record.stored_bytes(received_at))
-        return Accepted(identity, key, replay=False)
+        return Accepted(identity, key, replay=False, received_at=received_at)
 
     def _create_record(self, key: str, data: bytes) -> None:
         # Only the claim holder writes here, always with the claimed digest.

@@ -73,7 +73,8 @@ def test_crash_between_claim_and_record_is_completed_by_a_replay(runs: RunStore)
     record = normalize(document, NOW)
     # What a crash after the claim leaves behind: the claim only.
     key = record.identity.payload_key("pfx", record.day)
-    claim = orjson.dumps({"digest": record.digest, "key": key, "received_at": "x"})
+    first = "2026-05-04T11:59:00.000Z"
+    claim = orjson.dumps({"digest": record.digest, "key": key, "received_at": first})
     runs.storage.create(record.identity.claim_key("pfx"), claim)
     with pytest.raises(RecordNotFound):
         runs.read(record.identity)
@@ -81,7 +82,10 @@ def test_crash_between_claim_and_record_is_completed_by_a_replay(runs: RunStore)
         runs.create(normalize({**document, "summary": "other"}, NOW), NOW)
     accepted = runs.create(normalize(document, NOW), NOW)
     assert accepted.replay
-    assert orjson.loads(runs.read(record.identity))["digest"] == record.digest
+    assert accepted.received_at == first
+    stored = orjson.loads(runs.read(record.identity))
+    assert stored["digest"] == record.digest
+    assert stored["received_at"] == first  # the record agrees with its claim
 
 
 def test_replay_on_another_day_answers_with_the_first_key(runs: RunStore) -> None:
@@ -91,6 +95,7 @@ def test_replay_on_another_day_answers_with_the_first_key(runs: RunStore) -> Non
     again = runs.create(normalize(document, later), later)
     assert again.replay
     assert again.key == first.key
+    assert again.received_at == first.received_at == "2026-05-04T12:00:00.000Z"
     assert list(runs.storage.list("pfx/")) == sorted([first.key, first.identity.claim_key("pfx")])
 
 
