@@ -7,6 +7,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from werkzeug import Request, Response
@@ -20,8 +21,6 @@ from .errors import InvalidInput
 from .http_errors import error_response, json_response
 from .identity import new_run_id
 from .index import Index, RunFacts
-from .query import Queries
-from .query_params import Args
 from .records import LATEST, identity_from_path, normalize
 from .runs import RunStore
 from .settings import Settings
@@ -30,6 +29,9 @@ from .validation import EnvelopeValidator
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+    from .query import Queries
+    from .query_params import Args
 
 log = logging.getLogger(logs.ACCESS)
 
@@ -57,7 +59,6 @@ class App:
         self.clock = clock
         self.replication = replication
         self.index = Index(runs.storage, runs.prefix)
-        self.queries = Queries(runs)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -88,6 +89,13 @@ class App:
             strict_slashes=False,
             merge_slashes=False,
         )
+
+    @cached_property
+    def queries(self) -> Queries:
+        """The read API, imported on first use: a function's cold start for ingest skips it."""
+        from .query import Queries
+
+        return Queries(self.runs)
 
     def handle(self, request: Request) -> Response:
         """Answer one request. Never raises: every error becomes a JSON response."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +64,24 @@ def test_a_bug_is_a_plain_500_and_logged_with_the_request_id(
     failure = next(r for r in caplog.records if r.levelno == logging.ERROR)
     assert failure.exc_info is not None
     assert failure.fields == {"request_id": "req-500"}  # type: ignore[attr-defined]
+
+
+def test_the_read_api_is_imported_on_first_read_only(tmp_path: Path) -> None:
+    script = (
+        "import sys, orjson\n"
+        "from werkzeug.test import Client\n"
+        "from stricture_server import Settings, create_app\n"
+        "from tests import factory\n"
+        "app = create_app(Settings.from_env({'STRICTURE_SERVER_LOG_LEVEL': 'error',"
+        f" 'STRICTURE_SERVER_DATA_DIR': {str(tmp_path)!r}}}))\n"
+        "client = Client(app)\n"
+        "document = factory.envelope(run_id='r')\n"
+        "assert client.post('/v1/artifacts', data=orjson.dumps(document)).status_code == 202\n"
+        "print('stricture_server.query' in sys.modules)\n"
+        "path = f\"/v1/artifacts/{document['organization']}/checkout/api/latest\"\n"
+        "assert client.get(path).status_code == 200\n"
+        "print('stricture_server.query' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True, cwd=root)
+    assert done.stdout.split() == [b"False", b"True"]
