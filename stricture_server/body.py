@@ -24,19 +24,42 @@ def read_body(stream: Readable, *, content_length: int | None, encoding: str, li
 
     A declared ``Content-Length`` over the limit is refused before reading anything; for gzip
     the limit applies to the decompressed size, so a small bomb is refused as soon as its
-    output passes the limit.
+    output passes the limit. A body that ends before its declared length, or a client that
+    stalls or drops mid-body, is refused: a truncated body is never taken for a whole one.
     """
     coding = encoding.strip().lower()
-    if coding in ("", "identity"):
-        if content_length is not None and content_length > limit:
-            raise BodyTooLarge(limit)
-        return _read_limited(stream, limit)
-    if coding in ("gzip", "x-gzip"):
-        return _gunzip(stream, limit)
-    raise UnsupportedEncoding(encoding)
+    if coding not in ("", "identity", "gzip", "x-gzip"):
+        raise UnsupportedEncoding(encoding)
+    if coding in ("", "identity") and content_length is not None and content_length > limit:
+        raise BodyTooLarge(limit)
+    source = _Counted(stream)
+    data = _read_limited(source, limit) if coding in ("", "identity") else _gunzip(source, limit)
+    if content_length is not None and source.count != content_length:
+        raise _incomplete(f"received {source.count} of the {content_length} bytes declared")
+    return data
 
 
-def _read_limited(stream: Readable, limit: int) -> bytes:
+def _incomplete(detail: str) -> InvalidInput:
+    return InvalidInput("the request body was not received in full", [Problem("", detail)])
+
+
+class _Counted:
+    """Counts the bytes read; a stalled or dropped client becomes :class:`InvalidInput`."""
+
+    def __init__(self, stream: Readable) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def read(self, size: int) -> bytes:
+        try:
+            chunk = self.stream.read(size)
+        except OSError as exc:  # a socket timeout or reset in the middle of the body
+            raise _incomplete(f"the client stalled or disconnected ({exc})") from None
+        self.count += len(chunk)
+        return chunk
+
+
+def _read_limited(stream: _Counted, limit: int) -> bytes:
     data = bytearray()
     while chunk := stream.read(min(CHUNK, limit + 1 - len(data))):
         data += chunk
@@ -45,21 +68,22 @@ def _read_limited(stream: Readable, limit: int) -> bytes:
     return bytes(data)
 
 
-def _gunzip(stream: Readable, limit: int) -> bytes:
+def _gunzip(stream: _Counted, limit: int) -> bytes:
     # wbits=31: a gzip header and trailer, nothing else accepted.
     inflater = zlib.decompressobj(wbits=31)
     out = bytearray()
     try:
         while chunk := stream.read(CHUNK):
+            if inflater.eof:
+                raise InvalidInput("the gzip body is corrupt", [Problem("", "data after its end")])
             # max_length bounds each step, so the output never grows much past the limit.
-            piece = inflater.decompress(chunk, limit + 1 - len(out))
-            out += piece
+            out += inflater.decompress(chunk, limit + 1 - len(out))
             while inflater.unconsumed_tail and len(out) <= limit:
                 out += inflater.decompress(inflater.unconsumed_tail, limit + 1 - len(out))
             if len(out) > limit:
                 raise BodyTooLarge(limit)
-            if inflater.eof:
-                break
+            if inflater.unused_data:
+                raise InvalidInput("the gzip body is corrupt", [Problem("", "data after its end")])
         out += inflater.flush()
     except zlib.error as exc:
         raise InvalidInput("the gzip body is corrupt", [Problem("", str(exc))]) from None

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
 
 from .app import App, create_app
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 _LOGGING: dict[str, Any] = {
     "version": 1,
@@ -55,9 +59,29 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         for name, value in options.items():
             self.cfg.set(name, value)
 
-    def load(self) -> App:
+    def load(self) -> WSGIApplication:
         """Build the app in each worker, after the fork."""
-        return create_app(self.settings)
+        return ReadTimeout(create_app(self.settings), self.settings.read_timeout_seconds)
+
+
+class ReadTimeout:
+    """Bound every read of the client socket, so a stalled client cannot hold a worker.
+
+    gunicorn's sync workers read the body from a blocking socket: a client that declares more
+    bytes than it sends would block the worker until gunicorn kills it and answers a bare 500.
+    With a timeout the read fails, and the app answers 400 (``body.read_body``).
+    """
+
+    def __init__(self, app: App, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Set the timeout on the request's socket, then serve it."""
+        sock = environ.get("gunicorn.socket")
+        if sock is not None:
+            sock.settimeout(self.seconds)
+        return self.app(environ, start_response)
 
 
 def serve(settings: Settings) -> None:

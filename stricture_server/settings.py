@@ -100,6 +100,7 @@ class Settings:
     max_errors: int = 50
     workers: int = field(default_factory=_default_workers)
     timeout_seconds: int = 60
+    read_timeout_seconds: int = 30
     log_level: str = "info"
     api_base_path: str = ""
     allow_ephemeral_storage: bool = False
@@ -148,6 +149,14 @@ class Settings:
             raise ConfigError(f"{PREFIX}DATA_DIR='': must not be empty")
         prefix = reader.get("OBJECT_PREFIX", "stricture", lambda s: s.strip().strip("/"))
         objects = _object_store(env, reader, driver)
+        timeout = reader.get("TIMEOUT_SECONDS", "60", _positive_int)
+        read_timeout = reader.get("READ_TIMEOUT_SECONDS", "30", _positive_int)
+        if read_timeout >= timeout:
+            raise ConfigError(
+                f"{PREFIX}READ_TIMEOUT_SECONDS={read_timeout!r}: must be less than "
+                f"{PREFIX}TIMEOUT_SECONDS ({timeout}), so a stalled client is answered before "
+                "its worker is replaced"
+            )
         return cls(
             host=host,
             port=port,
@@ -160,7 +169,8 @@ class Settings:
             validation=reader.choice("VALIDATION", "schema", VALIDATION_MODES),
             max_errors=reader.get("MAX_ERRORS", "50", _positive_int),
             workers=reader.get("WORKERS", str(_default_workers()), _positive_int),
-            timeout_seconds=reader.get("TIMEOUT_SECONDS", "60", _positive_int),
+            timeout_seconds=timeout,
+            read_timeout_seconds=read_timeout,
             log_level=reader.choice("LOG_LEVEL", "info", LOG_LEVELS),
             api_base_path=reader.get("API_BASE_PATH", "", _base_path),
             allow_ephemeral_storage=reader.get("ALLOW_EPHEMERAL_STORAGE", "false", _bool),
@@ -246,6 +256,7 @@ KNOWN_VARIABLES = tuple(
         "MAX_ERRORS",
         "WORKERS",
         "TIMEOUT_SECONDS",
+        "READ_TIMEOUT_SECONDS",
         "LOG_LEVEL",
         "API_BASE_PATH",
         "ALLOW_EPHEMERAL_STORAGE",

@@ -107,3 +107,39 @@ def test_other_media_types(mimetype: str) -> None:
 def test_strict_json(data: bytes) -> None:
     with pytest.raises(InvalidInput):
         parse_json(data)
+
+
+def test_a_body_shorter_than_its_content_length_is_refused() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        read(b'{"a": 1}', length=100)
+    assert "8 of the 100 bytes" in caught.value.problems[0].message
+    assert read(b'{"a": 1}', length=8) == b'{"a": 1}'
+
+
+def test_a_gzip_body_shorter_than_its_content_length_is_refused() -> None:
+    packed = gzip.compress(b"{}")
+    assert read(packed, "gzip", length=len(packed)) == b"{}"
+    with pytest.raises(InvalidInput):
+        read(packed, "gzip", length=len(packed) + 10)
+
+
+def test_data_after_the_gzip_stream_is_refused() -> None:
+    with pytest.raises(InvalidInput):
+        read(gzip.compress(b"{}") + b"trailing", "gzip")
+
+
+class Stalls(io.RawIOBase):
+    """A client socket that times out in the middle of the body."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        raise TimeoutError("timed out")
+
+
+@pytest.mark.parametrize("encoding", ["", "gzip"])
+def test_a_stalled_client_is_invalid_input(encoding: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        read_body(Stalls(), content_length=100, encoding=encoding, limit=LIMIT)
+    assert "stalled or disconnected" in caught.value.problems[0].message

@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -211,3 +212,29 @@ def test_kill_9_mid_ingest_loses_no_acknowledged_run_and_leaves_no_partial_recor
     for path in stored.values():
         record = orjson.loads(path.read_bytes())  # every file present is whole
         assert record["organization"] == organization
+
+
+def test_truncated_and_stalled_bodies_are_400_and_the_worker_carries_on(tmp_path: Path) -> None:
+    env = {
+        "STRICTURE_SERVER_DATA_DIR": str(tmp_path),
+        "STRICTURE_SERVER_WORKERS": "1",
+        "STRICTURE_SERVER_READ_TIMEOUT_SECONDS": "1",
+        "STRICTURE_SERVER_TIMEOUT_SECONDS": "5",
+    }
+    whole = orjson.dumps(factory.envelope(run_id="whole"))
+    head = f"POST /v1/artifacts HTTP/1.1\r\nHost: x\r\nContent-Length: {len(whole) + 50}\r\n\r\n"
+    with server_process(env) as (port, _):
+        for close_early in (True, False):
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                # A complete JSON document, but 50 bytes short of the declared length; then
+                # the client either closes its side or goes silent.
+                sock.sendall(head.encode() + whole)
+                if close_early:
+                    sock.shutdown(socket.SHUT_WR)
+                answer = sock.makefile("rb").read()
+            status_line, _, rest = answer.partition(b"\r\n")
+            assert status_line.split()[1] == b"400", answer[:300]
+            body = orjson.loads(rest.partition(b"\r\n\r\n")[2])
+            assert body["error"] == "the request body was not received in full"
+        assert http_send(port, "POST", "/v1/artifacts", JSON, whole).status == 202
+    assert len(list(tmp_path.rglob("payload.json"))) == 1

@@ -93,3 +93,13 @@ def test_bad_configuration_never_echoes_a_token() -> None:
 def test_every_known_variable_is_accepted() -> None:
     assert all(name.startswith("STRICTURE_SERVER_") for name in KNOWN_VARIABLES)
     Settings.from_env({"STRICTURE_SERVER_LOG_LEVEL": "debug", "STRICTURE_SERVER_MAX_ERRORS": "3"})
+
+
+def test_read_timeout_must_be_shorter_than_the_worker_timeout() -> None:
+    env = {"STRICTURE_SERVER_READ_TIMEOUT_SECONDS": "60"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert "STRICTURE_SERVER_READ_TIMEOUT_SECONDS=60" in str(caught.value)
+    assert "STRICTURE_SERVER_TIMEOUT_SECONDS" in str(caught.value)
+    env["STRICTURE_SERVER_TIMEOUT_SECONDS"] = "61"
+    assert Settings.from_env(env).read_timeout_seconds == 60
