@@ -1,7 +1,8 @@
 """The floor: the least an ingest can do, served by the same gunicorn as stricture-server.
 
-Read the body, parse it with the same parser, write it durably as a new file (temp file,
-fsync, create-if-absent by ``link``, directory fsync), answer 202. No routing, auth,
+Read the body, parse it with the same parser, write it durably as a new file (an anonymous
+``O_TMPFILE`` file, fsync, create-if-absent by ``linkat``, directory fsync: the cheapest
+durable create, the one the ``fs`` driver uses), answer 202. No routing, auth,
 validation, identity, claim or logging: whatever stricture-server spends beyond this is its
 own overhead. Run as ``gunicorn floor:app`` with ``FLOOR_DATA_DIR`` set.
 """
@@ -9,7 +10,6 @@ own overhead. Run as ``gunicorn floor:app`` with ``FLOOR_DATA_DIR`` set.
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -21,17 +21,17 @@ os.makedirs(ROOT, exist_ok=True)
 
 
 def _store(data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=ROOT, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(tmp, os.path.join(ROOT, f"{uuid.uuid4().hex}.json"))
-    finally:
-        os.unlink(tmp)
     directory = os.open(ROOT, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o600, dir_fd=directory)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            os.link(f"/proc/self/fd/{fd}", f"{uuid.uuid4().hex}.json", dst_dir_fd=directory)
+        finally:
+            os.close(fd)
         os.fsync(directory)
     finally:
         os.close(directory)

@@ -21,6 +21,11 @@ def _fs(tmp_path: Path) -> Iterator[Storage]:
     yield FileStorage(tmp_path / "data")
 
 
+def _fs_named_temp(tmp_path: Path) -> Iterator[Storage]:
+    # The path taken where the filesystem has no O_TMPFILE.
+    yield FileStorage(tmp_path / "data", anonymous_temp=False)
+
+
 def _s3(tmp_path: Path) -> Iterator[Storage]:
     yield s3_storage("s3", new_bucket(), moto())
 
@@ -43,6 +48,7 @@ def _mirror(tmp_path: Path) -> Iterator[Storage]:
 
 STORES: dict[str, Callable[[Path], Iterator[Storage]]] = {
     "fs": _fs,
+    "fs-named-temp": _fs_named_temp,
     "s3": _s3,
     "r2": _r2,
     "mirror": _mirror,
@@ -134,3 +140,15 @@ def test_many_keys_in_parallel_lose_nothing(store: Storage) -> None:
     for thread in threads:
         thread.join()
     assert len(list(store.list("p/day/"))) == 100
+
+
+@pytest.mark.parametrize("anonymous_temp", [True, False])
+def test_fs_leaves_only_the_objects_behind(tmp_path: Path, anonymous_temp: bool) -> None:
+    store = FileStorage(tmp_path, anonymous_temp=anonymous_temp)
+    store.create("p/d/a.json", b"a")
+    with pytest.raises(ObjectExists):
+        store.create("p/d/a.json", b"b")
+    store.create("p/e/f/b.json", b"b")
+    found = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert found == ["p/d/a.json", "p/e/f/b.json"]
+    assert (tmp_path / "p/d/a.json").stat().st_mode & 0o777 == 0o600

@@ -4,59 +4,89 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
 
+# Where the kernel offers them, a create writes an anonymous file (O_TMPFILE) and gives it its
+# name through /proc/self/fd with linkat: no temp name to create and remove, and a crash leaves
+# nothing behind. Filesystems without O_TMPFILE answer one of these.
+_NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}
+_PROC_FD = "/proc/self/fd"
+
+
+class _Exists(Exception):
+    """The final name exists: the create is refused (raised where the key is not known)."""
+
 
 class FileStorage:
     """Objects stored at exactly ``<root>/<key>``.
 
-    A create writes a temp file in the target directory, fsyncs it, then ``link``s it to the
-    final name, which fails if the name exists: create-if-absent in one atomic step that never
+    A create writes a file the directory does not name yet, fsyncs it, then links it to the final
+    name, which fails if the name exists: create-if-absent in one atomic step that never
     overwrites. The directory is fsynced after, so an acknowledged record survives a crash, and
-    a crash at any moment leaves either no file or the whole file.
+    a crash at any moment leaves either no file or the whole file. The file is anonymous
+    (``O_TMPFILE``) where the kernel and filesystem allow it, a dot-named temp file otherwise;
+    ``anonymous_temp=False`` forces the second.
     """
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, anonymous_temp: bool = True) -> None:
         self.root = Path(root).absolute()
+        self._root = str(self.root)
+        self._anonymous = anonymous_temp and hasattr(os, "O_TMPFILE") and os.path.isdir(_PROC_FD)
 
-    def _path(self, key: str) -> Path:
+    def _path(self, key: str) -> str:
         parts = key.split("/")
         if not key or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
             raise ValueError(f"unsafe storage key {key!r}")
-        return self.root.joinpath(*parts)
+        return f"{self._root}/{key}"
 
     def create(self, key: str, data: bytes) -> None:
         """Write ``data`` to ``key`` unless it exists (then :class:`ObjectExists`)."""
-        path = self._path(key)
+        directory, _, name = self._path(key).rpartition("/")
         try:
-            _make_dirs(path.parent)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            dir_fd = _open_dir(directory)
             try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                try:
-                    os.link(tmp, path)
-                except FileExistsError:
-                    raise ObjectExists(key) from None
+                if not (self._anonymous and self._create_anonymous(dir_fd, name, data)):
+                    _create_named(dir_fd, name, data)
+                _fsync_ignoring_unsupported(dir_fd)
             finally:
-                os.unlink(tmp)
-            _fsync_dir(path.parent)
+                os.close(dir_fd)
+        except _Exists:
+            raise ObjectExists(key) from None
         except OSError as exc:
             raise StorageUnavailable(f"filesystem error: {exc.strerror or exc}") from exc
+
+    def _create_anonymous(self, dir_fd: int, name: str, data: bytes) -> bool:
+        """Create through an anonymous file; False when the filesystem has no O_TMPFILE."""
+        try:
+            fd = os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno not in _NO_TMPFILE:
+                raise
+            self._anonymous = False
+            return False
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+            try:
+                # follow_symlinks makes this linkat(AT_SYMLINK_FOLLOW): the link names the file
+                # the /proc entry points to, not the entry itself.
+                os.link(f"{_PROC_FD}/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+            except FileExistsError:
+                raise _Exists from None
+        finally:
+            os.close(fd)
+        return True
 
     def read(self, key: str) -> bytes:
         """The file's bytes, or :class:`ObjectNotFound`."""
         try:
-            return self._path(key).read_bytes()
-        except FileNotFoundError:
-            raise ObjectNotFound(key) from None
-        except NotADirectoryError:
+            with open(self._path(key), "rb") as handle:
+                return handle.read()
+        except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFound(key) from None
         except OSError as exc:
             raise StorageUnavailable(f"filesystem error: {exc.strerror or exc}") from exc
@@ -64,7 +94,7 @@ class FileStorage:
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """Keys under ``prefix`` after ``start_after``, sorted, skipping temp files."""
         directory, _, _ = prefix.rpartition("/")
-        base = self._path(directory) if directory else self.root
+        base = self._path(directory) if directory else self._root
         found: list[str] = []
         for current, dirs, files in os.walk(base):
             dirs[:] = [d for d in dirs if not d.startswith(".")]
@@ -76,6 +106,39 @@ class FileStorage:
                 if key.startswith(prefix) and key > start_after:
                     found.append(key)
         yield from sorted(found)
+
+
+def _create_named(dir_fd: int, name: str, data: bytes) -> None:
+    """Create through a dot-named temp file in the directory, removed after the link."""
+    tmp = f".tmp-{secrets.token_hex(8)}"
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    try:
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except FileExistsError:
+            raise _Exists from None
+    finally:
+        os.unlink(tmp, dir_fd=dir_fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _open_dir(directory: str) -> int:
+    """A descriptor of ``directory``, created (durably) first if it is missing."""
+    try:
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        _make_dirs(Path(directory))
+        return os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
 def _make_dirs(directory: Path) -> None:
@@ -96,9 +159,14 @@ def _make_dirs(directory: Path) -> None:
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        _fsync_ignoring_unsupported(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_ignoring_unsupported(fd: int) -> None:
+    try:
         os.fsync(fd)
     except OSError as exc:  # some filesystems cannot fsync a directory
         if exc.errno not in (errno.EINVAL, errno.ENOTSUP):
             raise
-    finally:
-        os.close(fd)
