@@ -78,7 +78,6 @@ def throughput(
                         result["server_cpu_ms"] = used / 1e6 / done
                         key = (body.name, count, server.name)
                         figures.setdefault(key, LoadFigures()).runs.append(result)
-                        server.clear_data()
                 print(f"  {body.name}, {count} clients: done", flush=True)
     return figures
 

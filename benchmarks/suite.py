@@ -67,10 +67,19 @@ def main() -> None:
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
     (WORK / ".gitignore").write_text("*\n")
+    try:
+        _run(plan, args.command)
+    finally:
+        # Everything the servers stored, removed only now: see servers.start.
+        for data in WORK.glob("*data*"):
+            shutil.rmtree(data, ignore_errors=True)
+
+
+def _run(plan: Plan, command: str) -> None:
 
     all_bodies = bodies()
     small, real, large = all_bodies
-    results = report.Results(command=args.command + (" --smoke" if plan.smoke else ""))
+    results = report.Results(command=command + (" --smoke" if plan.smoke else ""))
     results.plan = plan
 
     print("validation cost...", flush=True)
