@@ -55,6 +55,13 @@ class _Counted:
             chunk = self.stream.read(size)
         except OSError as exc:  # a socket timeout or reset in the middle of the body
             raise _incomplete(f"the client stalled or disconnected ({exc})") from None
+        except Exception as exc:
+            # The server's own decoding of the body failed: gunicorn raises its parser errors
+            # (a bad chunk size, a missing chunk terminator) from this read. The server is
+            # not imported here, so anything the stream raises is the client's malformed body.
+            raise InvalidInput(
+                "the request body could not be read", [Problem("", f"{type(exc).__name__}: {exc}")]
+            ) from None
         self.count += len(chunk)
         return chunk
 

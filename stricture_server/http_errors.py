@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from werkzeug import Response
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .errors import (
     BodyTooLarge,
@@ -57,3 +58,17 @@ def error_response(exc: Exception) -> tuple[Response, str]:
         name = (exc.name or "error").lower()
         return json_response(status, {"error": name}), name
     return json_response(500, {"error": "internal error"}), "internal error"
+
+
+def refused_request_response(status: int, detail: str) -> Response:
+    """The answer to a request the HTTP server refused before the app saw it.
+
+    gunicorn's parser refuses a malformed request line, header or chunked body with its own
+    status (400, 414, 431, 501...); the body says why, in the same shape as the app's errors.
+    """
+    if status >= 500 and status != 501:
+        return json_response(status, {"error": "internal error"})
+    name = HTTP_STATUS_CODES.get(status, "error").lower()
+    return json_response(
+        status, {"error": f"malformed HTTP request: {name}", "detail": detail[:200]}
+    )

@@ -143,3 +143,21 @@ def test_a_stalled_client_is_invalid_input(encoding: str) -> None:
     with pytest.raises(InvalidInput) as caught:
         read_body(Stalls(), content_length=100, encoding=encoding, limit=LIMIT)
     assert "stalled or disconnected" in caught.value.problems[0].message
+
+
+class BadChunk(io.RawIOBase):
+    """A server stream whose own decoding fails, as gunicorn's does on a bad chunk size."""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        raise ValueError("Invalid chunk size: b'zz'")
+
+
+@pytest.mark.parametrize("encoding", ["", "gzip"])
+def test_a_body_the_server_cannot_decode_is_invalid_input(encoding: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        read_body(BadChunk(), content_length=None, encoding=encoding, limit=LIMIT)
+    assert caught.value.message == "the request body could not be read"
+    assert caught.value.problems[0].message == "ValueError: Invalid chunk size: b'zz'"

@@ -238,3 +238,40 @@ def test_truncated_and_stalled_bodies_are_400_and_the_worker_carries_on(tmp_path
             assert body["error"] == "the request body was not received in full"
         assert http_send(port, "POST", "/v1/artifacts", JSON, whole).status == 202
     assert len(list(tmp_path.rglob("payload.json"))) == 1
+
+
+# Malformed HTTP: (raw request, status, start of the error). gunicorn's parser refuses most
+# before the app sees them; a bad chunk inside the body surfaces as the app reads it.
+REFUSED = "malformed HTTP request: "
+UNREADABLE = "the request body could not be read"
+POST = b"POST /v1/artifacts HTTP/1.1\r\nHost: x\r\n"
+MALFORMED_HTTP = [
+    (b"GARBAGE\r\n\r\n", 400, REFUSED),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400, REFUSED),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ctl: a\x01b\r\n\r\n", 400, REFUSED),
+    (b"GET /" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, REFUSED),
+    (POST + b"Content-Length: abc\r\n\r\n{}", 400, REFUSED),
+    (POST + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400, REFUSED),
+    (POST + b"Transfer-Encoding: gzip\r\n\r\n", 400, REFUSED),
+    (POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400, UNREADABLE),
+    (POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", 400, UNREADABLE),
+]
+
+
+def test_requests_the_http_parser_refuses_get_json_errors(tmp_path: Path) -> None:
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_WORKERS": "1"}
+    with server_process(env) as (port, _):
+        for raw, status, error in MALFORMED_HTTP:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+                sock.sendall(raw)
+                answer = sock.makefile("rb").read()
+            head, _, body = answer.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            headers = dict(line.split(": ", 1) for line in lines[1:])
+            assert lines[0].split(" ", 2)[1] == str(status), answer[:300]
+            assert headers["Content-Type"] == "application/json", answer[:300]
+            assert int(headers["Content-Length"]) == len(body)
+            assert orjson.loads(body)["error"].startswith(error), body
+        # The worker carries on, and nothing was stored.
+        assert http_send(port, "GET", "/healthz", {}).status == 200
+    assert not list(tmp_path.rglob("*.json"))
