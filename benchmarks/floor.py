@@ -20,21 +20,22 @@ ROOT = os.environ.get("FLOOR_DATA_DIR", "floor-data")
 os.makedirs(ROOT, exist_ok=True)
 
 
-def _store(data: bytes) -> None:
-    directory = os.open(ROOT, os.O_RDONLY | os.O_DIRECTORY)
+def create(directory: str, name: str, data: bytes) -> None:
+    """Write ``data`` as the new file ``directory/name``, durably (the fs driver's create)."""
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o600, dir_fd=directory)
+        fd = os.open(".", os.O_TMPFILE | os.O_WRONLY, 0o600, dir_fd=dir_fd)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
-            os.link(f"/proc/self/fd/{fd}", f"{uuid.uuid4().hex}.json", dst_dir_fd=directory)
+            os.link(f"/proc/self/fd/{fd}", name, dst_dir_fd=dir_fd)
         finally:
             os.close(fd)
-        os.fsync(directory)
+        os.fsync(dir_fd)
     finally:
-        os.close(directory)
+        os.close(dir_fd)
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -45,6 +46,6 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body = environ["wsgi.input"].read(length)
     orjson.loads(body)
-    _store(body)
+    create(ROOT, f"{uuid.uuid4().hex}.json", body)
     start_response("202 Accepted", [("Content-Type", "application/json")])
     return [b'{"accepted":true}']

@@ -58,18 +58,27 @@ def throughput(
     clients: tuple[int, ...],
     runs: int,
     seconds: float,
+    mandated_for: str = "",
 ) -> dict[tuple[str, int, str], LoadFigures]:
-    """Requests/s and latency per (body, clients, server), floor and stricture alternating."""
+    """Requests/s and latency per (body, clients, server), the servers alternating.
+
+    The body named ``mandated_for`` also goes to the mandated floor (``mandated.py``).
+    """
     figures: dict[tuple[str, int, str], LoadFigures] = {}
-    with start("floor", work, workers) as floor, start("stricture", work, workers) as real:
+    with (
+        start("floor", work, workers) as floor,
+        start("stricture", work, workers) as real,
+        start("mandated", work, workers) as mandated,
+    ):
         for body in bodies:
+            servers = (floor, real, mandated) if body.name == mandated_for else (floor, real)
             body_file = work / "body.json"
             body_file.write_bytes(body.template)
             # Large bodies: bounded by count too, so one run stays a few seconds of disk.
             cap = 100_000 if body.size < 1_000_000 else max(8, int(seconds * 8))
             for count in clients:
                 for _ in range(runs):
-                    for server in (floor, real):
+                    for server in servers:
                         workers = server.workers()
                         used = sum(cpu_ns(pid) for pid in workers)
                         result = _load(server.port, body_file, count, seconds, cap)

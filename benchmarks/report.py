@@ -132,6 +132,47 @@ def _ms(value: float) -> str:
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"
 
 
+def _mandated(r: Results) -> list[str]:
+    """The 110 KB body on the floor, the mandated floor and stricture-server, side by side."""
+    rows = []
+    for clients in r.plan.clients:
+        floor, mandated, real = (r.load.get((REAL, clients, n)) for n in SERVERS)
+        if not (floor and mandated and real):
+            continue
+        rps = [x.median("rps") for x in (floor, mandated, real)]
+        p99 = [x.median("p99_ms") for x in (floor, mandated, real)]
+        cpu = [x.median("server_cpu_ms") for x in (floor, mandated, real)]
+        rows.append(
+            [
+                str(clients),
+                " / ".join(f"{x:.0f}" for x in rps),
+                f"{rps[1] / rps[0]:.2f}x",
+                f"**{rps[2] / rps[1]:.2f}x**",
+                " / ".join(_ms(x) for x in p99),
+                f"{p99[1] / p99[0]:.2f}x",
+                f"{p99[2] / p99[1]:.2f}x",
+                " / ".join(f"{x:.2f}" for x in cpu),
+            ]
+        )
+    if not rows:
+        return []
+    head = [
+        "clients",
+        "req/s (floor / mandated / server)",
+        "mandated / floor",
+        "server / mandated",
+        "p99 ms (floor / mandated / server)",
+        "p99 mandated / floor",
+        "p99 server / mandated",
+        "worker CPU ms/req (floor / mandated / server)",
+    ]
+    title = f"### The mandated floor: {REAL} (medians; same runs)"
+    return ["", title, "", _table(head, rows)]
+
+
+SERVERS = ("floor", "mandated", "stricture")
+
+
 def render(r: Results) -> str:
     """The result tables, in Markdown."""
     parts = ["### Targets", ""]
@@ -188,6 +229,7 @@ def render(r: Results) -> str:
             rows,
         )
     )
+    parts += _mandated(r)
     parts += ["", "### Validation against parsing the same bytes (in process, medians)", ""]
     parts.append(
         _table(

@@ -85,6 +85,10 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
     raise SystemExit(f"benchmarks: server did not start: {log.read_text()[-2000:]}")
 
 
+REFERENCES = ("floor", "mandated")
+"""The reference apps (``floor.py``, ``mandated.py``), served by plain gunicorn."""
+
+
 @contextmanager
 def start(name: str, work: Path, workers: int) -> Iterator[Server]:
     """Start ``floor`` or ``stricture`` with ``workers`` sync workers; stop it after."""
@@ -93,7 +97,7 @@ def start(name: str, work: Path, workers: int) -> Iterator[Server]:
     data.mkdir(parents=True)
     log = work / f"{name}-{port}.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
-    if name == "floor":
+    if name in REFERENCES:
         env["FLOOR_DATA_DIR"] = str(data)
         command = [
             str(VENV / "gunicorn"),
@@ -105,7 +109,7 @@ def start(name: str, work: Path, workers: int) -> Iterator[Server]:
             "sync",
             "--bind",
             f"127.0.0.1:{port}",
-            "floor:app",
+            f"{name}:app",
         ]
     else:
         env.update(

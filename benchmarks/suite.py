@@ -117,6 +117,7 @@ def _run(plan: Plan, command: str) -> None:
         clients=plan.clients,
         runs=plan.runs,
         seconds=plan.seconds,
+        mandated_for=real.name,
     )
     results.bodies = [(b.name, b.size) for b in all_bodies]
     text = report.render(results)
