@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from gunicorn import util
+from gunicorn import glogging, util
 from gunicorn.app.base import BaseApplication
 from gunicorn.workers.sync import SyncWorker
 
@@ -54,6 +54,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             # The app writes one JSON line per request itself; gunicorn's own access log
             # would be a second, unstructured line.
             "accesslog": None,
+            "logger_class": NoAccessLog,
             "logconfig_dict": _LOGGING,
             "proc_name": "stricture-server",
         }
@@ -67,6 +68,17 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> WSGIApplication:
         """Build the app in each worker, after the fork."""
         return ReadTimeout(create_app(self.settings), self.settings.read_timeout_seconds)
+
+
+class NoAccessLog(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger without its access log, which the app's request line replaces.
+
+    With a logging dict config gunicorn builds every access line (about 35 µs a request) even
+    when no handler writes it.
+    """
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """Nothing: see :meth:`App.handle`."""
 
 
 class JsonErrorWorker(SyncWorker):  # type: ignore[misc]
