@@ -152,3 +152,19 @@ def test_fs_leaves_only_the_objects_behind(tmp_path: Path, anonymous_temp: bool)
     found = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
     assert found == ["p/d/a.json", "p/e/f/b.json"]
     assert (tmp_path / "p/d/a.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_fs_falls_back_to_a_named_temp_file_where_proc_does_not_lead_to_the_file(
+    tmp_path: Path,
+) -> None:
+    # A /proc without the process's descriptors, as some sandboxes have: the first link fails,
+    # that create and every later one go through a named temp file.
+    empty = tmp_path / "no-fds"
+    empty.mkdir()
+    store = FileStorage(tmp_path / "data", proc_fd=str(empty))
+    store.create("p/a.json", b"a")
+    store.create("p/b.json", b"b")
+    with pytest.raises(ObjectExists):
+        store.create("p/a.json", b"c")
+    assert [store.read(k) for k in store.list("p/")] == [b"a", b"b"]
+    assert sorted(p.name for p in (tmp_path / "data" / "p").iterdir()) == ["a.json", "b.json"]

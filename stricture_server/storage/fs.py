@@ -12,9 +12,10 @@ from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
 
 # Where the kernel offers them, a create writes an anonymous file (O_TMPFILE) and gives it its
 # name through /proc/self/fd with linkat: no temp name to create and remove, and a crash leaves
-# nothing behind. Filesystems without O_TMPFILE answer one of these.
+# nothing behind. Filesystems without O_TMPFILE answer one of these; a sandbox whose /proc does
+# not lead back to the file fails the link with one of these.
 _NO_TMPFILE = {errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL}
-_PROC_FD = "/proc/self/fd"
+_NO_PROC_LINK = {errno.ENOENT, errno.EXDEV, errno.EPERM, errno.EACCES, errno.EINVAL}
 
 
 class _Exists(Exception):
@@ -28,14 +29,22 @@ class FileStorage:
     name, which fails if the name exists: create-if-absent in one atomic step that never
     overwrites. The directory is fsynced after, so an acknowledged record survives a crash, and
     a crash at any moment leaves either no file or the whole file. The file is anonymous
-    (``O_TMPFILE``) where the kernel and filesystem allow it, a dot-named temp file otherwise;
-    ``anonymous_temp=False`` forces the second.
+    (``O_TMPFILE``) where the kernel, the filesystem and ``/proc`` allow it, a dot-named temp
+    file otherwise, decided on the first create that fails; ``anonymous_temp=False`` forces the
+    second. ``proc_fd`` is where the process's descriptors are visible.
     """
 
-    def __init__(self, root: str | os.PathLike[str], *, anonymous_temp: bool = True) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        anonymous_temp: bool = True,
+        proc_fd: str = "/proc/self/fd",
+    ) -> None:
         self.root = Path(root).absolute()
         self._root = str(self.root)
-        self._anonymous = anonymous_temp and hasattr(os, "O_TMPFILE") and os.path.isdir(_PROC_FD)
+        self._proc_fd = proc_fd
+        self._anonymous = anonymous_temp and hasattr(os, "O_TMPFILE") and os.path.isdir(proc_fd)
 
     def _path(self, key: str) -> str:
         parts = key.split("/")
@@ -60,7 +69,7 @@ class FileStorage:
             raise StorageUnavailable(f"filesystem error: {exc.strerror or exc}") from exc
 
     def _create_anonymous(self, dir_fd: int, name: str, data: bytes) -> bool:
-        """Create through an anonymous file; False when the filesystem has no O_TMPFILE."""
+        """Create through an anonymous file; False (from then on) where that cannot work."""
         try:
             fd = os.open(".", os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
         except OSError as exc:
@@ -74,9 +83,14 @@ class FileStorage:
             try:
                 # follow_symlinks makes this linkat(AT_SYMLINK_FOLLOW): the link names the file
                 # the /proc entry points to, not the entry itself.
-                os.link(f"{_PROC_FD}/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
+                os.link(f"{self._proc_fd}/{fd}", name, dst_dir_fd=dir_fd, follow_symlinks=True)
             except FileExistsError:
                 raise _Exists from None
+            except OSError as exc:
+                if exc.errno not in _NO_PROC_LINK:
+                    raise
+                self._anonymous = False  # the unnamed file goes away with its descriptor
+                return False
         finally:
             os.close(fd)
         return True
