@@ -29,7 +29,19 @@ def _parser() -> argparse.ArgumentParser:
         help="rebuild the read API's index objects from the records (idempotent), then exit",
     )
     reindex.add_argument("--jobs", type=int, default=8, help="records at a time (default 8)")
+    reindex.add_argument("--organization", help="only this organization's records")
+    reindex.add_argument("--project", help="only this project's (needs --organization)")
+    reindex.add_argument("--service", help="only this service's (needs --project)")
     return parser
+
+
+def _scope(args: argparse.Namespace) -> tuple[str, ...]:
+    """The reindex scope: organization, then project, then service, each needing the one before."""
+    given = (args.organization, args.project, args.service)
+    scope = tuple(n for n in given if n is not None)
+    if given[: len(scope)] != scope:
+        raise ConfigError("reindex: --project needs --organization, --service needs --project")
+    return scope
 
 
 def _check_data_dir(settings: Settings) -> None:
@@ -51,6 +63,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         if settings.storage_driver in ("fs", "mirror"):
             _check_data_dir(settings)
+        scope = _scope(args) if args.command == "reindex" else ()
+        if scope:
+            from .reindex import scope_prefix
+
+            try:
+                scope_prefix("", scope)
+            except ValueError as exc:
+                raise ConfigError(f"reindex: {exc}") from None
         if args.command == "replicate" and settings.storage_driver != "mirror":
             raise ConfigError(
                 f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r}: "
@@ -70,5 +90,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "reindex":
         from .reindex import reindex_command
 
-        return reindex_command(settings, max(1, args.jobs), progress=sys.stderr.isatty())
+        return reindex_command(settings, max(1, args.jobs), sys.stderr.isatty(), scope)
     return 0

@@ -1,8 +1,9 @@
-"""``stricture-server reindex``: rebuild every index object from the records.
+"""``stricture-server reindex``: rebuild the index objects from the records.
 
 For a bug fixed in the index, a restore, a bucket copied from elsewhere, or an ingest that
 stopped between its record and its index. Idempotent: objects are created only where missing,
-so running it twice, or while the server ingests, changes nothing that exists.
+so running it twice, or while the server ingests, changes nothing that exists. It can be
+narrowed to one organization, project or service.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import orjson
 
 from . import logs
 from .errors import InvalidInput, ObjectNotFound
+from .identity import sanitize
 from .index import Index, RunFacts
 from .settings import Settings
 from .storage import Storage, open_storage
@@ -35,9 +37,28 @@ class Reindexed:
     """Keys of records that could not be read as records (left alone, logged)."""
 
 
-def record_keys(storage: Storage, prefix: str) -> Iterator[str]:
-    """Every record's key, in key order."""
+SCOPE = ("org", "project", "service")
+"""The key segments a rebuild can be narrowed to, outermost first."""
+
+
+def scope_prefix(prefix: str, names: Iterable[str]) -> str:
+    """The key prefix of the records of an organization, project or service (sanitised names).
+
+    ``names`` is empty (every record), an organization, or an organization and project, or all
+    three. A name that sanitises to nothing is a :class:`ValueError`.
+    """
     root = f"{prefix}/v1/" if prefix else "v1/"
+    for segment, name in zip(SCOPE, names, strict=False):
+        clean = sanitize(name)
+        if not clean:
+            raise ValueError(f"{segment} {name!r} is empty once sanitised")
+        root += f"{segment}={clean}/"
+    return root
+
+
+def record_keys(storage: Storage, prefix: str, scope: Iterable[str] = ()) -> Iterator[str]:
+    """Every record's key, or those of ``scope`` (see :func:`scope_prefix`), in key order."""
+    root = scope_prefix(prefix, scope)
     return (key for key in storage.list(root) if key.endswith(RECORD))
 
 
@@ -76,11 +97,13 @@ def reindex(
     return done
 
 
-def reindex_command(settings: Settings, jobs: int, progress: bool) -> int:
-    """Rebuild the index of the configured store; 1 if a record could not be read."""
+def reindex_command(
+    settings: Settings, jobs: int, progress: bool, scope: tuple[str, ...] = ()
+) -> int:
+    """Rebuild the index of the configured store (or of ``scope``); 1 if a record is unreadable."""
     logs.configure(settings.log_level)
     storage = open_storage(settings)
-    keys = record_keys(storage, settings.object_prefix)
+    keys = record_keys(storage, settings.object_prefix, scope)
     done = reindex(storage, settings.object_prefix, keys, jobs=jobs, progress=progress)
     summary = {"records": done.records, "created": done.created, "unreadable": done.unreadable}
     print(orjson.dumps(summary).decode(), flush=True)
