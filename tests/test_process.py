@@ -250,6 +250,7 @@ MALFORMED_HTTP = [
     (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: y\r\n\r\n", 400, REFUSED),
     (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Ctl: a\x01b\r\n\r\n", 400, REFUSED),
     (b"GET /" + b"a" * 8000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, REFUSED),
+    (b"GET /healthz HTTP/1.1\r\n" + b"X-Many: y\r\n" * 120 + b"\r\n", 431, REFUSED),
     (POST + b"Content-Length: abc\r\n\r\n{}", 400, REFUSED),
     (POST + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400, REFUSED),
     (POST + b"Transfer-Encoding: gzip\r\n\r\n", 400, REFUSED),
