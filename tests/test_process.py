@@ -240,8 +240,8 @@ def test_truncated_and_stalled_bodies_are_400_and_the_worker_carries_on(tmp_path
     assert len(list(tmp_path.rglob("payload.json"))) == 1
 
 
-# Malformed HTTP: (raw request, status, start of the error). gunicorn's parser refuses most
-# before the app sees them; a bad chunk inside the body surfaces as the app reads it.
+# Malformed or hostile HTTP: (raw request, status, start of the error). gunicorn's parser
+# refuses the first ones before the app sees them.
 REFUSED = "malformed HTTP request: "
 UNREADABLE = "the request body could not be read"
 POST = b"POST /v1/artifacts HTTP/1.1\r\nHost: x\r\n"
@@ -254,17 +254,43 @@ MALFORMED_HTTP = [
     (POST + b"Content-Length: abc\r\n\r\n{}", 400, REFUSED),
     (POST + b"Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400, REFUSED),
     (POST + b"Transfer-Encoding: gzip\r\n\r\n", 400, REFUSED),
+    (
+        POST + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        400,
+        REFUSED,
+    ),
+    (POST + b"Expect: teapot\r\nContent-Length: 2\r\n\r\n{}", 417, REFUSED),
+    (POST + b"Content-Length: -1\r\n\r\n{}", 400, REFUSED),
+    (b"GET /healthz\r\n\r\n", 400, REFUSED),
+    (b"GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", 400, REFUSED),
+    (b"get /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 400, REFUSED),
+    ("GET /v1/artifacts/ä/b/c/d HTTP/1.1\r\nHost: x\r\n\r\n".encode(), 400, REFUSED),
+    # These reach the app, which answers them (a bad chunk surfaces as the app reads the body).
     (POST + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400, UNREADABLE),
     (POST + b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}XX0\r\n\r\n", 400, UNREADABLE),
+    (b"BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 405, "method not allowed"),
+    (b"GET /v1/artifacts/%ff%fe/b/c/d HTTP/1.1\r\nHost: x\r\n\r\n", 400, "invalid identity"),
+    (POST + b"Content-Length: 99999999999999999999\r\n\r\n{}", 413, "request body is over"),
+    (
+        POST + b"Transfer-Encoding: chunked\r\n\r\nfffffffffff\r\n{}\r\n0\r\n\r\n",
+        400,
+        "the request body was not received in full",
+    ),
+    (
+        POST + b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        400,
+        "the gzip body is corrupt",
+    ),
 ]
 
 
-def test_requests_the_http_parser_refuses_get_json_errors(tmp_path: Path) -> None:
+def test_malformed_http_gets_json_errors(tmp_path: Path) -> None:
     env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_WORKERS": "1"}
     with server_process(env) as (port, _):
         for raw, status, error in MALFORMED_HTTP:
             with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
                 sock.sendall(raw)
+                sock.shutdown(socket.SHUT_WR)  # nothing more is coming
                 answer = sock.makefile("rb").read()
             head, _, body = answer.partition(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
