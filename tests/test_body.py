@@ -128,36 +128,33 @@ def test_data_after_the_gzip_stream_is_refused() -> None:
         read(gzip.compress(b"{}") + b"trailing", "gzip")
 
 
-class Stalls(io.RawIOBase):
-    """A client socket that times out in the middle of the body."""
+class Failing(io.RawIOBase):
+    """A body stream whose every read raises ``error``."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        raise TimeoutError("timed out")
+        raise self.error
 
 
 @pytest.mark.parametrize("encoding", ["", "gzip"])
 def test_a_stalled_client_is_invalid_input(encoding: str) -> None:
+    # A client socket that times out in the middle of the body.
+    stalls = Failing(TimeoutError("timed out"))
     with pytest.raises(InvalidInput) as caught:
-        read_body(Stalls(), content_length=100, encoding=encoding, limit=LIMIT)
+        read_body(stalls, content_length=100, encoding=encoding, limit=LIMIT)
     assert "stalled or disconnected" in caught.value.problems[0].message
-
-
-class BadChunk(io.RawIOBase):
-    """A server stream whose own decoding fails, as gunicorn's does on a bad chunk size."""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, size: int = -1) -> bytes:
-        raise ValueError("Invalid chunk size: b'zz'")
 
 
 @pytest.mark.parametrize("encoding", ["", "gzip"])
 def test_a_body_the_server_cannot_decode_is_invalid_input(encoding: str) -> None:
+    # The server's own decoding of the body fails, as gunicorn's does on a bad chunk size.
+    bad_chunk = Failing(ValueError("Invalid chunk size: b'zz'"))
     with pytest.raises(InvalidInput) as caught:
-        read_body(BadChunk(), content_length=None, encoding=encoding, limit=LIMIT)
+        read_body(bad_chunk, content_length=None, encoding=encoding, limit=LIMIT)
     assert caught.value.message == "the request body could not be read"
     assert caught.value.problems[0].message == "ValueError: Invalid chunk size: b'zz'"
