@@ -36,12 +36,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _scope(args: argparse.Namespace) -> tuple[str, ...]:
-    """The reindex scope: organization, then project, then service, each needing the one before."""
+    """The sanitised reindex scope: organization, project, service, each needing the one before."""
+    from .reindex import sanitized_scope
+
     given = (args.organization, args.project, args.service)
     scope = tuple(n for n in given if n is not None)
     if given[: len(scope)] != scope:
         raise ConfigError("reindex: --project needs --organization, --service needs --project")
-    return scope
+    try:
+        return sanitized_scope(scope)
+    except ValueError as exc:
+        raise ConfigError(f"reindex: {exc}") from None
 
 
 def _check_data_dir(settings: Settings) -> None:
@@ -64,13 +69,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if settings.storage_driver in ("fs", "mirror"):
             _check_data_dir(settings)
         scope = _scope(args) if args.command == "reindex" else ()
-        if scope:
-            from .reindex import scope_prefix
-
-            try:
-                scope_prefix("", scope)
-            except ValueError as exc:
-                raise ConfigError(f"reindex: {exc}") from None
         if args.command == "replicate" and settings.storage_driver != "mirror":
             raise ConfigError(
                 f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r}: "

@@ -41,24 +41,24 @@ SCOPE = ("org", "project", "service")
 """The key segments a rebuild can be narrowed to, outermost first."""
 
 
-def scope_prefix(prefix: str, names: Iterable[str]) -> str:
-    """The key prefix of the records of an organization, project or service (sanitised names).
+def sanitized_scope(names: Iterable[str]) -> tuple[str, ...]:
+    """An organization, project and service (or the first one or two), sanitised as ingest does.
 
-    ``names`` is empty (every record), an organization, or an organization and project, or all
-    three. A name that sanitises to nothing is a :class:`ValueError`.
+    A name that sanitises to nothing is a :class:`ValueError`.
     """
-    root = f"{prefix}/v1/" if prefix else "v1/"
+    scope = []
     for segment, name in zip(SCOPE, names, strict=False):
         clean = sanitize(name)
         if not clean:
             raise ValueError(f"{segment} {name!r} is empty once sanitised")
-        root += f"{segment}={clean}/"
-    return root
+        scope.append(clean)
+    return tuple(scope)
 
 
-def record_keys(storage: Storage, prefix: str, scope: Iterable[str] = ()) -> Iterator[str]:
-    """Every record's key, or those of ``scope`` (see :func:`scope_prefix`), in key order."""
-    root = scope_prefix(prefix, scope)
+def record_keys(storage: Storage, prefix: str, scope: tuple[str, ...] = ()) -> Iterator[str]:
+    """Every record's key, or those of a :func:`sanitized_scope`, in key order."""
+    root = f"{prefix}/v1/" if prefix else "v1/"
+    root += "".join(f"{segment}={name}/" for segment, name in zip(SCOPE, scope, strict=False))
     return (key for key in storage.list(root) if key.endswith(RECORD))
 
 
@@ -100,7 +100,8 @@ def reindex(
 def reindex_command(
     settings: Settings, jobs: int, progress: bool, scope: tuple[str, ...] = ()
 ) -> int:
-    """Rebuild the index of the configured store (or of ``scope``); 1 if a record is unreadable."""
+    """Rebuild the index of the configured store (or of a sanitised ``scope``); 1 if a record
+    could not be read."""
     logs.configure(settings.log_level)
     storage = open_storage(settings)
     keys = record_keys(storage, settings.object_prefix, scope)
