@@ -35,7 +35,7 @@ class LoadFigures:
         return sum(sum(r["errors"].values()) for r in self.runs)
 
 
-def _load(port: int, body_file: Path, clients: int, seconds: float, cap: int) -> dict[str, Any]:
+def load(port: int, body_file: Path, clients: int, seconds: float, cap: int) -> dict[str, Any]:
     command = [
         python(),
         str(HERE / "load.py"),
@@ -81,7 +81,7 @@ def throughput(
                     for server in servers:
                         workers = server.workers()
                         used = sum(cpu_ns(pid) for pid in workers)
-                        result = _load(server.port, body_file, count, seconds, cap)
+                        result = load(server.port, body_file, count, seconds, cap)
                         used = sum(cpu_ns(pid) for pid in workers) - used
                         done = max(result["completed"], 1)
                         result["server_cpu_ms"] = used / 1e6 / done

@@ -88,6 +88,9 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
 REFERENCES = ("floor", "mandated")
 """The reference apps (``floor.py``, ``mandated.py``), served by plain gunicorn."""
 
+SYNC = "stricture-sync"
+"""stricture-server's app under gunicorn's sync worker: the baseline of the worker change."""
+
 
 @contextmanager
 def start(name: str, work: Path, workers: int) -> Iterator[Server]:
@@ -120,6 +123,10 @@ def start(name: str, work: Path, workers: int) -> Iterator[Server]:
             STRICTURE_SERVER_MAX_BODY_BYTES=str(MAX_BODY),
         )
         command = [str(VENV / "stricture-server"), "serve"]
+        if name == SYNC:
+            # The same app under gunicorn's sync worker, as served before the deadline worker.
+            command = [str(VENV / "gunicorn"), "-k", "sync", "-w", str(workers)]
+            command += ["-b", f"127.0.0.1:{port}", "stricture_server.wsgi:app"]
     with log.open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, port, process, data)

@@ -7,7 +7,14 @@ from typing import Any, Protocol
 
 import orjson
 
-from .errors import BodyTooLarge, InvalidInput, Problem, UnsupportedEncoding, UnsupportedMediaType
+from .errors import (
+    BodyTimedOut,
+    BodyTooLarge,
+    InvalidInput,
+    Problem,
+    UnsupportedEncoding,
+    UnsupportedMediaType,
+)
 
 CHUNK = 64 * 1024
 
@@ -25,7 +32,7 @@ def read_body(stream: Readable, *, content_length: int | None, encoding: str, li
     A declared ``Content-Length`` over the limit is refused before reading anything; for gzip
     the limit applies to the decompressed size, so a small bomb is refused as soon as its
     output passes the limit. A body that ends before its declared length, or a client that
-    stalls or drops mid-body, is refused: a truncated body is never taken for a whole one.
+    drops or stalls mid-body, is refused: a truncated body is never taken for a whole one.
     """
     coding = encoding.strip().lower()
     if coding not in ("", "identity", "gzip", "x-gzip"):
@@ -53,6 +60,10 @@ class _Counted:
     def read(self, size: int) -> bytes:
         try:
             chunk = self.stream.read(size)
+        except TimeoutError:
+            raise BodyTimedOut(
+                "the client went silent in the middle of the request body; send it again"
+            ) from None
         except OSError as exc:  # a socket timeout or reset in the middle of the body
             raise _incomplete(f"the client stalled or disconnected ({exc})") from None
         except Exception as exc:

@@ -27,6 +27,10 @@ class InvalidInput(StrictureError):
         self.problems = tuple(problems)
 
 
+class BodyTimedOut(StrictureError):
+    """The client went silent in the middle of its body for longer than the read timeout."""
+
+
 class BodyTooLarge(StrictureError):
     """The body, after decompression, is over the configured cap."""
 

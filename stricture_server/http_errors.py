@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .errors import (
+    BodyTimedOut,
     BodyTooLarge,
     InvalidInput,
     RecordExists,
@@ -41,6 +42,8 @@ def error_response(exc: Exception) -> tuple[Response, str]:
     if isinstance(exc, RecordExists):
         body = {"error": str(exc), "location": exc.location}
         return json_response(409, body, {"Location": exc.location}), "conflict"
+    if isinstance(exc, BodyTimedOut):
+        return late_request_response(str(exc)), "request timeout"
     if isinstance(exc, BodyTooLarge):
         return json_response(413, {"error": str(exc), "limit": exc.limit}), "body too large"
     if isinstance(exc, UnsupportedEncoding | UnsupportedMediaType):
@@ -72,3 +75,8 @@ def refused_request_response(status: int, detail: str) -> Response:
     return json_response(
         status, {"error": f"malformed HTTP request: {name}", "detail": detail[:200]}
     )
+
+
+def late_request_response(detail: str) -> Response:
+    """The answer to a client that did not send its request head in time (408)."""
+    return json_response(408, {"error": "request timeout", "detail": detail})

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from gunicorn import glogging, util
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.sync import SyncWorker
 
 from .app import App, create_app
-from .http_errors import refused_request_response
-from .identity import new_run_id
 from .settings import Settings
+from .worker import DeadlineWorker
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -48,7 +45,10 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         options = {
             "bind": [self.settings.addr],
             "workers": self.settings.workers,
-            "worker_class": JsonErrorWorker,
+            "worker_class": DeadlineWorker,
+            "threads": self.settings.threads,
+            "worker_connections": self.settings.max_connections,
+            "keepalive": self.settings.keepalive_seconds,
             "timeout": self.settings.timeout_seconds,
             "graceful_timeout": 30,
             # The app writes one JSON line per request itself; gunicorn's own access log
@@ -79,51 +79,6 @@ class NoAccessLog(glogging.Logger):  # type: ignore[misc]
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
         """Nothing: see :meth:`App.handle`."""
-
-
-class JsonErrorWorker(SyncWorker):  # type: ignore[misc]
-    """gunicorn's sync worker, whose own error answers are JSON like every other error.
-
-    A request gunicorn's HTTP parser refuses (a malformed request line or header, a bad chunk
-    size...) never reaches the app; gunicorn would answer it with an HTML page. Its choice of
-    status and its log line are kept; only the page it writes is replaced.
-    """
-
-    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
-        """Answer ``exc`` as gunicorn would, with a JSON body."""
-        page = _ErrorPage(client)
-        super().handle_error(req, page, addr, exc)
-        response = refused_request_response(page.status or 500, str(exc))
-        status = HTTPStatus(response.status_code)
-        head = [
-            f"HTTP/1.1 {status.value} {status.phrase}",
-            "Connection: close",
-            f"X-Request-Id: {new_run_id()}",
-        ]
-        head += [f"{name}: {value}" for name, value in response.headers.items()]
-        data = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.get_data()
-        try:
-            util.write_nonblock(client, data)
-        except OSError:
-            self.log.debug("Failed to send error message.")
-
-
-class _ErrorPage:
-    """Stands for the client socket while gunicorn writes its error page: keeps the status."""
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self.status: int | None = None
-
-    def gettimeout(self) -> float:
-        # gunicorn then writes with one sendall, without switching the socket's blocking mode.
-        return 0.0
-
-    def sendall(self, data: bytes) -> None:
-        self.status = int(data.split(b" ", 2)[1])
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
 
 
 class ReadTimeout:

@@ -99,7 +99,11 @@ class Settings:
     validation: str = "schema"
     max_errors: int = 50
     workers: int = field(default_factory=_default_workers)
+    threads: int = 2
+    max_connections: int = 1000
+    keepalive_seconds: int = 5
     timeout_seconds: int = 60
+    header_timeout_seconds: int = 10
     read_timeout_seconds: int = 30
     log_level: str = "info"
     api_base_path: str = ""
@@ -157,6 +161,13 @@ class Settings:
                 f"{PREFIX}TIMEOUT_SECONDS ({timeout}), so a stalled client is answered before "
                 "its worker is replaced"
             )
+        threads = reader.get("THREADS", "2", _positive_int)
+        max_connections = reader.get("MAX_CONNECTIONS", "1000", _positive_int)
+        if max_connections <= threads:
+            raise ConfigError(
+                f"{PREFIX}MAX_CONNECTIONS={max_connections!r}: must be more than "
+                f"{PREFIX}THREADS ({threads}), so idle connections can wait without a thread"
+            )
         return cls(
             host=host,
             port=port,
@@ -169,7 +180,11 @@ class Settings:
             validation=reader.choice("VALIDATION", "schema", VALIDATION_MODES),
             max_errors=reader.get("MAX_ERRORS", "50", _positive_int),
             workers=reader.get("WORKERS", str(_default_workers()), _positive_int),
+            threads=threads,
+            max_connections=max_connections,
+            keepalive_seconds=reader.get("KEEPALIVE_SECONDS", "5", _positive_int),
             timeout_seconds=timeout,
+            header_timeout_seconds=reader.get("HEADER_TIMEOUT_SECONDS", "10", _positive_int),
             read_timeout_seconds=read_timeout,
             log_level=reader.choice("LOG_LEVEL", "info", LOG_LEVELS),
             api_base_path=reader.get("API_BASE_PATH", "", _base_path),
@@ -255,7 +270,11 @@ KNOWN_VARIABLES = tuple(
         "VALIDATION",
         "MAX_ERRORS",
         "WORKERS",
+        "THREADS",
+        "MAX_CONNECTIONS",
+        "KEEPALIVE_SECONDS",
         "TIMEOUT_SECONDS",
+        "HEADER_TIMEOUT_SECONDS",
         "READ_TIMEOUT_SECONDS",
         "LOG_LEVEL",
         "API_BASE_PATH",

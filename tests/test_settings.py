@@ -103,3 +103,15 @@ def test_read_timeout_must_be_shorter_than_the_worker_timeout() -> None:
     assert "STRICTURE_SERVER_TIMEOUT_SECONDS" in str(caught.value)
     env["STRICTURE_SERVER_TIMEOUT_SECONDS"] = "61"
     assert Settings.from_env(env).read_timeout_seconds == 60
+
+
+def test_connections_must_outnumber_threads() -> None:
+    env = {"STRICTURE_SERVER_THREADS": "8", "STRICTURE_SERVER_MAX_CONNECTIONS": "8"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert "STRICTURE_SERVER_MAX_CONNECTIONS=8" in str(caught.value)
+    assert "STRICTURE_SERVER_THREADS (8)" in str(caught.value)
+    env["STRICTURE_SERVER_MAX_CONNECTIONS"] = "9"
+    settings = Settings.from_env(env)
+    assert (settings.threads, settings.max_connections) == (8, 9)
+    assert Settings.from_env({}).header_timeout_seconds == 10

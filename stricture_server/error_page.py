@@ -1,0 +1,21 @@
+"""Responses the HTTP server writes itself, before or instead of the app, as raw bytes."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from werkzeug import Response
+
+from .identity import new_run_id
+
+
+def raw_response(response: Response) -> bytes:
+    """``response`` as HTTP/1.1 bytes on a connection that closes after it."""
+    status = HTTPStatus(response.status_code)
+    head = [
+        f"HTTP/1.1 {status.value} {status.phrase}",
+        "Connection: close",
+        f"X-Request-Id: {new_run_id()}",
+    ]
+    head += [f"{name}: {value}" for name, value in response.headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.get_data()
