@@ -32,6 +32,8 @@ class Results:
     requests: Any = None
     profiles: list[Any] = field(default_factory=list)
     load: dict[tuple[str, int, str], Any] = field(default_factory=dict)
+    slow: Any = None
+    worker_load: dict[tuple[int, str], Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,29 @@ def targets(r: Results) -> list[Target]:
                     "Lambda: modules the fs driver does not use", "none", unused, not start.unused
                 )
             )
+    if r.slow is not None:
+        f = r.slow.attacked.summary()
+        worst = max(f["health_max"], f["ingest_max"])
+        found.append(
+            Target(
+                "slow and idle clients: a fresh healthz and 110 KB ingest, slowest answer",
+                "< 1 s, none failed",
+                f"{worst:.0f} ms, {r.slow.attacked.failures} failed",
+                worst < 1000 and r.slow.attacked.failures == 0,
+            )
+        )
+    for clients in sorted({c for c, _ in r.worker_load}):
+        ratio = r.worker_load[(clients, "stricture")].median("rps") / r.worker_load[
+            (clients, "stricture-sync")
+        ].median("rps")
+        found.append(
+            Target(
+                f"110 KB ingest, {clients} clients: requests/s against the sync worker",
+                ">= 0.95x",
+                f"{ratio:.2f}x",
+                ratio >= 0.95,
+            )
+        )
     for cost in r.overheads:
         found.append(
             Target(
@@ -171,6 +196,78 @@ def _mandated(r: Results) -> list[str]:
 
 
 SERVERS = ("floor", "mandated", "stricture")
+
+
+def _slow_clients(r: Results) -> list[str]:
+    s = r.slow
+    if s is None:
+        return []
+    attack = s.attack
+    parts = [
+        "",
+        f"### Slow and idle clients ({attack.idle} idle + {attack.slow} sending their head one "
+        f"byte a second, each reopened when closed; {s.seconds:g} s; `benchmarks/slowclients.py`)",
+        "",
+        "A fresh client alternates `GET /healthz` and a 110 KB ingest, each on a new connection; "
+        "latencies in ms.",
+        "",
+    ]
+    rows = []
+    for label, probes in (("no attack", s.baseline), ("under attack", s.attacked)):
+        f = probes.summary()
+        rows.append(
+            [
+                label,
+                str(len(probes.health_ms) + len(probes.ingest_ms)),
+                str(probes.failures),
+                _ms(f["health_p50"]),
+                _ms(f["health_max"]),
+                _ms(f["ingest_p50"]),
+                _ms(f["ingest_max"]),
+            ]
+        )
+    parts.append(
+        _table(
+            ["", "requests", "failed", "healthz p50", "healthz max", "ingest p50", "ingest max"],
+            rows,
+        )
+    )
+    parts += [
+        "",
+        f"Attack connections opened: {attack.opened}; closed with a JSON 408 at the "
+        f"{s.header_timeout} s head deadline: {attack.answered_408}; closed without an answer: "
+        f"{attack.closed_silently}; refused: {attack.refused_connect}. Worker memory (RSS, all "
+        f"workers): {s.rss_before_kib / 1024:.0f} MiB before the attack, "
+        f"{s.rss_peak_kib / 1024:.0f} MiB at most during it.",
+    ]
+    if r.worker_load:
+        parts += [
+            "",
+            "### Throughput of the worker: stricture-server's worker against gunicorn's sync "
+            "worker, same app, 110 KB body (medians, runs alternating)",
+            "",
+        ]
+        rows = []
+        for clients in sorted({c for c, _ in r.worker_load}):
+            sync = r.worker_load[(clients, "stricture-sync")]
+            real = r.worker_load[(clients, "stricture")]
+            rows.append(
+                [
+                    str(clients),
+                    f"{sync.median('rps'):.1f}",
+                    f"{real.median('rps'):.1f}",
+                    f"**{real.median('rps') / sync.median('rps'):.2f}x**",
+                    _ms(sync.median("p99_ms")),
+                    _ms(real.median("p99_ms")),
+                ]
+            )
+        parts.append(
+            _table(
+                ["clients", "sync req/s", "stricture req/s", "ratio", "sync p99", "stricture p99"],
+                rows,
+            )
+        )
+    return parts
 
 
 def render(r: Results) -> str:
@@ -349,6 +446,7 @@ def render(r: Results) -> str:
                 ],
             )
         )
+    parts += _slow_clients(r)
     for profile in r.profiles:
         parts += [
             "",
@@ -393,8 +491,9 @@ def generated(r: Results) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     plan = r.plan
     return (
-        f"Measured by `{r.command}` on {machine()}, {now}: {plan.workers} sync workers for "
-        f"both servers, {plan.runs} runs of {plan.seconds:g} s per figure (medians).\n\n"
+        f"Measured by `{r.command}` on {machine()}, {now}: {plan.workers} workers for "
+        f"each server (gunicorn's sync workers for the floors, stricture-server's own with its "
+        f"default threads), {plan.runs} runs of {plan.seconds:g} s per figure (medians).\n\n"
         + render(r)
     )
 

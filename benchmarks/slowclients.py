@@ -16,7 +16,6 @@ import argparse
 import http.client
 import selectors
 import socket
-import statistics
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import ingest
+import report
 from bodies import Body, bodies
 from servers import SYNC, rss_kib, start
 
@@ -232,28 +232,22 @@ def throughput(
 
 
 def main() -> None:
-    """Measure and print."""
+    """Measure and print, without writing the docs."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--smoke", action="store_true")
-    parser.add_argument("--server", default="stricture")
+    parser.add_argument("--smoke", action="store_true", help="briefly")
     args = parser.parse_args()
     work = Path(__file__).resolve().parent / ".work" / "slowclients"
     work.mkdir(parents=True, exist_ok=True)
     real = bodies(large=False)[1]
     seconds = 4.0 if args.smoke else 30.0
-    figures = measure(
-        work, real, server=args.server, idle=2000, slow=100, seconds=seconds, workers=5
+    results = report.Results(command="")
+    results.slow = measure(
+        work, real, server="stricture", idle=2000, slow=100, seconds=seconds, workers=5
     )
-    print(figures.baseline.summary(), figures.baseline.failures)
-    print(figures.attacked.summary(), figures.attacked.failures)
-    print(figures.attack)
-    print("rss", figures.rss_before_kib, figures.rss_peak_kib)
-    print(statistics.median(figures.attacked.health_ms))
-    load = throughput(
-        work, real, workers=5, clients=(1, 4, 16), runs=1 if args.smoke else 5, seconds=seconds / 4
+    results.worker_load = throughput(
+        work, real, workers=5, clients=(1, 4, 16), runs=1 if args.smoke else 3, seconds=seconds / 8
     )
-    for (count, name), found in sorted(load.items()):
-        print(count, name, found.median("rps"), found.median("p99_ms"))
+    print("\n".join(report._slow_clients(results)))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import ingest
 import orjson
 import platforms
 import report
+import slowclients
 import validation_cost
 from bodies import bodies, envelope_bytes, large_artifact, real_artifact
 from servers import ROOT
@@ -118,6 +119,19 @@ def _run(plan: Plan, command: str) -> None:
         runs=plan.runs,
         seconds=plan.seconds,
         mandated_for=real.name,
+    )
+    print("slow and idle clients...", flush=True)
+    results.slow = slowclients.measure(
+        WORK,
+        real,
+        server="stricture",
+        idle=2000,
+        slow=100,
+        seconds=4.0 if plan.smoke else 30.0,
+        workers=plan.workers,
+    )
+    results.worker_load = slowclients.throughput(
+        WORK, real, workers=plan.workers, clients=plan.clients, runs=plan.runs, seconds=plan.seconds
     )
     results.bodies = [(b.name, b.size) for b in all_bodies]
     text = report.render(results)
