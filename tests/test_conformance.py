@@ -290,6 +290,43 @@ CASES = [
     ),
     Case("commit filter on changes", "GET", f"{CHANGES}?commit_sha=abcdef1", 400),
     Case("wrong method on runs", "DELETE", READ, 405, expect_headers={"Allow": "GET, HEAD"}),
+    # the ends of the calendar: 0001-01-01 and 9999-12-31 are days like any other
+    Case("runs to the last day", "GET", f"{READ}?to=9999-12-31", 200, expect_json={"runs": []}),
+    Case("changes to the last day", "GET", f"{CHANGES}?to=9999-12-31", 200),
+    Case(
+        "runs of the whole calendar",
+        "GET",
+        f"{READ}?from=0001-01-01&to=9999-12-31&commit_sha=abcdef1",
+        200,
+        expect_json={"runs": []},
+    ),
+    Case(
+        "changes of the first day",
+        "GET",
+        f"{CHANGES}?from=0001-01-01&to=0001-01-01",
+        200,
+        expect_json={"changes": []},
+    ),
+    Case("year 10000", "GET", f"{READ}?to=10000-01-01", 400, problem_paths=("?to",)),
+    Case("year zero", "GET", f"{CHANGES}?from=0000-12-31", 400, problem_paths=("?from",)),
+    post(
+        "generated_at past year 9999 in UTC",
+        400,
+        lambda: factory.envelope(generated_at="9999-12-31T23:59:59-00:01"),
+        problem_paths=("/generated_at",),
+    ),
+    post(
+        "generated_at before year 1 in UTC at the largest offset",
+        400,
+        lambda: factory.envelope(generated_at="0001-01-01T23:58:59+23:59"),
+        problem_paths=("/generated_at",),
+    ),
+    post(
+        "generated_at offset of a day",
+        400,
+        lambda: factory.envelope(generated_at="2026-03-01T00:00:00+24:00"),
+        problem_paths=("/generated_at",),
+    ),
 ]
 
 
@@ -487,3 +524,27 @@ def test_the_read_api_answers_alike_on_every_runtime(deployment: Deployment) -> 
     assert changes[0]["change"]["change_type"] == "field_removed"
     assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
     assert get(f"/v1/artifacts/{org.upper()}")["projects"][0]["project"] == "checkout"
+
+
+def test_runs_at_the_ends_of_the_calendar_are_stored_and_read(deployment: Deployment) -> None:
+    org = factory.unique("calendar")
+    times = {"first": "0001-01-01T00:00:00Z", "last": "9999-12-31T23:59:59.999+00:00"}
+    for run_id, when in times.items():
+        document = factory.envelope(
+            organization=org, run_id=run_id, generated_at=when, diff=factory.diff(2)
+        )
+        assert ingest(deployment, document).status == 202
+    service = f"/v1/artifacts/{org}/checkout/api"
+
+    def run_ids(path: str, items: str = "runs") -> list[str]:
+        reply = deployment.delivery.send("GET", path, AUTH)
+        assert reply.status == 200, reply.body[:300]
+        return [item["run_id"] for item in reply.json()[items]]
+
+    assert run_ids(f"{service}?from=0001-01-01&to=9999-12-31") == ["last", "first"]
+    assert run_ids(f"{service}?to=0001-01-01") == ["first"]
+    assert run_ids(f"{service}?from=9999-12-31") == ["last"]
+    changes = f"/v1/changes/{org}/checkout/api?to=9999-12-31&severity=high"
+    assert run_ids(changes, "changes") == ["last", "first"]
+    latest = deployment.delivery.send("GET", f"{service}/latest", AUTH)
+    assert latest.json()["generated_at"] == times["last"]
