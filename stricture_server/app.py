@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(logs.ACCESS)
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 Fields = dict[str, Any]
 
@@ -101,7 +101,9 @@ class App:
         """Answer one request. Never raises: every error becomes a JSON response."""
         started = time.perf_counter()
         given_id = request.headers.get("X-Request-Id", "")
-        request_id = given_id if _REQUEST_ID.match(given_id) else new_run_id()
+        # fullmatch, not match: ``$`` also matches before a final newline, and a header value
+        # with a newline makes werkzeug refuse the response header (function runtimes pass one).
+        request_id = given_id if _REQUEST_ID.fullmatch(given_id) else new_run_id()
         fields: Fields = {}
         try:
             endpoint, args = self.url_map.bind_to_environ(request.environ).match()

@@ -19,6 +19,7 @@ import pytest
 from . import factory
 from .conftest import MAX_BODY, TOKEN
 from .deliveries import Deployment, PlatformRefused, Reply
+from .function_deliveries import FUNCTION_DELIVERIES
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON = {"Content-Type": "application/json", **AUTH}
@@ -548,3 +549,24 @@ def test_runs_at_the_ends_of_the_calendar_are_stored_and_read(deployment: Deploy
     assert run_ids(changes, "changes") == ["last", "first"]
     latest = deployment.delivery.send("GET", f"{service}/latest", AUTH)
     assert latest.json()["generated_at"] == times["last"]
+
+
+EVENT_DELIVERIES = sorted(n for n in FUNCTION_DELIVERIES if n.startswith("lambda") or n == "azure")
+"""The runtimes whose requests are event data, so any header value reaches the app (an HTTP
+server refuses a newline or a control character itself; test_function_mode covers gcf)."""
+
+
+@pytest.mark.parametrize("deployment", EVENT_DELIVERIES, indirect=True)
+@pytest.mark.parametrize("request_id", factory.HOSTILE_REQUEST_IDS)
+def test_a_hostile_request_id_is_replaced_on_every_function_runtime(
+    deployment: Deployment, request_id: str
+) -> None:
+    headers = {**AUTH, "X-Request-Id": request_id}
+    for path, status in (("/healthz", 200), (f"{READ}/missing", 404), (f"{READ}?to=x", 400)):
+        reply = deployment.delivery.send("GET", path, headers)
+        assert reply.status == status, reply.body[:300]
+        assert reply.headers.get("Content-Type") == "application/json"
+        given = reply.headers.get("X-Request-Id")
+        assert given
+        assert given != request_id
+        assert "X-Injected" not in reply.headers
