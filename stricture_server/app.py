@@ -21,6 +21,7 @@ from .errors import InvalidInput
 from .http_errors import error_response, json_response
 from .identity import new_run_id
 from .index import Index, RunFacts
+from .query_params import NONE, parse
 from .records import LATEST, identity_from_path, normalize
 from .runs import RunStore
 from .settings import Settings
@@ -187,6 +188,7 @@ class App:
     ) -> Response:
         """``GET /v1/artifacts/{org}/{project}/{service}/{run_id}``: the stored record."""
         self.authenticator.authenticate(request)
+        parse(request.args.to_dict(flat=False), NONE)
         identity = identity_from_path(organization, project, service, run_id)
         if identity.run_id == LATEST:
             identity, data = self.queries.latest(identity)

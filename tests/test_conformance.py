@@ -328,6 +328,28 @@ CASES = [
         lambda: factory.envelope(generated_at="2026-03-01T00:00:00+24:00"),
         problem_paths=("/generated_at",),
     ),
+    # every read refuses an unknown parameter, and checks values against the diff schema
+    Case("parameter on latest", "GET", f"{READ}/latest?foo=1", 400, problem_paths=("?foo",)),
+    Case("parameter on a run", "GET", f"{READ}/r-1?foo=1", 400, problem_paths=("?foo",)),
+    Case("limit on a run", "GET", f"{READ}/r-1?limit=1", 400, problem_paths=("?limit",)),
+    Case("parameter on projects", "GET", "/v1/artifacts/a?foo=1", 400, problem_paths=("?foo",)),
+    Case("date on services", "GET", "/v1/artifacts/a/b?from=2026-01-01", 400),
+    Case("severity on runs", "GET", f"{READ}?severity=high", 400, problem_paths=("?severity",)),
+    Case("empty severity", "GET", f"{CHANGES}?severity=", 400, problem_paths=("?severity",)),
+    Case(
+        "one bad change type of two",
+        "GET",
+        f"{CHANGES}?change_type=field_removed,Field-Added",
+        400,
+        problem_paths=("?change_type",),
+    ),
+    Case(
+        "well-formed change type no diff has",
+        "GET",
+        f"{CHANGES}?change_type=bogus",
+        200,
+        expect_json={"changes": [], "next_cursor": None},
+    ),
 ]
 
 
