@@ -350,6 +350,46 @@ CASES = [
         200,
         expect_json={"changes": [], "next_cursor": None},
     ),
+    # names: a letter or digit outside ASCII is refused, never dropped into another's key
+    post(
+        "organization with a Greek letter",
+        400,
+        lambda: factory.envelope(organization="Σacme"),
+        problem_paths=("/organization",),
+    ),
+    post(
+        "project in Japanese",
+        400,
+        lambda: factory.envelope(project="日本acme"),
+        problem_paths=("/project",),
+    ),
+    post(
+        "service with a Kelvin sign",
+        400,
+        lambda: factory.envelope(service="\u212aey"),
+        problem_paths=("/service",),
+    ),
+    post(
+        "run_id with a combining accent",
+        400,
+        lambda: factory.envelope(run_id="cafe\u0301"),
+        problem_paths=("/run_id",),
+    ),
+    post(
+        "every refused name at once",
+        400,
+        lambda: factory.envelope(organization="café", project="ｐ", service="²"),  # noqa: RUF001
+        problem_paths=("/organization", "/project", "/service"),
+    ),
+    Case("path name with an accent", "GET", f"{READ}/caf%C3%A9", 400, problem_paths=("/run_id",)),
+    Case("path organization in Greek", "GET", "/v1/artifacts/%CE%A3acme", 400),
+    Case(
+        "changes of a service in Japanese",
+        "GET",
+        "/v1/changes/a/b/%E6%97%A5%E6%9C%AC",
+        400,
+        problem_paths=("/service",),
+    ),
 ]
 
 
