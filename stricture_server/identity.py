@@ -12,7 +12,7 @@ _OUTSIDE = re.compile(r"[^a-z0-9]+")
 MAX_LENGTH = 128
 
 
-ALLOWED = "ASCII letters and digits; any other character that is no letter or digit separates words"
+ALLOWED = "ASCII letters and digits (punctuation, symbols and spaces separate words)"
 """What a name may hold, as error messages say it."""
 
 
@@ -29,7 +29,8 @@ def sanitize(raw: str) -> str:
     """
     bad = foreign(raw)
     if bad:
-        raise ValueError(f"{raw!r} holds {bad!r}: names take only {ALLOWED}")
+        # Not the whole name: a path segment can be kilobytes long, and the caller says which.
+        raise ValueError(f"holds {bad!r}: names take only {ALLOWED}")
     return _OUTSIDE.sub("-", raw.strip().lower()).strip("-")
 
 

@@ -51,7 +51,7 @@ def sanitized_scope(names: Iterable[str]) -> tuple[str, ...]:
         try:
             clean = sanitize(name)
         except ValueError as exc:
-            raise ValueError(f"{segment} {exc}") from None
+            raise ValueError(f"{segment} {name!r} {exc}") from None
         if not clean:
             raise ValueError(f"{segment} {name!r} is empty once sanitised")
         scope.append(clean)
