@@ -21,6 +21,7 @@ from .errors import InvalidInput
 from .http_errors import error_response, json_response
 from .identity import new_run_id
 from .index import Index, RunFacts
+from .query_params import NONE, parse
 from .records import LATEST, identity_from_path, normalize
 from .runs import RunStore
 from .settings import Settings
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(logs.ACCESS)
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 Fields = dict[str, Any]
 
@@ -101,7 +102,9 @@ class App:
         """Answer one request. Never raises: every error becomes a JSON response."""
         started = time.perf_counter()
         given_id = request.headers.get("X-Request-Id", "")
-        request_id = given_id if _REQUEST_ID.match(given_id) else new_run_id()
+        # fullmatch, not match: ``$`` also matches before a final newline, and a header value
+        # with a newline makes werkzeug refuse the response header (function runtimes pass one).
+        request_id = given_id if _REQUEST_ID.fullmatch(given_id) else new_run_id()
         fields: Fields = {}
         try:
             endpoint, args = self.url_map.bind_to_environ(request.environ).match()
@@ -185,6 +188,7 @@ class App:
     ) -> Response:
         """``GET /v1/artifacts/{org}/{project}/{service}/{run_id}``: the stored record."""
         self.authenticator.authenticate(request)
+        parse(request.args.to_dict(flat=False), NONE)
         identity = identity_from_path(organization, project, service, run_id)
         if identity.run_id == LATEST:
             identity, data = self.queries.latest(identity)

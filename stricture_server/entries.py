@@ -32,6 +32,7 @@ _WIDTH = 12
 _TOP: int = 36**_WIDTH - 1
 _ORIGIN = datetime(1, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+_DAY_MS = 86_400_000
 
 _TIMELINE = re.compile(
     r"^(?P<time>[0-9a-z]{12})!(?P<received>[0-9a-z]{12})!(?P<run_id>[a-z0-9-]{1,128})!"
@@ -116,11 +117,15 @@ def day_of(ms: int) -> date:
 
 def day_bounds(first: date | None, last: date | None) -> tuple[int | None, int | None]:
     """The first and last millisecond of an inclusive range of UTC days."""
-    start = to_ms(datetime(first.year, first.month, first.day, tzinfo=UTC)) if first else None
-    end = None
-    if last:
-        end = to_ms(datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)) - 1
+    start = _day_start(first) if first else None
+    # Counted in whole days, not as "the next midnight minus 1 ms": 9999-12-31 has no next
+    # day in Python, and that date is a valid ``to``.
+    end = _day_start(last) + _DAY_MS - 1 if last else None
     return start, end
+
+
+def _day_start(day: date) -> int:
+    return (day - _ORIGIN.date()).days * _DAY_MS
 
 
 def inverted(ms: int) -> str:

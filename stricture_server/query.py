@@ -36,7 +36,8 @@ Parser = Callable[[str], Entry | None]
 
 
 def _is_identity(name: str) -> bool:
-    return sanitize(name) == name and 0 < len(name) <= MAX_LENGTH
+    # ASCII first: sanitize raises on other names instead of answering.
+    return name.isascii() and sanitize(name) == name and 0 < len(name) <= MAX_LENGTH
 
 
 def _service(organization: str, project: str, service: str) -> ServiceRef:

@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from .entries import SEVERITIES, day_bounds
+from .entries import day_bounds
 from .errors import InvalidInput, Problem
+from .validation import load_schema
 
 Args = Mapping[str, Sequence[str]]
 """Query parameters as parsed from the URL: every value of every name."""
@@ -19,7 +20,12 @@ MAX_LIMIT = 1000
 _DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _LIMIT = re.compile(r"^[0-9]{1,6}$")
 _COMMIT = re.compile(r"^[0-9a-fA-F]{7,64}$")
-_CHANGE_TYPE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+# The filters accept what a stored change may hold: the diff schema's severity enum and its
+# change_type pattern. change_type has no enum: the schema leaves the types open (the real
+# diffs hold types beyond any list), so a well-formed type no diff has finds nothing.
+_CHANGE = load_schema("diff")["$defs"]["change"]["properties"]
+SEVERITY_VALUES: tuple[str, ...] = tuple(_CHANGE["severity"]["enum"])
+_CHANGE_TYPE = re.compile(_CHANGE["change_type"]["pattern"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +49,8 @@ class Query:
         )
 
 
+NONE: tuple[str, ...] = ()
+"""The parameters of a record read (``.../{run_id}`` and ``.../latest``): none."""
 PAGE = ("limit", "cursor")
 RUNS = (*PAGE, "from", "to", "commit_sha")
 CHANGES = (*PAGE, "from", "to", "severity", "change_type")
@@ -52,9 +60,10 @@ def parse(args: Args, allowed: Sequence[str]) -> Query:
     """The query in ``args``, or :class:`InvalidInput` listing every bad parameter."""
     problems: list[Problem] = []
     values: dict[str, str] = {}
+    known = f"known: {', '.join(allowed)}" if allowed else "this endpoint takes none"
     for name, given in args.items():
         if name not in allowed:
-            problems.append(Problem(f"?{name}", f"unknown parameter; known: {', '.join(allowed)}"))
+            problems.append(Problem(f"?{name}", f"unknown parameter; {known}"))
         elif len(given) != 1:
             problems.append(Problem(f"?{name}", "given more than once"))
         else:
@@ -73,8 +82,8 @@ def parse(args: Args, allowed: Sequence[str]) -> Query:
     commit = values.get("commit_sha")
     if commit is not None and not _COMMIT.match(commit):
         problems.append(Problem("?commit_sha", f"{commit!r} is not 7 to 64 hex digits"))
-    severities = _words(values, "severity", SEVERITIES.__contains__, problems)
-    change_types = _words(values, "change_type", lambda w: bool(_CHANGE_TYPE.match(w)), problems)
+    severities = _words(values, "severity", SEVERITY_VALUES.__contains__, problems)
+    change_types = _words(values, "change_type", _is_change_type, problems)
     if problems:
         raise InvalidInput("invalid query parameters", problems)
     start_ms, end_ms = day_bounds(first, last)
@@ -100,6 +109,11 @@ def _day(values: dict[str, str], name: str, problems: list[Problem]) -> date | N
     except ValueError:
         problems.append(Problem(f"?{name}", f"{text!r} is not a date YYYY-MM-DD"))
         return None
+
+
+def _is_change_type(word: str) -> bool:
+    # fullmatch: JSON Schema's "$" does not match before a final newline, Python's does.
+    return _CHANGE_TYPE.fullmatch(word) is not None
 
 
 def _words(

@@ -59,11 +59,15 @@ def identity_from_path(organization: str, project: str, service: str, run_id: st
 
 
 def sanitized(values: dict[str, str]) -> dict[str, str]:
-    """Sanitise each named identity; :class:`InvalidInput` names every empty or long one."""
+    """Sanitise each named identity; :class:`InvalidInput` names each refused, empty or long one."""
     out: dict[str, str] = {}
     problems: list[Problem] = []
     for name, raw in values.items():
-        clean = sanitize(raw)
+        try:
+            clean = sanitize(raw)
+        except ValueError as exc:
+            problems.append(Problem(f"/{name}", f"{name} {exc}"))
+            continue
         if not clean:
             problems.append(Problem(f"/{name}", f"{name} is empty after sanitising"))
         elif len(clean) > MAX_LENGTH:

@@ -44,11 +44,14 @@ SCOPE = ("org", "project", "service")
 def sanitized_scope(names: Iterable[str]) -> tuple[str, ...]:
     """An organization, project and service (or the first one or two), sanitised as ingest does.
 
-    A name that sanitises to nothing is a :class:`ValueError`.
+    A name that ingest refuses, or that sanitises to nothing, is a :class:`ValueError`.
     """
     scope = []
     for segment, name in zip(SCOPE, names, strict=False):
-        clean = sanitize(name)
+        try:
+            clean = sanitize(name)
+        except ValueError as exc:
+            raise ValueError(f"{segment} {name!r} {exc}") from None
         if not clean:
             raise ValueError(f"{segment} {name!r} is empty once sanitised")
         scope.append(clean)

@@ -98,3 +98,18 @@ def shared_fixture(name: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+HOSTILE_REQUEST_IDS = [
+    "ci-123\n",  # a final newline: "$" in a regex matches before it
+    "ci\r\nX-Injected: 1",
+    "ci\x00",
+    "ci\x01\x7f",
+    "ci\t1",
+    "日本",  # not latin-1: no HTTP/1.1 header can hold it, a function event can
+    "ci-é",
+    "ci\u2028",
+    "x" * 129,
+    "",
+]
+"""``X-Request-Id`` values the app must replace with its own id, never echo or fail on."""

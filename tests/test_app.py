@@ -10,7 +10,8 @@ from pathlib import Path
 
 import orjson
 import pytest
-from werkzeug.test import Client
+from werkzeug import Request
+from werkzeug.test import Client, EnvironBuilder
 
 from stricture_server import Settings
 from stricture_server.app import App
@@ -85,3 +86,23 @@ def test_the_read_api_is_imported_on_first_read_only(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True, cwd=root)
     assert done.stdout.split() == [b"False", b"True"]
+
+
+@pytest.mark.parametrize("request_id", factory.HOSTILE_REQUEST_IDS)
+def test_handle_never_raises_on_a_hostile_request_id(tmp_path: Path, request_id: str) -> None:
+    app = App(
+        Settings(),
+        RunStore(FileStorage(tmp_path), "p"),
+        NoAuth(),
+        EnvelopeValidator(strict=True, max_errors=10),
+    )
+    for path, status in (("/healthz", 200), ("/v1/artifacts/a/b/c/d", 404)):
+        # Straight into the environ: werkzeug's request builder refuses a newline itself.
+        environ = EnvironBuilder(path).get_environ()
+        environ["HTTP_X_REQUEST_ID"] = request_id
+        response = app.handle(Request(environ))
+        assert response.status_code == status
+        given = response.headers["X-Request-Id"]
+        assert given != request_id
+        assert given.isascii()
+        assert given.isprintable()

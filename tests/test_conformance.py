@@ -19,6 +19,7 @@ import pytest
 from . import factory
 from .conftest import MAX_BODY, TOKEN
 from .deliveries import Deployment, PlatformRefused, Reply
+from .function_deliveries import FUNCTION_DELIVERIES
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON = {"Content-Type": "application/json", **AUTH}
@@ -290,6 +291,105 @@ CASES = [
     ),
     Case("commit filter on changes", "GET", f"{CHANGES}?commit_sha=abcdef1", 400),
     Case("wrong method on runs", "DELETE", READ, 405, expect_headers={"Allow": "GET, HEAD"}),
+    # the ends of the calendar: 0001-01-01 and 9999-12-31 are days like any other
+    Case("runs to the last day", "GET", f"{READ}?to=9999-12-31", 200, expect_json={"runs": []}),
+    Case("changes to the last day", "GET", f"{CHANGES}?to=9999-12-31", 200),
+    Case(
+        "runs of the whole calendar",
+        "GET",
+        f"{READ}?from=0001-01-01&to=9999-12-31&commit_sha=abcdef1",
+        200,
+        expect_json={"runs": []},
+    ),
+    Case(
+        "changes of the first day",
+        "GET",
+        f"{CHANGES}?from=0001-01-01&to=0001-01-01",
+        200,
+        expect_json={"changes": []},
+    ),
+    Case("year 10000", "GET", f"{READ}?to=10000-01-01", 400, problem_paths=("?to",)),
+    Case("year zero", "GET", f"{CHANGES}?from=0000-12-31", 400, problem_paths=("?from",)),
+    post(
+        "generated_at past year 9999 in UTC",
+        400,
+        lambda: factory.envelope(generated_at="9999-12-31T23:59:59-00:01"),
+        problem_paths=("/generated_at",),
+    ),
+    post(
+        "generated_at before year 1 in UTC at the largest offset",
+        400,
+        lambda: factory.envelope(generated_at="0001-01-01T23:58:59+23:59"),
+        problem_paths=("/generated_at",),
+    ),
+    post(
+        "generated_at offset of a day",
+        400,
+        lambda: factory.envelope(generated_at="2026-03-01T00:00:00+24:00"),
+        problem_paths=("/generated_at",),
+    ),
+    # every read refuses an unknown parameter, and checks values against the diff schema
+    Case("parameter on latest", "GET", f"{READ}/latest?foo=1", 400, problem_paths=("?foo",)),
+    Case("parameter on a run", "GET", f"{READ}/r-1?foo=1", 400, problem_paths=("?foo",)),
+    Case("limit on a run", "GET", f"{READ}/r-1?limit=1", 400, problem_paths=("?limit",)),
+    Case("parameter on projects", "GET", "/v1/artifacts/a?foo=1", 400, problem_paths=("?foo",)),
+    Case("date on services", "GET", "/v1/artifacts/a/b?from=2026-01-01", 400),
+    Case("severity on runs", "GET", f"{READ}?severity=high", 400, problem_paths=("?severity",)),
+    Case("empty severity", "GET", f"{CHANGES}?severity=", 400, problem_paths=("?severity",)),
+    Case(
+        "one bad change type of two",
+        "GET",
+        f"{CHANGES}?change_type=field_removed,Field-Added",
+        400,
+        problem_paths=("?change_type",),
+    ),
+    Case(
+        "well-formed change type no diff has",
+        "GET",
+        f"{CHANGES}?change_type=bogus",
+        200,
+        expect_json={"changes": [], "next_cursor": None},
+    ),
+    # names: a letter or digit outside ASCII is refused, never dropped into another's key
+    post(
+        "organization with a Greek letter",
+        400,
+        lambda: factory.envelope(organization="Σacme"),
+        problem_paths=("/organization",),
+    ),
+    post(
+        "project in Japanese",
+        400,
+        lambda: factory.envelope(project="日本acme"),
+        problem_paths=("/project",),
+    ),
+    post(
+        "service with a Kelvin sign",
+        400,
+        lambda: factory.envelope(service="\u212aey"),
+        problem_paths=("/service",),
+    ),
+    post(
+        "run_id with a combining accent",
+        400,
+        lambda: factory.envelope(run_id="cafe\u0301"),
+        problem_paths=("/run_id",),
+    ),
+    post(
+        "every refused name at once",
+        400,
+        lambda: factory.envelope(organization="café", project="ｐ", service="²"),  # noqa: RUF001
+        problem_paths=("/organization", "/project", "/service"),
+    ),
+    Case("path name with an accent", "GET", f"{READ}/caf%C3%A9", 400, problem_paths=("/run_id",)),
+    Case("path organization in Greek", "GET", "/v1/artifacts/%CE%A3acme", 400),
+    Case(
+        "changes of a service in Japanese",
+        "GET",
+        "/v1/changes/a/b/%E6%97%A5%E6%9C%AC",
+        400,
+        problem_paths=("/service",),
+    ),
 ]
 
 
@@ -487,3 +587,48 @@ def test_the_read_api_answers_alike_on_every_runtime(deployment: Deployment) -> 
     assert changes[0]["change"]["change_type"] == "field_removed"
     assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
     assert get(f"/v1/artifacts/{org.upper()}")["projects"][0]["project"] == "checkout"
+
+
+def test_runs_at_the_ends_of_the_calendar_are_stored_and_read(deployment: Deployment) -> None:
+    org = factory.unique("calendar")
+    times = {"first": "0001-01-01T00:00:00Z", "last": "9999-12-31T23:59:59.999+00:00"}
+    for run_id, when in times.items():
+        document = factory.envelope(
+            organization=org, run_id=run_id, generated_at=when, diff=factory.diff(2)
+        )
+        assert ingest(deployment, document).status == 202
+    service = f"/v1/artifacts/{org}/checkout/api"
+
+    def run_ids(path: str, items: str = "runs") -> list[str]:
+        reply = deployment.delivery.send("GET", path, AUTH)
+        assert reply.status == 200, reply.body[:300]
+        return [item["run_id"] for item in reply.json()[items]]
+
+    assert run_ids(f"{service}?from=0001-01-01&to=9999-12-31") == ["last", "first"]
+    assert run_ids(f"{service}?to=0001-01-01") == ["first"]
+    assert run_ids(f"{service}?from=9999-12-31") == ["last"]
+    changes = f"/v1/changes/{org}/checkout/api?to=9999-12-31&severity=high"
+    assert run_ids(changes, "changes") == ["last", "first"]
+    latest = deployment.delivery.send("GET", f"{service}/latest", AUTH)
+    assert latest.json()["generated_at"] == times["last"]
+
+
+EVENT_DELIVERIES = sorted(n for n in FUNCTION_DELIVERIES if n.startswith("lambda") or n == "azure")
+"""The runtimes whose requests are event data, so any header value reaches the app (an HTTP
+server refuses a newline or a control character itself; test_function_mode covers gcf)."""
+
+
+@pytest.mark.parametrize("deployment", EVENT_DELIVERIES, indirect=True)
+@pytest.mark.parametrize("request_id", factory.HOSTILE_REQUEST_IDS)
+def test_a_hostile_request_id_is_replaced_on_every_function_runtime(
+    deployment: Deployment, request_id: str
+) -> None:
+    headers = {**AUTH, "X-Request-Id": request_id}
+    for path, status in (("/healthz", 200), (f"{READ}/missing", 404), (f"{READ}?to=x", 400)):
+        reply = deployment.delivery.send("GET", path, headers)
+        assert reply.status == status, reply.body[:300]
+        assert reply.headers.get("Content-Type") == "application/json"
+        given = reply.headers.get("X-Request-Id")
+        assert given
+        assert given != request_id
+        assert "X-Injected" not in reply.headers

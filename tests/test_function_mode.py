@@ -211,3 +211,14 @@ def test_unavailable_storage_stays_a_503_with_retry_after(unreachable_store: Del
     assert reply.status == 503, reply.body[:300]
     assert reply.headers.get("Retry-After")
     assert reply.headers.get("Content-Type") == "application/json"
+
+
+@pytest.mark.parametrize("request_id", factory.HOSTILE_REQUEST_IDS)
+def test_functions_framework_app_replaces_a_hostile_request_id(
+    tmp_path: Path, request_id: str
+) -> None:
+    delivery = GcfClientDelivery({**FUNCTION_SETTINGS, **fs_env(tmp_path)})
+    # In the environ directly: the test client's own header builder refuses a newline.
+    response = delivery.client.get("/healthz", environ_overrides={"HTTP_X_REQUEST_ID": request_id})
+    assert response.status_code == 200
+    assert response.headers["X-Request-Id"] != request_id

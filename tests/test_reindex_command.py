@@ -136,3 +136,7 @@ def test_a_reindex_scope_with_a_gap_or_an_empty_name_is_refused(tmp_path: Path) 
     done = run_scoped(tmp_path, "--organization", "!!!")
     assert done.returncode == 2
     assert "org '!!!' is empty once sanitised" in done.stderr
+    # Refused as ingest refuses it, rather than narrowed to the "acme" it would strip to.
+    done = run_scoped(tmp_path, "--organization", "Σacme")
+    assert done.returncode == 2
+    assert "org 'Σacme' holds 'Σ': names take only ASCII letters and digits" in done.stderr
