@@ -90,3 +90,7 @@ class StorageUnavailable(StrictureError):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class LineageObjectInvalid(StrictureError):
+    """A stored derived lineage object does not match its schema: written by a bug or by hand."""

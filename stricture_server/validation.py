@@ -25,11 +25,13 @@ SCHEMA_FILES = {
     "envelope": "envelope.schema.json",
     "artifact": "lineage-artifact.schema.json",
     "diff": "lineage-diff.schema.json",
+    "registry": "lineage-system-registry.schema.json",
+    "run-graph": "lineage-run-graph.schema.json",
 }
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """The project's JSON Schema ``name`` (envelope, artifact or diff)."""
+    """The project's JSON Schema ``name`` (a key of ``SCHEMA_FILES``)."""
     schema: dict[str, Any] = orjson.loads((SCHEMA_DIR / SCHEMA_FILES[name]).read_bytes())
     return schema
 
@@ -72,3 +74,24 @@ class EnvelopeValidator:
             if isinstance(part, dict) and not validator.is_valid(part):
                 for error in validator.iter_errors(part):
                     yield Problem(f"/{name}" + _pointer(error.instance_path), error.message)
+
+
+class DocumentValidator:
+    """Checks one parsed document against one of the project's schemas, every violation found."""
+
+    def __init__(self, name: str, *, max_errors: int) -> None:
+        self._max_errors = max_errors
+        self._validator = jsonschema_rs.Draft202012Validator(
+            load_schema(name), validate_formats=True
+        )
+
+    def problems(self, document: Any) -> list[Problem]:
+        """Every violation (up to ``max_errors``), with JSON pointer paths."""
+        if self._validator.is_valid(document):
+            return []
+        found = []
+        for error in self._validator.iter_errors(document):
+            found.append(Problem(_pointer(error.instance_path), error.message))
+            if len(found) >= self._max_errors:
+                break
+        return found

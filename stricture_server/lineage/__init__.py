@@ -1,0 +1,8 @@
+"""The organization's lineage graph: who consumes a system, who a change hits, who to call.
+
+Pure domain logic over parsed documents: no storage, no HTTP. ``edges`` turns one artifact
+into a per-run ``RunGraph``; ``graph`` assembles the org graph from the latest ``RunGraph`` of
+each service; ``walk`` answers blast radius, escalation chains and narrowed views; ``impact``
+classifies the changes of a lineage-diff; ``registry`` reads a system registry; ``render``
+draws a graph view as JSON or Graphviz DOT. docs/lineage.md describes the rules.
+"""
