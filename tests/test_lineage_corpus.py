@@ -36,7 +36,7 @@ def test_the_current_artifact_gives_its_five_gateways_and_their_edges() -> None:
     assert sorted(graph.systems) == [f"{g}:api-service" for g in GATEWAYS]
     assert len(graph.fields) == 50
     commerce = {
-        u: e.count for (c, u), e in graph.edges.items() if c == "commercegateway:api-service"
+        u: e.total for (c, u), e in graph.edges.items() if c == "commercegateway:api-service"
     }
     # each of its 10 fields reads the core API, the order stream and the UI; 5 read Shopify
     # and 4 the logging sidecar (each source names its upstream_system)
@@ -48,7 +48,7 @@ def test_the_current_artifact_gives_its_five_gateways_and_their_edges() -> None:
         "commercegateway:logging-sidecar": 4,
     }
     # root edges: the sidecar and the UI share the gateway's root, so give none
-    roots = {u: e.count for (c, u), e in graph.edges.items() if c == "commercegateway"}
+    roots = {u: e.total for (c, u), e in graph.edges.items() if c == "commercegateway"}
     assert roots == {"commercecore": 10, "orderevents": 10, "shopify": 5}
     assert len(graph.edges) == 40
     assert graph.systems["commercegateway:api-service"].owners == ("team.ecommerce",)
@@ -61,7 +61,7 @@ def test_the_baseline_artifact_names_upstreams_by_target_and_provider() -> None:
     graph = RunGraph.from_artifact(load("lineage-artifact-baseline.json"), "run-baseline")
     assert sorted(graph.systems) == list(GATEWAYS)
     # no upstream_system there: the api/event target's first segment, and Shopify's provider id
-    assert {u: e.count for (c, u), e in graph.edges.items() if c == "commercegateway"} == {
+    assert {u: e.total for (c, u), e in graph.edges.items() if c == "commercegateway"} == {
         "commercecore": 10,
         "orderevents": 10,
         "shopify": 5,

@@ -95,7 +95,7 @@ def test_evidence_counts_every_field_and_names_the_first_few() -> None:
     ]
     graph = RunGraph.from_artifact({"schema_version": "1", "fields": fields}, "run-1")
     evidence = graph.edges["orders:api", "core:api"]
-    assert evidence.count == EVIDENCE_KEPT + 5
+    assert evidence.total == EVIDENCE_KEPT + 5
     assert evidence.fields == tuple(f"field_{n:03d}" for n in range(EVIDENCE_KEPT))
     # the same field naming the same upstream twice is one piece of evidence
     twice = factory.lineage_field(
@@ -105,7 +105,7 @@ def test_evidence_counts_every_field_and_names_the_first_few() -> None:
         factory.lineage_source(target="B.Get"),
     )
     graph = RunGraph.from_artifact({"schema_version": "1", "fields": [twice]}, "run-2")
-    assert graph.edges["a", "b"].count == 1
+    assert graph.edges["a", "b"].total == 1
 
 
 def test_annotations_are_kept_per_system_first_seen_first_without_repeats() -> None:

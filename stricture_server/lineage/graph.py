@@ -37,7 +37,7 @@ class EdgeFacts:
 
     consumer: str
     upstream: str
-    count: int
+    field_count: int
     fields: tuple[FieldRef, ...]
 
 
@@ -55,34 +55,24 @@ class OrgGraph:
         evidence_limit: int = DEFAULT_EVIDENCE_LIMIT,
     ) -> None:
         self.runs: dict[Location, RunGraph] = dict(sorted(latest.items()))
+        self._evidence_limit = evidence_limit
         owners: dict[str, list[Location]] = {}
         notes: dict[str, list[Annotations]] = {}
-        counts: dict[tuple[str, str], int] = {}
-        named: dict[tuple[str, str], list[FieldRef]] = {}
+        consumers: dict[str, dict[str, None]] = {}
+        upstreams: dict[str, dict[str, None]] = {}
         for location, run in self.runs.items():
-            for system in sorted(run.owned):
+            for system in run.owned:
                 owners.setdefault(system, []).append(location)
             for system, declared in run.systems.items():
                 notes.setdefault(system, []).append(declared)
-            for pair, evidence in run.edges.items():
-                counts[pair] = counts.get(pair, 0) + evidence.count
-                refs = named.setdefault(pair, [])
-                room = evidence_limit - len(refs)
-                refs.extend(FieldRef(location, f) for f in evidence.fields[: max(room, 0)])
+            for consumer, upstream in run.edges:
+                consumers.setdefault(upstream, {})[consumer] = None
+                upstreams.setdefault(consumer, {})[upstream] = None
         self.owners = owners
         self._notes = notes
-        self.edges = {
-            pair: EdgeFacts(pair[0], pair[1], count, tuple(named[pair]))
-            for pair, count in sorted(counts.items())
-        }
-        consumers: dict[str, list[str]] = {}
-        upstreams: dict[str, list[str]] = {}
-        # self.edges is sorted, so every neighbour list comes out sorted too.
-        for consumer, upstream in self.edges:
-            consumers.setdefault(upstream, []).append(consumer)
-            upstreams.setdefault(consumer, []).append(upstream)
-        self.consumers = consumers
-        self.upstreams = upstreams
+        # Sorted neighbour lists make every walk, and so every answer, the same each time.
+        self.consumers = {s: sorted(found) for s, found in consumers.items()}
+        self.upstreams = {s: sorted(found) for s, found in upstreams.items()}
 
     def systems(self) -> list[str]:
         """Every system the graph knows: owned by a service or named by an edge, sorted."""
@@ -108,9 +98,29 @@ class OrgGraph:
             escalations.update(dict.fromkeys(notes.escalations))
         return Annotations(tuple(owners), tuple(escalations))
 
+    def edge_count(self) -> int:
+        """How many edges the graph has."""
+        return sum(len(found) for found in self.upstreams.values())
+
+    def edge(self, consumer: str, upstream: str) -> EdgeFacts:
+        """The edge from ``consumer`` to ``upstream`` with its evidence, over every service.
+
+        Built when asked, not at assembly: an answer names few edges of a large graph. Only a
+        service that owns ``consumer`` can give the edge, so only those are looked at.
+        """
+        count = 0
+        fields: list[FieldRef] = []
+        for location in self.owners.get(consumer, ()):
+            evidence = self.runs[location].edges.get((consumer, upstream))
+            if evidence is not None:
+                count += evidence.total
+                room = max(self._evidence_limit - len(fields), 0)
+                fields.extend(FieldRef(location, f) for f in evidence.fields[:room])
+        return EdgeFacts(consumer, upstream, count, tuple(fields))
+
     def edges_among(self, systems: set[str]) -> Iterator[EdgeFacts]:
         """The edges whose both ends are in ``systems``, in order."""
         for consumer in sorted(systems):
             for upstream in self.upstreams.get(consumer, ()):
                 if upstream in systems:
-                    yield self.edges[consumer, upstream]
+                    yield self.edge(consumer, upstream)

@@ -74,22 +74,26 @@ def resolve_system(
 
 
 class _Reach:
-    """Blast radii with owners, computed once per system: a diff names few systems."""
+    """Blast radii with owners, computed once per system: a diff names few systems, and
+    their radii overlap, so each reached system's owners are looked up once too."""
 
     def __init__(self, graph: OrgGraph, registry: Registry, depth: int) -> None:
         self._graph, self._registry, self._depth = graph, registry, depth
         self._found: dict[str, tuple[Impacted, ...]] = {}
+        self._owners: dict[str, tuple[tuple[Location, ...], Ownership]] = {}
+
+    def _owned(self, system: str) -> tuple[tuple[Location, ...], Ownership]:
+        if system not in self._owners:
+            graph = self._graph
+            ownership = self._registry.ownership(system, graph.annotations(system))
+            self._owners[system] = (tuple(graph.owned_by(system)), ownership)
+        return self._owners[system]
 
     def of(self, system: str) -> tuple[Impacted, ...]:
         if system not in self._found:
-            graph = self._graph
             self._found[system] = tuple(
-                Impacted(
-                    hop,
-                    tuple(graph.owned_by(hop.system)),
-                    self._registry.ownership(hop.system, graph.annotations(hop.system)),
-                )
-                for hop in blast_radius(graph, system, depth=self._depth)
+                Impacted(hop, *self._owned(hop.system))
+                for hop in blast_radius(self._graph, system, depth=self._depth)
             )
         return self._found[system]
 
@@ -113,18 +117,20 @@ def classify_run(
     found = []
     services: set[Location] = set()
     flows: dict[str, Flow] = {}
+    judged: dict[str, Impact] = {}
     for index, change in enumerate(changes if isinstance(changes, list) else ()):
         system = resolve_system(change, graph, fields) if isinstance(change, dict) else None
         if system is None:
             found.append(ChangeImpact(index, None, "unknown", ()))
             continue
         impacted = reach.of(system)
-        others = {loc for item in impacted for loc in item.locations if loc != own}
-        services |= others
-        for item in impacted:
-            flows.update((f.id, f) for f in item.ownership.flows)
-        impact: Impact = "downstream" if others else "self_only"
-        found.append(ChangeImpact(index, system, impact, impacted))
+        if system not in judged:  # many changes name one system: judge it once
+            others = {loc for item in impacted for loc in item.locations if loc != own}
+            services |= others
+            for item in impacted:
+                flows.update((f.id, f) for f in item.ownership.flows)
+            judged[system] = "downstream" if others else "self_only"
+        found.append(ChangeImpact(index, system, judged[system], impacted))
     levelled = [f for f in flows.values() if f.level is not None]
     highest = min(levelled, key=lambda f: (f.level, f.id)) if levelled else None
     counts = {name: sum(1 for c in found if c.impact == name) for name in IMPACTS}

@@ -46,7 +46,7 @@ def _edge(edge: EdgeFacts) -> dict[str, Any]:
     return {
         "from": edge.consumer,
         "to": edge.upstream,
-        "field_count": edge.count,
+        "field_count": edge.field_count,
         "fields": [{**_where(ref.location), "field_id": ref.field_id} for ref in edge.fields],
     }
 
@@ -68,6 +68,6 @@ def dot(graph: OrgGraph, systems: set[str]) -> str:
         # "\\n" is DOT's line break; escape() keeps a "\\" in an id from being read as one.
         drawing.node(names[system], label="\\n".join(graphviz.escape(line) for line in lines))
     for edge in graph.edges_among(systems):
-        drawing.edge(names[edge.consumer], names[edge.upstream], label=str(edge.count))
+        drawing.edge(names[edge.consumer], names[edge.upstream], label=str(edge.field_count))
     source: str = drawing.source
     return source

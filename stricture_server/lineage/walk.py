@@ -69,8 +69,8 @@ def blast_radius(graph: OrgGraph, system: str, *, depth: int = DEFAULT_DEPTH) ->
     for reached, upstream, level in _breadth_first(system, graph.consumers, depth):
         path = (*paths[upstream], reached)
         paths[reached] = path
-        edge = graph.edges[reached, upstream]
-        hops.append(Hop(reached, level, path, edge.fields, edge.count))
+        edge = graph.edge(reached, upstream)
+        hops.append(Hop(reached, level, path, edge.fields, edge.field_count))
     return hops
 
 
