@@ -2,7 +2,8 @@
 
 Pure domain logic over parsed documents: no storage, no HTTP. ``edges`` turns one artifact
 into a per-run ``RunGraph``; ``graph`` assembles the org graph from the latest ``RunGraph`` of
-each service; ``walk`` answers blast radius, escalation chains and narrowed views; ``impact``
-classifies the changes of a lineage-diff; ``registry`` reads a system registry; ``render``
-draws a graph view as JSON or Graphviz DOT. docs/lineage.md describes the rules.
+each service; ``walk`` answers blast radius, escalation chains and narrowed views;
+``escalation`` adds owners to a chain; ``impact`` classifies the changes of a lineage-diff;
+``registry`` reads a system registry; ``render`` draws a graph view as JSON or Graphviz DOT.
+docs/lineage.md describes the rules.
 """
