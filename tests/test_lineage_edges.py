@@ -39,6 +39,8 @@ def test_a_root_is_the_part_before_the_first_colon() -> None:
             factory.lineage_source(scope="external", provider="stripe", target="Stripe.Charge"),
             "stripe",
         ),
+        # an external source without a provider names its target's system
+        (factory.lineage_source(scope="external", target="Fedex.Track"), "fedex"),
         # provider_id counts for external sources only
         (factory.lineage_source(scope="internal", provider="stripe", target="Core.Get"), "core"),
         # an api or event target up to its first "."

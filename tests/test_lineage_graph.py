@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from stricture_server.lineage.documents import graph_document
 from stricture_server.lineage.edges import RunGraph
 from stricture_server.lineage.graph import FieldRef, Location, OrgGraph
-from stricture_server.lineage.render import document, dot, select
+from stricture_server.lineage.render import dot, select
 from stricture_server.lineage.walk import blast_radius, escalation_chain
 
 from . import factory
@@ -27,6 +28,10 @@ def test_a_system_declared_by_two_services_belongs_to_both() -> None:
     graph = org_graph({"a": {"Shared:api": ["X:api"]}, "b": {"Shared:api": ["Y:api"]}})
     assert graph.owned_by("shared:api") == [where("a"), where("b")]
     assert graph.upstreams["shared:api"] == ["x:api", "y:api"]
+    # each edge's evidence comes from the service that gives it, not from every owner
+    edge = graph.edge("shared:api", "y:api")
+    assert (edge.field_count, edge.fields) == (1, (FieldRef(where("b"), "shared_api_from_y_api"),))
+    assert graph.edge_count() == 4  # two edges, and their roots
 
 
 def test_blast_radius_walks_consumers_breadth_first_with_paths_and_evidence() -> None:
@@ -129,7 +134,7 @@ def test_narrowing_keeps_the_up_and_downstream_of_one_system() -> None:
 
 def test_the_document_names_owners_runs_and_edges() -> None:
     graph = org_graph(factory.SHOP_ORG)
-    view = document(graph, select(graph, "billing:api", depth=1))
+    view = graph_document(graph, select(graph, "billing:api", depth=1))
     assert view["systems"][0] == {
         "system": "billing:api",
         "owners": [

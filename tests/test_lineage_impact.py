@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 from stricture_server.errors import InvalidInput
+from stricture_server.lineage.documents import escalation_document, impact_document
 from stricture_server.lineage.edges import Annotations
 from stricture_server.lineage.escalation import escalate
 from stricture_server.lineage.impact import classify_run, resolve_system
@@ -221,3 +223,74 @@ def test_run_graphs_of_the_factory_orgs_are_valid_artifacts() -> None:
         for artifact in factory.lineage_org(spec).values():
             assert validator.problems(factory.envelope(artifact=artifact)) == []
     assert len(run_graphs(factory.SHOP_ORG)) == 5
+
+
+def test_the_blast_radius_answer_names_each_hop_its_services_evidence_and_contacts() -> None:
+    graph = org_graph(factory.SHOP_ORG)
+    result = classify_run(
+        diff(change("Orders:api"), change("Nowhere")),
+        graph,
+        where("orders"),
+        registry=Registry.parse(REGISTRY),
+    )
+    answer = orjson.loads(orjson.dumps(impact_document(result)))
+    assert answer["summary"] == {
+        "impacted_services": 3,
+        "services": [
+            {"organization": "acme", "project": "platform", "service": s}
+            for s in ("billing", "reports", "shipping")
+        ],
+        "highest_flow": {"id": "checkout", "name": "Checkout", "level": 1},
+        "changes": {"downstream": 1, "self_only": 0, "unknown": 1},
+    }
+    first, second = answer["changes"]
+    assert (second["index"], second["system"], second["impact"], second["impacted"]) == (
+        1,
+        None,
+        "unknown",
+        [],
+    )
+    assert (first["index"], first["system"], first["impact"]) == (0, "orders:api", "downstream")
+    assert first["impacted"][0] == {
+        "system": "billing:api",
+        "depth": 1,
+        "path": ["orders:api", "billing:api"],
+        "services": [{"organization": "acme", "project": "platform", "service": "billing"}],
+        "field_count": 1,
+        "fields": [
+            {
+                "organization": "acme",
+                "project": "platform",
+                "service": "billing",
+                "field_id": "billing_api_from_orders_api",
+            }
+        ],
+        "owner": "team.billing-platform",
+        "name": "Billing API",
+        "runbook_url": "https://runbooks.example.com/billing",
+        "doc_root": "https://docs.example.com/billing",
+        "contacts": [{"role": "primary", "name": "Billing Oncall", "channel": "pagerduty:billing"}],
+        "contacts_from": "registry",
+        "flows": [
+            {"id": "checkout", "name": "Checkout", "level": 1},
+            {"id": "refunds", "name": None, "level": None},
+        ],
+    }
+
+
+def test_the_escalation_answer_lists_steps_closest_first() -> None:
+    graph = org_graph(factory.SHOP_ORG)
+    answer = escalation_document(escalate(graph, "billing:api"))
+    assert [(s["system"], s["depth"], s["reason"], s["contacts_from"]) for s in answer] == [
+        ("billing:api", 0, "reported_bad_data", "annotations"),
+        ("orders:api", 1, "upstream_of:billing:api", "annotations"),
+        ("inventory:api", 2, "upstream_of:orders:api", "annotations"),
+    ]
+    assert answer[1]["owner"] == "team.orders"
+    assert answer[1]["contacts"] == [
+        {"role": "owner", "name": "team.orders", "channel": ""},
+        {"role": "escalation", "name": "", "channel": "pagerduty:orders-oncall"},
+    ]
+    assert answer[2]["services"] == [
+        {"organization": "acme", "project": "platform", "service": "inventory"}
+    ]

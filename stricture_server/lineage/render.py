@@ -1,20 +1,10 @@
-"""A view of the org graph (all of it, or the neighbourhood of one system) as JSON-ready data
-or as Graphviz DOT source a person can draw."""
+"""A view of the org graph: all of it, or the neighbourhood of one system; drawn as Graphviz
+DOT source a person can render (``documents.graph_document`` gives the same view as data)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from .graph import EdgeFacts, Location, OrgGraph
+from .graph import OrgGraph
 from .walk import DEFAULT_DEPTH, neighbourhood
-
-
-def _where(location: Location) -> dict[str, str]:
-    return {
-        "organization": location.organization,
-        "project": location.project,
-        "service": location.service,
-    }
 
 
 def select(graph: OrgGraph, system: str | None = None, *, depth: int = DEFAULT_DEPTH) -> set[str]:
@@ -22,33 +12,6 @@ def select(graph: OrgGraph, system: str | None = None, *, depth: int = DEFAULT_D
     if system is None:
         return set(graph.systems())
     return neighbourhood(graph, system, depth=depth) if graph.known(system) else set()
-
-
-def document(graph: OrgGraph, systems: set[str]) -> dict[str, Any]:
-    """The view of ``systems`` as plain data: each system with the services (and the runs)
-    that own it, and the edges among them with their evidence."""
-    return {
-        "systems": [
-            {
-                "system": system,
-                "owners": [
-                    {**_where(loc), "run_id": graph.runs[loc].run_id}
-                    for loc in graph.owned_by(system)
-                ],
-            }
-            for system in sorted(systems)
-        ],
-        "edges": [_edge(edge) for edge in graph.edges_among(systems)],
-    }
-
-
-def _edge(edge: EdgeFacts) -> dict[str, Any]:
-    return {
-        "from": edge.consumer,
-        "to": edge.upstream,
-        "field_count": edge.field_count,
-        "fields": [{**_where(ref.location), "field_id": ref.field_id} for ref in edge.fields],
-    }
 
 
 def dot(graph: OrgGraph, systems: set[str]) -> str:
