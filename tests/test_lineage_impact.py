@@ -108,6 +108,14 @@ def test_changes_are_downstream_self_only_or_unknown() -> None:
     ]
 
 
+def test_a_malformed_diff_gives_unknown_changes_or_none() -> None:
+    graph = org_graph(factory.SHOP_ORG)
+    assert classify_run({"changes": "many"}, graph, where("orders")).changes == ()
+    assert classify_run({}, graph, where("orders")).changes == ()
+    odd = classify_run({"changes": [None, 7, {"impact": []}]}, graph, where("orders"))
+    assert [c.impact for c in odd.changes] == ["unknown", "unknown", "unknown"]
+
+
 def test_consumers_inside_the_own_service_are_self_only() -> None:
     graph = org_graph({"solo": {"Solo:api": ["Core:db"], "Solo:worker": ["Solo:api"]}})
     result = classify_run(diff(change("Solo:api")), graph, where("solo"))
