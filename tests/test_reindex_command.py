@@ -50,7 +50,7 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     assert orjson.loads(first.stdout) == {"records": 3, "created": 6, "unreadable": []}
     # Not a terminal: no progress bar in the output.
     assert "run/s" not in first.stderr
-    assert Queries(runs).latest(latest)[0].run_id == "r0"
+    assert Queries(runs).latest(latest).identity.run_id == "r0"
     again = run_reindex(tmp_path)
     assert (again.returncode, orjson.loads(again.stdout)["created"]) == (0, 0)
 
