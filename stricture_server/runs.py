@@ -119,8 +119,7 @@ class RunStore:
         try:
             return parse_claim(self.storage.read(key))
         except Corrupt as exc:
-            log.error("corrupt claim", extra={"fields": {"key": key, "reason": str(exc)}})
-            raise RecordCorrupt(identity.location, key, str(exc)) from None
+            raise _corrupt(identity, key, str(exc)) from None
 
     def read(self, identity: RunIdentity) -> bytes:
         """The stored record's bytes, checked: see :meth:`read_record`."""
@@ -142,8 +141,7 @@ class RunStore:
             log.warning("claim without its record", extra={"fields": {"key": claim.key}})
             raise RecordMissing(identity.location, claim.key) from None
         if stored.digest != claim.digest:
-            reason = "the record's digest is not the one its claim holds"
-            raise RecordCorrupt(identity.location, claim.key, reason)
+            raise _corrupt(identity, claim.key, "the record's digest is not its claim's")
         return stored
 
 
@@ -152,4 +150,9 @@ def checked(identity: RunIdentity, key: str, data: bytes) -> StoredRun:
     try:
         return StoredRun(identity, data, record_digest(data))
     except Corrupt as exc:
-        raise RecordCorrupt(identity.location, key, str(exc)) from None
+        raise _corrupt(identity, key, str(exc)) from None
+
+
+def _corrupt(identity: RunIdentity, key: str, reason: str) -> RecordCorrupt:
+    log.error("record fails its integrity check", extra={"fields": {"key": key, "reason": reason}})
+    return RecordCorrupt(identity.location, key, reason)
