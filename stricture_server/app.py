@@ -208,7 +208,12 @@ class App:
         else:
             cache.max_age = IMMUTABLE_MAX_AGE
             cache.immutable = True
-        return response.make_conditional(request)
+        response.make_conditional(request)
+        if response.status_code == 304:
+            # Only the WSGI path drops a 304's body; the function runtimes send get_data().
+            response.set_data(b"")
+            del response.headers["Content-Length"]
+        return response
 
     def _answer(self, request: Request, answer: Callable[[Args], dict[str, Any]]) -> Response:
         self.authenticator.authenticate(request)
