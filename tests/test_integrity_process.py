@@ -1,4 +1,5 @@
-"""Damaged stores served by the real process: what it answers, and what it logs."""
+"""Stores served by the real process without auth: what damage is answered and logged as,
+and how a sound record may be cached."""
 
 from __future__ import annotations
 
@@ -29,7 +30,12 @@ def test_damage_is_answered_and_logged_naming_the_key(tmp_path: Path) -> None:
     when = datetime(2026, 3, 1, tzinfo=UTC)
     service = ServiceRef("o", "checkout", "api")
     entry = plant_index_entry(storage, prefix, service, "x", b"[", when)
+    sound = plant(storage, prefix, factory.envelope(organization="p", run_id="sound"))
     with server_process({"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}) as (port, process):
+        # Without auth a record may sit in shared caches.
+        read = http_send(port, "GET", sound.identity.location, {})
+        assert (read.status, read.body) == (200, sound.record)
+        assert read.headers["Cache-Control"] == "public, max-age=31536000, immutable"
         assert http_send(port, "GET", torn.identity.location, {}).status == 500
         assert http_send(port, "GET", half.identity.location, {}).status == 404
         replay = http_send(port, "POST", "/v1/artifacts", JSON, orjson.dumps(document))
