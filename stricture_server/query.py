@@ -63,9 +63,9 @@ class Queries:
             if entry is None:
                 continue
             run = service.run(entry.run_id)
-            key = run.payload_key(self.prefix, day_of(entry.time_ms))
+            record_key = run.payload_key(self.prefix, day_of(entry.time_ms))
             try:
-                return checked(run, key, self.storage.read(key))
+                return checked(run, record_key, self.storage.read(record_key))
             except ObjectNotFound:
                 # Not where its time says: a record older than this rule; its claim knows.
                 return self.runs.read_record(run)
