@@ -28,10 +28,16 @@ def _parser() -> argparse.ArgumentParser:
         "reindex",
         help="rebuild the read API's index objects from the records (idempotent), then exit",
     )
-    reindex.add_argument("--jobs", type=int, default=8, help="records at a time (default 8)")
-    reindex.add_argument("--organization", help="only this organization's records")
-    reindex.add_argument("--project", help="only this project's (needs --organization)")
-    reindex.add_argument("--service", help="only this service's (needs --project)")
+    verify = commands.add_parser(
+        "verify",
+        help="read every record, claim and index object and report each corrupt one "
+        "(exit 1 if any), then exit",
+    )
+    for command in (reindex, verify):
+        command.add_argument("--jobs", type=int, default=8, help="objects at a time (default 8)")
+        command.add_argument("--organization", help="only this organization's objects")
+        command.add_argument("--project", help="only this project's (needs --organization)")
+        command.add_argument("--service", help="only this service's (needs --project)")
     return parser
 
 
@@ -42,11 +48,13 @@ def _scope(args: argparse.Namespace) -> tuple[str, ...]:
     given = (args.organization, args.project, args.service)
     scope = tuple(n for n in given if n is not None)
     if given[: len(scope)] != scope:
-        raise ConfigError("reindex: --project needs --organization, --service needs --project")
+        raise ConfigError(
+            f"{args.command}: --project needs --organization, --service needs --project"
+        )
     try:
         return sanitized_scope(scope)
     except ValueError as exc:
-        raise ConfigError(f"reindex: {exc}") from None
+        raise ConfigError(f"{args.command}: {exc}") from None
 
 
 def _check_data_dir(settings: Settings) -> None:
@@ -68,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         if settings.storage_driver in ("fs", "mirror"):
             _check_data_dir(settings)
-        scope = _scope(args) if args.command == "reindex" else ()
+        scope = _scope(args) if args.command in ("reindex", "verify") else ()
         if args.command == "replicate" and settings.storage_driver != "mirror":
             raise ConfigError(
                 f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r}: "
@@ -89,4 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .reindex import reindex_command
 
         return reindex_command(settings, max(1, args.jobs), sys.stderr.isatty(), scope)
+    if args.command == "verify":
+        from .verify import verify_command
+
+        return verify_command(settings, max(1, args.jobs), sys.stderr.isatty(), scope)
     return 0
