@@ -86,3 +86,7 @@ class StorageUnavailable(StrictureError):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class BucketMissing(StorageUnavailable):
+    """The object store answered that the configured bucket does not exist."""
