@@ -90,3 +90,11 @@ class StorageUnavailable(StrictureError):
 
 class BucketMissing(StorageUnavailable):
     """The object store answered that the configured bucket does not exist."""
+
+
+class UnsupportedEvent(StrictureError):
+    """A function platform handed over an event that is not an HTTP request the app serves."""
+
+    def __init__(self, kind: str, supported: str) -> None:
+        super().__init__(f"unsupported event: {kind}; this function serves {supported}")
+        self.kind = kind
