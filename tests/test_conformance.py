@@ -487,3 +487,10 @@ def test_the_read_api_answers_alike_on_every_runtime(deployment: Deployment) -> 
     assert changes[0]["change"]["change_type"] == "field_removed"
     assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
     assert get(f"/v1/artifacts/{org.upper()}")["projects"][0]["project"] == "checkout"
+
+
+def test_head_answers_like_get_without_a_body(deployment: Deployment) -> None:
+    reply = deployment.delivery.send("HEAD", "/healthz", {})
+    assert reply.status == 200
+    assert reply.headers.get("Content-Type") == "application/json"
+    assert reply.body == b""

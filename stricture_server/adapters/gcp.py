@@ -1,8 +1,9 @@
 """Google Cloud Functions (2nd gen), through functions-framework.
 
-Install with ``pip install 'stricture-server[gcp]'``. An HTTP function receives a
-``flask.Request``, which is a werkzeug request, and may return a werkzeug response, so the
-function only hands the request to :meth:`App.handle`: nothing reads the body before the core.
+Install with the ``gcp`` extra (``pip install '.[gcp]'`` in a clone). An HTTP function
+receives a ``flask.Request``, which is a werkzeug request, and may return a werkzeug response,
+so the function only hands the request to :meth:`App.handle`: nothing reads the body before the
+core.
 """
 
 from __future__ import annotations
