@@ -52,9 +52,10 @@ def unsupported_kind(event: Any, mangum: Mangum, context: Any) -> str:
     if not isinstance(event, dict):
         return f"a JSON {type(event).__name__}, not an object"
     request_context = event.get("requestContext")
+    lattice_keys = {"serviceArn", "serviceNetworkArn"}
     # VPC Lattice v2 has the "version" and "requestContext" by which mangum infers an HTTP
     # API event, then fails on its missing requestContext.http with a KeyError.
-    if isinstance(request_context, dict) and "serviceNetworkArn" in request_context:
+    if isinstance(request_context, dict) and lattice_keys & request_context.keys():
         return f"VPC Lattice (event version {str(event.get('version'))[:10]})"
     if "raw_path" in event and "is_base64_encoded" in event:
         return "VPC Lattice (event version 1.0)"

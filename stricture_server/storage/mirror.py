@@ -111,8 +111,11 @@ class Replicator:
                 continue
             # Recovered once a copy succeeds, or nothing is left: a pass that found every
             # entry held by another worker proves nothing. Idle passes skip the shared state.
-            caught_up = result.replicated or not self.outbox.pending()
-            if (delay or result.replicated) and caught_up and self.outbox.mark_behind(False):
+            if (
+                (delay or result.replicated)
+                and (result.replicated or not self.outbox.pending())
+                and self.outbox.mark_behind(False)
+            ):
                 log.info("replication recovered", extra={"fields": self._fields(result)})
             delay = 0.0
             self.wake.wait(POLL_SECONDS)
