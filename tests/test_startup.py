@@ -10,6 +10,7 @@ import pytest
 
 from . import lambda_events
 from .deliveries import free_port, http_send, server_process
+from .function_deliveries import gcf_process
 from .lambda_deliveries import lambda_runtime
 from .lambda_runtime_api import InvocationFailed
 from .objectstore import moto, new_bucket, object_env
@@ -86,6 +87,19 @@ def test_function_mode_without_boto3_fails_its_init_with_the_same_line(
     assert report["errorType"] == "ConfigError"
     assert report["errorMessage"].endswith(INSTALL_HINT)
     assert "\n" not in report["errorMessage"]
+
+
+def test_cloud_functions_without_boto3_stops_with_the_one_line(
+    tmp_path: Path, without_boto3: dict[str, str]
+) -> None:
+    env = {**object_store_env("s3", tmp_path, "http://127.0.0.1:9", "runs"), **without_boto3}
+    with pytest.raises(RuntimeError) as caught, gcf_process(env):
+        pass
+    status, output = str(caught.value).split("\n", 1)
+    assert status == "server exited with 2:"
+    (line,) = output.splitlines()
+    assert line.startswith("stricture-server: configuration error: ")
+    assert line.endswith(INSTALL_HINT)
 
 
 def test_a_token_with_auth_none_refuses_to_start(tmp_path: Path) -> None:
