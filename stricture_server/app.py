@@ -115,13 +115,17 @@ class App:
         except Exception as exc:
             response, reason = error_response(exc)
             fields["reason"] = reason
-            if response.status_code >= 500:
+            # A 503 is the store failing, not a bug: its reason is in the request line below.
+            if response.status_code >= 500 and response.status_code != 503:
                 log.error(
                     "request failed", exc_info=exc, extra={"fields": {"request_id": request_id}}
                 )
         response.headers["X-Request-Id"] = request_id
         response.headers["X-Content-Type-Options"] = "nosniff"
-        log.info(
+        # A storage outage (503) is the operator's to act on, not routine traffic.
+        level = logging.WARNING if response.status_code == 503 else logging.INFO
+        log.log(
+            level,
             "request",
             extra={
                 "fields": {

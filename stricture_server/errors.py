@@ -113,3 +113,15 @@ class RecordMissing(RecordNotFound):
         super().__init__(key)
         self.location = location
         self.key = key
+
+
+class BucketMissing(StorageUnavailable):
+    """The object store answered that the configured bucket does not exist."""
+
+
+class UnsupportedEvent(StrictureError):
+    """A function platform handed over an event that is not an HTTP request the app serves."""
+
+    def __init__(self, kind: str, supported: str) -> None:
+        super().__init__(f"unsupported event: {kind}; this function serves {supported}")
+        self.kind = kind

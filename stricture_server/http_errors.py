@@ -20,6 +20,7 @@ from .errors import (
     StorageUnavailable,
     Unauthenticated,
     UnsupportedEncoding,
+    UnsupportedEvent,
     UnsupportedMediaType,
 )
 
@@ -66,6 +67,8 @@ def error_response(exc: Exception) -> tuple[Response, str]:
         headers = {"Retry-After": str(exc.retry_after)}
         body = {"error": "storage is unavailable; retry later"}
         return json_response(503, body, headers), exc.reason
+    if isinstance(exc, UnsupportedEvent):
+        return json_response(400, {"error": str(exc), "event": exc.kind}), str(exc)
     if isinstance(exc, MethodNotAllowed):
         allowed = ", ".join(sorted(exc.valid_methods or ()))
         body = {"error": "method not allowed", "allowed": sorted(exc.valid_methods or ())}

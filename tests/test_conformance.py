@@ -761,3 +761,10 @@ def test_corrupt_index_objects_are_skipped_by_listings_and_the_change_feed(
         ("r0", 1),
     ]
     assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
+
+
+def test_head_answers_like_get_without_a_body(deployment: Deployment) -> None:
+    reply = deployment.delivery.send("HEAD", "/healthz", {})
+    assert reply.status == 200
+    assert reply.headers.get("Content-Type") == "application/json"
+    assert reply.body == b""
