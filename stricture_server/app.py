@@ -40,6 +40,9 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
 Fields = dict[str, Any]
 
+IMMUTABLE_MAX_AGE = 31536000
+"""One year, in seconds: how long a run read by id may be cached."""
+
 
 class App:
     """stricture-server, built from settings and its ports by :func:`create_app`."""
@@ -112,12 +115,17 @@ class App:
         except Exception as exc:
             response, reason = error_response(exc)
             fields["reason"] = reason
-            if response.status_code >= 500:
+            # A 503 is the store failing, not a bug: its reason is in the request line below.
+            if response.status_code >= 500 and response.status_code != 503:
                 log.error(
                     "request failed", exc_info=exc, extra={"fields": {"request_id": request_id}}
                 )
         response.headers["X-Request-Id"] = request_id
-        log.info(
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        # A storage outage (503) is the operator's to act on, not routine traffic.
+        level = logging.WARNING if response.status_code == 503 else logging.INFO
+        log.log(
+            level,
             "request",
             extra={
                 "fields": {
@@ -190,11 +198,30 @@ class App:
         self.authenticator.authenticate(request)
         parse(request.args.to_dict(flat=False), NONE)
         identity = identity_from_path(organization, project, service, run_id)
-        if identity.run_id == LATEST:
-            identity, data = self.queries.latest(identity)
-            return Response(data, 200, {"Content-Location": identity.location}, "application/json")
-        data = self.runs.read(identity)
-        return Response(data, 200, mimetype="application/json")
+        latest = identity.run_id == LATEST
+        stored = self.queries.latest(identity) if latest else self.runs.read_record(identity)
+        response = Response(stored.data, 200, mimetype="application/json")
+        if latest:
+            response.headers["Content-Location"] = stored.identity.location
+        # A record never changes, so its digest is a strong validator and a run by id may be
+        # cached for good; ``latest`` names another run as soon as one arrives.
+        response.set_etag(stored.digest)
+        cache = response.cache_control
+        if self.settings.auth_mode != "none":
+            cache.private = True
+        else:
+            cache.public = True
+        if latest:
+            cache.no_cache = True
+        else:
+            cache.max_age = IMMUTABLE_MAX_AGE
+            cache.immutable = True
+        response.make_conditional(request)
+        if response.status_code == 304:
+            # Only the WSGI path drops a 304's body; the function runtimes send get_data().
+            response.set_data(b"")
+            del response.headers["Content-Length"]
+        return response
 
     def _answer(self, request: Request, answer: Callable[[Args], dict[str, Any]]) -> Response:
         self.authenticator.authenticate(request)

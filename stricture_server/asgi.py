@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .app import App
-from .environ import make_request
+from .environ import make_request, response_body
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -64,4 +64,4 @@ class AsgiApp:
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": response.get_data()})
+        await send({"type": "http.response.body", "body": response_body(response, request)})

@@ -6,9 +6,11 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
 from pathlib import Path
 
 from .settings import PREFIX, ConfigError, Settings
+from .storage import check_object_store, require_sdk
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -16,6 +18,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="stricture-server",
         description="Ingest server for lineage artifacts. Configured by STRICTURE_SERVER_* "
         "environment variables (see docs/configuration.md).",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {version('stricture-server')}"
     )
     commands = parser.add_subparsers(dest="command", metavar="command")
     commands.add_parser("serve", help="serve the API with gunicorn (the default)")
@@ -28,11 +33,30 @@ def _parser() -> argparse.ArgumentParser:
         "reindex",
         help="rebuild the read API's index objects from the records (idempotent), then exit",
     )
-    reindex.add_argument("--jobs", type=int, default=8, help="records at a time (default 8)")
-    reindex.add_argument("--organization", help="only this organization's records")
-    reindex.add_argument("--project", help="only this project's (needs --organization)")
-    reindex.add_argument("--service", help="only this service's (needs --project)")
+    verify = commands.add_parser(
+        "verify",
+        help="read every record, claim and index object and report each corrupt one "
+        "(exit 1 if any), then exit",
+    )
+    for command in (reindex, verify):
+        command.add_argument(
+            "--jobs", type=_jobs, default=8, help="objects at a time, at least 1 (default 8)"
+        )
+        command.add_argument("--organization", help="only this organization's objects")
+        command.add_argument("--project", help="only this project's (needs --organization)")
+        command.add_argument("--service", help="only this service's (needs --project)")
     return parser
+
+
+def _jobs(raw: str) -> int:
+    """``--jobs``: a positive number of records at a time (0 would never start one)."""
+    try:
+        jobs = int(raw)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {raw!r}")
+    return jobs
 
 
 def _scope(args: argparse.Namespace) -> tuple[str, ...]:
@@ -42,11 +66,13 @@ def _scope(args: argparse.Namespace) -> tuple[str, ...]:
     given = (args.organization, args.project, args.service)
     scope = tuple(n for n in given if n is not None)
     if given[: len(scope)] != scope:
-        raise ConfigError("reindex: --project needs --organization, --service needs --project")
+        raise ConfigError(
+            f"{args.command}: --project needs --organization, --service needs --project"
+        )
     try:
         return sanitized_scope(scope)
     except ValueError as exc:
-        raise ConfigError(f"reindex: {exc}") from None
+        raise ConfigError(f"{args.command}: {exc}") from None
 
 
 def _check_data_dir(settings: Settings) -> None:
@@ -68,12 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         if settings.storage_driver in ("fs", "mirror"):
             _check_data_dir(settings)
-        scope = _scope(args) if args.command == "reindex" else ()
+        scope = _scope(args) if args.command in ("reindex", "verify") else ()
         if args.command == "replicate" and settings.storage_driver != "mirror":
             raise ConfigError(
                 f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r}: "
                 "replicate needs the mirror driver"
             )
+        if args.command in (None, "serve", "reindex"):
+            check_object_store(settings)
+        require_sdk(settings)
     except ConfigError as exc:
         print(f"stricture-server: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -88,5 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "reindex":
         from .reindex import reindex_command
 
-        return reindex_command(settings, max(1, args.jobs), sys.stderr.isatty(), scope)
+        return reindex_command(settings, args.jobs, sys.stderr.isatty(), scope)
+    if args.command == "verify":
+        from .verify import verify_command
+
+        return verify_command(settings, args.jobs, sys.stderr.isatty(), scope)
     return 0

@@ -1,7 +1,8 @@
 """A werkzeug ``Request`` built from the parts a platform hands over (method, path, headers, body).
 
 The ASGI face and the Azure bridge both end here, so every runtime's request looks the same to
-:meth:`App.handle`. The body is already whole in memory on these platforms.
+:meth:`App.handle`, and take the response body back through :func:`response_body`. The body is
+already whole in memory on these platforms.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-from werkzeug import Request
+from werkzeug import Request, Response
 
 # Headers WSGI carries without the HTTP_ prefix (PEP 3333).
 _UNPREFIXED = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
@@ -60,3 +61,12 @@ def make_request(
     environ["CONTENT_LENGTH"] = str(len(body))
     environ.update(extra or {})
     return Request(environ)
+
+
+def response_body(response: Response, request: Request) -> bytes:
+    """The body a WSGI server would send of ``response`` to ``request``.
+
+    werkzeug leaves it out for ``HEAD`` (the headers stay those of ``GET``) and for ``204`` and
+    ``304``, as process mode does; the platforms that take a body from us do not.
+    """
+    return b"".join(response.get_app_iter(request.environ))

@@ -16,6 +16,7 @@ def raw_response(response: Response) -> bytes:
         f"HTTP/1.1 {status.value} {status.phrase}",
         "Connection: close",
         f"X-Request-Id: {new_run_id()}",
+        "X-Content-Type-Options: nosniff",
     ]
     head += [f"{name}: {value}" for name, value in response.headers.items()]
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + response.get_data()

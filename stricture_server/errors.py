@@ -58,8 +58,12 @@ class Unauthenticated(StrictureError):
 class RecordExists(StrictureError):
     """A run with this identity is stored already, with different content."""
 
-    def __init__(self, location: str) -> None:
-        super().__init__("a run with this run_id is stored already with different content")
+    def __init__(
+        self,
+        location: str,
+        message: str = "a run with this run_id is stored already with different content",
+    ) -> None:
+        super().__init__(message)
         self.location = location
 
 
@@ -90,6 +94,37 @@ class StorageUnavailable(StrictureError):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class RecordCorrupt(StrictureError):
+    """A run's stored record or claim fails its integrity check: it cannot be served."""
+
+    def __init__(self, location: str, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.location = location
+        self.key = key
+        self.reason = reason
+
+
+class RecordMissing(RecordNotFound):
+    """A run id is claimed but its record is not stored (an ingest stopped between the two)."""
+
+    def __init__(self, location: str, key: str) -> None:
+        super().__init__(key)
+        self.location = location
+        self.key = key
+
+
+class BucketMissing(StorageUnavailable):
+    """The object store answered that the configured bucket does not exist."""
+
+
+class UnsupportedEvent(StrictureError):
+    """A function platform handed over an event that is not an HTTP request the app serves."""
+
+    def __init__(self, kind: str, supported: str) -> None:
+        super().__init__(f"unsupported event: {kind}; this function serves {supported}")
+        self.kind = kind
 
 
 class LineageObjectInvalid(StrictureError):

@@ -13,12 +13,21 @@ from .errors import (
     BodyTimedOut,
     BodyTooLarge,
     InvalidInput,
+    RecordCorrupt,
     RecordExists,
+    RecordMissing,
     RecordNotFound,
     StorageUnavailable,
     Unauthenticated,
     UnsupportedEncoding,
+    UnsupportedEvent,
     UnsupportedMediaType,
+)
+
+MISSING = "the run id is claimed but its record is missing"
+REPAIR_MISSING = (
+    "send the same body again to store the record; "
+    "`stricture-server verify` lists every run in this state"
 )
 
 
@@ -37,6 +46,9 @@ def error_response(exc: Exception) -> tuple[Response, str]:
     if isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="stricture-server"'}
         return json_response(401, {"error": str(exc)}, headers), str(exc)
+    if isinstance(exc, RecordMissing):
+        body = {"error": MISSING, "location": exc.location, "repair": REPAIR_MISSING}
+        return json_response(404, body), "record missing"
     if isinstance(exc, RecordNotFound):
         return json_response(404, {"error": "no record under this location"}), "not found"
     if isinstance(exc, RecordExists):
@@ -48,10 +60,15 @@ def error_response(exc: Exception) -> tuple[Response, str]:
         return json_response(413, {"error": str(exc), "limit": exc.limit}), "body too large"
     if isinstance(exc, UnsupportedEncoding | UnsupportedMediaType):
         return json_response(415, {"error": str(exc)}), str(exc)
+    if isinstance(exc, RecordCorrupt):
+        body = {"error": f"run {exc.location} fails its integrity check", "location": exc.location}
+        return json_response(500, body), f"integrity check failed: {exc}"
     if isinstance(exc, StorageUnavailable):
         headers = {"Retry-After": str(exc.retry_after)}
         body = {"error": "storage is unavailable; retry later"}
         return json_response(503, body, headers), exc.reason
+    if isinstance(exc, UnsupportedEvent):
+        return json_response(400, {"error": str(exc), "event": exc.kind}), str(exc)
     if isinstance(exc, MethodNotAllowed):
         allowed = ", ".join(sorted(exc.valid_methods or ()))
         body = {"error": "method not allowed", "allowed": sorted(exc.valid_methods or ())}

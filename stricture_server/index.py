@@ -25,6 +25,7 @@ import orjson
 
 from .entries import SEVERITIES, Counts, Summary, commit_name, timeline_name, to_ms
 from .errors import ObjectExists
+from .integrity import Corrupt
 from .records import RunIdentity, identity_from_path, parse_rfc3339
 from .storage import Storage
 
@@ -138,6 +139,19 @@ def summary_of(body: dict[str, Any]) -> Summary:
         commit_sha=found["commit_sha"],
         counts=Counts(**counts) if counts else None,
     )
+
+
+def parse_entry(data: bytes) -> tuple[Summary, list[dict[str, Any]]]:
+    """The summary and changes an index object holds, or :class:`Corrupt`."""
+    try:
+        body = orjson.loads(data)
+        changes = body.get("changes", [])
+        summary = summary_of(body)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise Corrupt(f"not an index object: {exc!r}") from None
+    if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+        raise Corrupt("not an index object: changes is not a list of objects")
+    return summary, changes
 
 
 class Index:

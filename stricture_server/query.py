@@ -7,11 +7,10 @@ one listing and ``latest`` is one listing plus one read.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
-
-import orjson
 
 from .cursor import Cursor, decode
 from .entries import (
@@ -26,10 +25,13 @@ from .entries import (
 )
 from .errors import InvalidInput, ObjectNotFound, Problem, RecordNotFound
 from .identity import MAX_LENGTH, sanitize
-from .index import COMMITS, TIMELINE, ServiceRef, org_prefix, project_prefix, summary_of
+from .index import COMMITS, TIMELINE, ServiceRef, org_prefix, parse_entry, project_prefix
+from .integrity import Corrupt
 from .query_params import CHANGES, PAGE, RUNS, Args, Query, parse
 from .records import RunIdentity, sanitized
-from .runs import RunStore
+from .runs import RunStore, StoredRun, checked
+
+log = logging.getLogger(__name__)
 
 Answer = dict[str, Any]
 Parser = Callable[[str], Entry | None]
@@ -53,8 +55,8 @@ class Queries:
         self.storage = runs.storage
         self.prefix = runs.prefix
 
-    def latest(self, identity: RunIdentity) -> tuple[RunIdentity, bytes]:
-        """The identity and record of the service's latest run: one listing and one read."""
+    def latest(self, identity: RunIdentity) -> StoredRun:
+        """The service's latest run, its record checked: one listing and one read."""
         service = ServiceRef(identity.organization, identity.project, identity.service)
         base = service.index_prefix(self.prefix) + TIMELINE
         for key in self.storage.list(base):
@@ -62,11 +64,12 @@ class Queries:
             if entry is None:
                 continue
             run = service.run(entry.run_id)
+            record_key = run.payload_key(self.prefix, day_of(entry.time_ms))
             try:
-                return run, self.storage.read(run.payload_key(self.prefix, day_of(entry.time_ms)))
+                return checked(run, record_key, self.storage.read(record_key))
             except ObjectNotFound:
                 # Not where its time says: a record older than this rule; its claim knows.
-                return run, self.runs.read(run)
+                return self.runs.read_record(run)
         raise RecordNotFound(f"{service.location}/latest")
 
     def runs_of(self, organization: str, project: str, service: str, args: Args) -> Answer:
@@ -84,10 +87,9 @@ class Queries:
             found, cursor = self._page(listing, "", "t", parse_timeline, query, start, stop)
         runs = []
         for entry in found:
-            summary = entry.summary or summary_of(
-                orjson.loads(self.storage.read(listing + entry.name))
-            )
-            runs.append(summary.as_json(ref.run(summary.run_id).location))
+            summary = entry.summary or self._summary(listing + entry.name)
+            if summary is not None:
+                runs.append(summary.as_json(ref.run(summary.run_id).location))
         return {**_names(ref), "runs": runs, "next_cursor": cursor}
 
     def _page(
@@ -138,11 +140,13 @@ class Queries:
             if entry is None or not query.in_range(entry.time_ms) or _no_changes(entry, query):
                 continue
             resuming = resume is not None and name == resume.name
-            document = orjson.loads(self._entry_body(base + name, resuming))
-            summary = entry.summary or summary_of(document)
+            body = self._parsed(base + name, self._entry_body(base + name, resuming))
+            if body is None:
+                continue
+            summary = entry.summary or body[0]
             location = ref.run(summary.run_id).location
             offset = resume.offset if resume and resuming else 0
-            changes = document["changes"]
+            changes = body[1]
             for index in range(offset, len(changes)):
                 change = changes[index]
                 if not _matches(change, query):
@@ -185,8 +189,26 @@ class Queries:
         entry = parse_timeline(key[len(base) :]) if key.startswith(base) else None
         if entry is None:
             return None
-        summary = entry.summary or summary_of(orjson.loads(self.storage.read(key)))
-        return summary.as_json(ref.run(summary.run_id).location)
+        summary = entry.summary or self._summary(key)
+        return summary.as_json(ref.run(summary.run_id).location) if summary else None
+
+    def _summary(self, key: str) -> Summary | None:
+        body = self._parsed(key, self.storage.read(key))
+        return body[0] if body else None
+
+    def _parsed(self, key: str, data: bytes) -> tuple[Summary, list[dict[str, Any]]] | None:
+        """An index object's summary and changes; None, logged, when it is corrupt.
+
+        One corrupt object must not take a whole listing down: it is skipped, and
+        ``stricture-server verify`` names it.
+        """
+        try:
+            return parse_entry(data)
+        except Corrupt as exc:
+            log.warning(
+                "corrupt index entry skipped", extra={"fields": {"key": key, "reason": str(exc)}}
+            )
+            return None
 
     def projects_of(self, organization: str, args: Args) -> Answer:
         """A page of an organization's projects."""

@@ -58,11 +58,15 @@ def sanitized_scope(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(scope)
 
 
+def scope_root(prefix: str, scope: tuple[str, ...], area: str = "v1") -> str:
+    """The key prefix of the records (``v1``) or index objects (``index/v1``) of a scope."""
+    root = f"{prefix}/{area}/" if prefix else f"{area}/"
+    return root + "".join(f"{segment}={name}/" for segment, name in zip(SCOPE, scope, strict=False))
+
+
 def record_keys(storage: Storage, prefix: str, scope: tuple[str, ...] = ()) -> Iterator[str]:
     """Every record's key, or those of a :func:`sanitized_scope`, in key order."""
-    root = f"{prefix}/v1/" if prefix else "v1/"
-    root += "".join(f"{segment}={name}/" for segment, name in zip(SCOPE, scope, strict=False))
-    return (key for key in storage.list(root) if key.endswith(RECORD))
+    return (key for key in storage.list(scope_root(prefix, scope)) if key.endswith(RECORD))
 
 
 def reindex(

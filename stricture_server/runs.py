@@ -8,20 +8,51 @@ Two objects per run, both written with the storage's create-if-absent:
 2. the *record*, at the canonical dated key.
 
 A crash between the two leaves a claim without a record: the next identical replay writes the
-record; a different body is refused (409) as for any stored run.
+record; a different body is refused (409) with a message saying the record is missing, and a
+read answers :class:`RecordMissing`. Every read checks the record against its digest and its
+claim (:mod:`.integrity`): a corrupt one is :class:`RecordCorrupt`, never served.
 """
 
 from __future__ import annotations
 
+import logging
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
 
-from .errors import ObjectExists, ObjectNotFound, RecordExists, RecordNotFound
+from .errors import (
+    ObjectExists,
+    ObjectNotFound,
+    RecordCorrupt,
+    RecordExists,
+    RecordMissing,
+    RecordNotFound,
+)
+from .integrity import Claim, Corrupt, parse_claim, record_digest
 from .records import NewRecord, RunIdentity
 from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+CORRUPT_CLAIM = (
+    "the claim of this run id fails its integrity check, so the run id takes no new record; "
+    "`stricture-server verify` names it for repair"
+)
+MISSING_RECORD = (
+    "a run with this run_id is claimed with different content but its record is missing: "
+    "send the first body again to store it; `stricture-server verify` lists such runs"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRun:
+    """A run's record as read, checked against its digest."""
+
+    identity: RunIdentity
+    data: bytes
+    digest: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +87,19 @@ class RunStore:
         try:
             self.storage.create(identity.claim_key(self.prefix), claim)
         except ObjectExists:
-            existing = self._claim(identity)
-            if existing["digest"] != record.digest:
+            try:
+                existing = self._claim(identity)
+            except RecordCorrupt:
+                # Not a 500 on every retry: the client learns the run id is unusable.
+                raise RecordExists(identity.location, CORRUPT_CLAIM) from None
+            if existing.digest != record.digest:
+                if not self._exists(existing.key):
+                    raise RecordExists(identity.location, MISSING_RECORD) from None
                 raise RecordExists(identity.location) from None
             # An identical replay. Writing the record again is a no-op when it exists and
             # completes a first attempt that stopped between claim and record, with the
             # claim's time, so the record always agrees with its claim.
-            key, received_at = existing["key"], existing["received_at"]
+            key, received_at = existing.key, existing.received_at
             self._create_record(key, record.stored_bytes(received_at))
             return Accepted(identity, key, replay=True, received_at=received_at)
         self._create_record(key, record.stored_bytes(received_at))
@@ -73,13 +110,49 @@ class RunStore:
         with suppress(ObjectExists):
             self.storage.create(key, data)
 
-    def _claim(self, identity: RunIdentity) -> dict[str, str]:
-        claim: dict[str, str] = orjson.loads(self.storage.read(identity.claim_key(self.prefix)))
-        return claim
+    def _exists(self, key: str) -> bool:
+        # One listing request, not a read of a record that may be 10 MB.
+        return next(iter(self.storage.list(key)), None) == key
+
+    def _claim(self, identity: RunIdentity) -> Claim:
+        key = identity.claim_key(self.prefix)
+        try:
+            return parse_claim(self.storage.read(key))
+        except Corrupt as exc:
+            raise _corrupt(identity, key, str(exc)) from None
 
     def read(self, identity: RunIdentity) -> bytes:
-        """The stored record's bytes, or :class:`RecordNotFound`."""
+        """The stored record's bytes, checked: see :meth:`read_record`."""
+        return self.read_record(identity).data
+
+    def read_record(self, identity: RunIdentity) -> StoredRun:
+        """The stored record, checked against its digest and its claim.
+
+        :class:`RecordNotFound` when the run id is not claimed, :class:`RecordMissing` when it
+        is but the record is not stored, :class:`RecordCorrupt` when either fails its check.
+        """
         try:
-            return self.storage.read(self._claim(identity)["key"])
+            claim = self._claim(identity)
         except ObjectNotFound:
             raise RecordNotFound(identity.location) from None
+        try:
+            stored = checked(identity, claim.key, self.storage.read(claim.key))
+        except ObjectNotFound:
+            log.warning("claim without its record", extra={"fields": {"key": claim.key}})
+            raise RecordMissing(identity.location, claim.key) from None
+        if stored.digest != claim.digest:
+            raise _corrupt(identity, claim.key, "the record's digest is not its claim's")
+        return stored
+
+
+def checked(identity: RunIdentity, key: str, data: bytes) -> StoredRun:
+    """The record ``data`` read from ``key``, or :class:`RecordCorrupt` if it fails its digest."""
+    try:
+        return StoredRun(identity, data, record_digest(data))
+    except Corrupt as exc:
+        raise _corrupt(identity, key, str(exc)) from None
+
+
+def _corrupt(identity: RunIdentity, key: str, reason: str) -> RecordCorrupt:
+    log.error("record fails its integrity check", extra={"fields": {"key": key, "reason": reason}})
+    return RecordCorrupt(identity.location, key, reason)

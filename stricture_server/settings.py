@@ -148,6 +148,13 @@ class Settings:
                 f"{PREFIX}AUTH_MODE='token' needs {PREFIX}INGEST_TOKEN "
                 "(one token, or several separated by commas)"
             )
+        if auth_mode == "none" and tokens:
+            # A token nobody checks is most likely a mistake that leaves the server open.
+            raise ConfigError(
+                f"{PREFIX}AUTH_MODE='none' with {PREFIX}INGEST_TOKEN set: the token would not "
+                f"be checked; remove {PREFIX}AUTH_MODE (or set it to token) to require it, or "
+                f"unset {PREFIX}INGEST_TOKEN to run without authentication"
+            )
         data_dir = reader.get("DATA_DIR", ".stricture-server-data", str)
         if not data_dir.strip():
             raise ConfigError(f"{PREFIX}DATA_DIR='': must not be empty")

@@ -267,6 +267,52 @@ def alb(
     return event
 
 
+def vpc_lattice(
+    *,
+    method: str,
+    path: str,
+    raw_query: str,
+    headers: list[tuple[str, str]],
+    body: bytes,
+    version: int,
+) -> dict[str, Any]:
+    """A VPC Lattice request to a Lambda target, event structure version 1.0 or 2.0.
+
+    https://docs.aws.amazon.com/vpc-lattice/latest/ug/lambda-functions.html#receive-event-from-service
+    Version 1.0 is snake_case with single-valued headers; 2.0 has list values and a
+    ``version`` and ``requestContext``, the keys by which an HTTP API event is told.
+    """
+    data, is_base64 = encode_body(body, headers)
+    lowered = [(k.lower(), v) for k, v in headers]
+    if version == 1:
+        return {
+            "raw_path": f"{path}?{raw_query}" if raw_query else path,
+            "method": method,
+            "headers": _joined(lowered),
+            "query_string_parameters": _joined(_pairs(raw_query)),
+            "body": data or "",
+            "is_base64_encoded": is_base64,
+        }
+    region = "us-east-1"
+    return {
+        "version": "2.0",
+        "path": path,
+        "method": method,
+        "headers": _lists(lowered) or {},
+        "queryStringParameters": _lists(_pairs(raw_query)) or {},
+        "body": data or "",
+        "isBase64Encoded": is_base64,
+        "requestContext": {
+            "serviceNetworkArn": f"arn:aws:vpc-lattice:{region}:{ACCOUNT}:servicenetwork/sn-0123",
+            "serviceArn": f"arn:aws:vpc-lattice:{region}:{ACCOUNT}:service/svc-0123",
+            "targetGroupArn": f"arn:aws:vpc-lattice:{region}:{ACCOUNT}:targetgroup/tg-0123",
+            "identity": {"sourceVpcArn": f"arn:aws:ec2:{region}:{ACCOUNT}:vpc/vpc-0123"},
+            "region": region,
+            "timeEpoch": str(EPOCH_MS * 1000),
+        },
+    }
+
+
 def _pairs(raw_query: str) -> list[tuple[str, str]]:
     return parse_qsl(raw_query, keep_blank_values=True)
 

@@ -40,6 +40,19 @@ def test_unwritable_store_is_503_with_retry_after(tmp_path: Path) -> None:
     assert response.json == {"error": "storage is unavailable; retry later"}
 
 
+def test_a_storage_outage_is_logged_as_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    client = app_on(FileStorage(blocker))
+    with caplog.at_level(logging.INFO, logger="stricture_server.request"):
+        assert client.get("/healthz").status_code == 200
+        client.post("/v1/artifacts", data=orjson.dumps(factory.envelope()), headers=JSON)
+    levels = [(r.fields["status"], r.levelno) for r in caplog.records]  # type: ignore[attr-defined]
+    assert levels == [(200, logging.INFO), (503, logging.WARNING)]
+
+
 class Broken:
     """A store with a bug: every call raises something no one planned for."""
 

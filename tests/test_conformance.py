@@ -16,8 +16,11 @@ from typing import Any
 import orjson
 import pytest
 
+from stricture_server.index import ServiceRef
+
 from . import factory
 from .conftest import MAX_BODY, TOKEN
+from .damage import plant, plant_index_entry, truncated
 from .deliveries import Deployment, PlatformRefused, Reply
 from .function_deliveries import FUNCTION_DELIVERIES
 
@@ -405,6 +408,7 @@ def test_case(deployment: Deployment, case: Case) -> None:
     reply = deployment.delivery.send(case.method, case.path, case.headers, body)
     assert reply.status == case.status, reply.body[:500]
     assert reply.headers.get("Content-Type") == "application/json"
+    assert reply.headers.get("X-Content-Type-Options") == "nosniff"
     document = reply.json()
     for key, value in case.expect_json.items():
         assert document[key] == value
@@ -632,3 +636,135 @@ def test_a_hostile_request_id_is_replaced_on_every_function_runtime(
         assert given
         assert given != request_id
         assert "X-Injected" not in reply.headers
+
+
+def test_record_reads_are_cacheable_and_conditional(deployment: Deployment) -> None:
+    org = factory.unique("cache")
+    service = f"/v1/artifacts/{org}/checkout/api"
+    document = factory.envelope(organization=org, run_id="r1", generated_at="2026-04-01T00:00:00Z")
+    assert ingest(deployment, document).status == 202
+    by_id = deployment.delivery.send("GET", f"{service}/r1", AUTH)
+    digest = by_id.json()["digest"]
+    # The digest, strong and quoted; immutable, and private because the deployment has auth.
+    assert by_id.headers.get("ETag") == f'"{digest}"'
+    assert set(by_id.headers["Cache-Control"].split(", ")) == {
+        "private",
+        "max-age=31536000",
+        "immutable",
+    }
+    assert by_id.headers.get("X-Content-Type-Options") == "nosniff"
+    same = deployment.delivery.send(
+        "GET", f"{service}/r1", {"If-None-Match": f'"{digest}"', **AUTH}
+    )
+    assert (same.status, same.body, same.headers.get("ETag")) == (304, b"", f'"{digest}"')
+    other = deployment.delivery.send("GET", f"{service}/r1", {"If-None-Match": '"x"', **AUTH})
+    assert (other.status, other.json()) == (200, by_id.json())
+    latest = deployment.delivery.send("GET", f"{service}/latest", AUTH)
+    assert latest.headers.get("ETag") == f'"{digest}"'
+    assert set(latest.headers["Cache-Control"].split(", ")) == {"private", "no-cache"}
+    unchanged = deployment.delivery.send(
+        "GET", f"{service}/latest", {"If-None-Match": f'"{digest}"', **AUTH}
+    )
+    assert unchanged.status == 304
+    assert unchanged.headers.get("Content-Location") == f"{service}/r1"
+    newer = {**document, "run_id": "r2", "generated_at": "2026-04-02T00:00:00Z"}
+    assert ingest(deployment, newer).status == 202
+    moved = deployment.delivery.send(
+        "GET", f"{service}/latest", {"If-None-Match": f'"{digest}"', **AUTH}
+    )
+    assert (moved.status, moved.json()["run_id"]) == (200, "r2")
+    assert moved.headers.get("ETag") == f'"{moved.json()["digest"]}"'
+
+
+def test_a_record_failing_its_digest_is_a_500_naming_the_run(deployment: Deployment) -> None:
+    document = factory.envelope(organization=factory.unique("torn"), run_id="r1")
+    planted = plant(deployment.storage, deployment.prefix, document, truncated, indexed=True)
+    location = planted.identity.location
+    for path in (location, location.replace("/r1", "/latest")):
+        reply = deployment.delivery.send("GET", path, AUTH)
+        assert reply.status == 500, reply.body[:300]
+        assert reply.json() == {
+            "error": f"run {location} fails its integrity check",
+            "location": location,
+        }
+        assert reply.headers.get("X-Content-Type-Options") == "nosniff"
+    # The listing, which reads only the index, still answers; nothing stored changed.
+    listing = deployment.delivery.send("GET", location.removesuffix("/r1"), AUTH)
+    assert [run["run_id"] for run in listing.json()["runs"]] == ["r1"]
+    assert deployment.storage.read(planted.record_key) == truncated(planted.record)
+
+
+def test_a_claim_without_its_record_says_how_to_repair_it(deployment: Deployment) -> None:
+    document = factory.envelope(organization=factory.unique("half"), run_id="r1")
+    planted = plant(deployment.storage, deployment.prefix, document, lambda data: None)
+    location = planted.identity.location
+    missing = deployment.delivery.send("GET", location, AUTH)
+    assert missing.status == 404
+    assert missing.json()["error"] == "the run id is claimed but its record is missing"
+    assert "send the same body again" in missing.json()["repair"]
+    other = ingest(deployment, {**document, "summary": "other content"})
+    assert other.status == 409
+    assert other.headers.get("Location") == location
+    assert "its record is missing: send the first body again" in other.json()["error"]
+    # The first body completes the run, with the claim's time.
+    assert ingest(deployment, document).status == 202
+    read = deployment.delivery.send("GET", location, AUTH)
+    assert read.status == 200
+    assert read.body == planted.record
+
+
+def test_a_corrupt_claim_is_a_clear_error_not_a_500_on_every_retry(
+    deployment: Deployment,
+) -> None:
+    document = factory.envelope(organization=factory.unique("claim"), run_id="r1")
+    planted = plant(deployment.storage, deployment.prefix, document, claim=truncated)
+    location = planted.identity.location
+    read = deployment.delivery.send("GET", location, AUTH)
+    assert read.status == 500
+    assert read.json()["error"] == f"run {location} fails its integrity check"
+    for attempt in (document, {**document, "summary": "other"}):
+        again = ingest(deployment, attempt)
+        assert again.status == 409, again.body[:300]
+        assert "the claim of this run id fails its integrity check" in again.json()["error"]
+        assert again.headers.get("Location") == location
+    assert deployment.storage.read(planted.claim_key) == truncated(planted.claim)
+
+
+def test_corrupt_index_objects_are_skipped_by_listings_and_the_change_feed(
+    deployment: Deployment,
+) -> None:
+    org = factory.unique("skip")
+    for n, day in enumerate(("2026-04-01", "2026-04-03")):
+        document = factory.envelope(
+            organization=org, run_id=f"r{n}", generated_at=f"{day}T00:00:00Z", diff=factory.diff(2)
+        )
+        assert ingest(deployment, document).status == 202
+    service = ServiceRef(org, "checkout", "api")
+    for run_id, body in (("bad-json", b'{"summary": {"run_'), ("bad-shape", b'{"summary": 7}')):
+        when = datetime(2026, 4, 2, tzinfo=UTC)
+        plant_index_entry(deployment.storage, deployment.prefix, service, run_id, body, when)
+
+    def get(path: str) -> Any:
+        reply = deployment.delivery.send("GET", path, AUTH)
+        assert reply.status == 200, reply.body[:300]
+        return reply.json()
+
+    assert [run["run_id"] for run in get(service.location)["runs"]] == ["r1", "r0"]
+    assert [
+        run["run_id"] for run in get(f"{service.location}?limit=1&from=2026-04-02")["runs"]
+    ] == ["r1"]
+    changes = get(f"/v1/changes/{org}/checkout/api")["changes"]
+    assert [(c["run_id"], c["index"]) for c in changes] == [
+        ("r1", 0),
+        ("r1", 1),
+        ("r0", 0),
+        ("r0", 1),
+    ]
+    assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
+
+
+def test_head_answers_like_get_without_a_body(deployment: Deployment) -> None:
+    reply = deployment.delivery.send("HEAD", "/healthz", {})
+    assert reply.status == 200
+    assert reply.headers.get("Content-Type") == "application/json"
+    assert reply.body == b""

@@ -7,9 +7,11 @@ import json
 import re
 import subprocess
 import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
+from cfnlint.decode import decode_str  # type: ignore[import-untyped]
 
 from stricture_server.settings import KNOWN_VARIABLES
 
@@ -81,3 +83,13 @@ def test_deployments_use_only_known_settings() -> None:
 def test_deploy_scripts_parse(script: Path) -> None:
     result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_a_rest_api_front_passes_gzip_json_bodies_as_binary() -> None:
+    # A REST API hands a body over unaltered (base64) only if its Content-Type matches one of
+    # the binary media types; a gzip body is sent as application/json with Content-Encoding.
+    template, problems = decode_str(TEMPLATE.read_text())
+    assert not problems
+    # SAM writes the "/" of a media type as "~1".
+    types = [t.replace("~1", "/") for t in template["Globals"]["Api"]["BinaryMediaTypes"]]
+    assert any(fnmatch("application/json", pattern) for pattern in types)

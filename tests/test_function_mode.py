@@ -222,3 +222,59 @@ def test_functions_framework_app_replaces_a_hostile_request_id(
     response = delivery.client.get("/healthz", environ_overrides={"HTTP_X_REQUEST_ID": request_id})
     assert response.status_code == 200
     assert response.headers["X-Request-Id"] != request_id
+
+
+def envelope_request() -> dict[str, Any]:
+    """An ingest, as the keyword arguments of an event builder."""
+    return {
+        "method": "POST",
+        "path": "/v1/artifacts",
+        "raw_query": "",
+        "headers": [("Content-Type", "application/json")],
+        "body": orjson.dumps(factory.envelope()),
+    }
+
+
+S3_NOTIFICATION = {"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "s3": {}}]}
+SCHEDULE = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        (
+            lambda_events.vpc_lattice(**envelope_request(), version=1),
+            "VPC Lattice (event version 1.0)",
+        ),
+        (
+            lambda_events.vpc_lattice(**envelope_request(), version=2),
+            "VPC Lattice (event version 2.0)",
+        ),
+        (S3_NOTIFICATION, "records from aws:s3"),
+        (SCHEDULE, "EventBridge event from aws.events"),
+        ({"hello": "world"}, "unrecognised event (keys: hello)"),
+        ([1, 2], "a JSON list, not an object"),
+    ],
+    ids=["lattice-v1", "lattice-v2", "s3", "eventbridge", "unknown", "list"],
+)
+def test_an_unsupported_lambda_event_is_a_json_400_naming_it(
+    tmp_path: Path, event: Any, kind: str
+) -> None:
+    handler = handler_from_env(fs_env(tmp_path, **FUNCTION_SETTINGS))
+    result = handler(event, lambda_events.Context())
+    assert result["statusDescription"] == "400 Bad Request"
+    reply = reply_from_lambda(result)
+    assert reply.status == 400
+    assert reply.headers["Content-Type"] == "application/json"
+    assert reply.json() == {
+        "error": f"unsupported event: {kind}; this function serves API Gateway (REST and HTTP "
+        "APIs), function URL and Application Load Balancer requests",
+        "event": kind,
+    }
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))  # nothing was stored
+
+
+def test_the_lambda_runtime_answers_a_vpc_lattice_event_with_the_400(tmp_path: Path) -> None:
+    with lambda_runtime(fs_env(tmp_path, **FUNCTION_SETTINGS)) as invoke:
+        result = invoke(lambda_events.vpc_lattice(**envelope_request(), version=2))
+    assert reply_from_lambda(result).json()["event"] == "VPC Lattice (event version 2.0)"

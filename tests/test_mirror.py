@@ -248,3 +248,46 @@ def test_the_log_says_when_replication_falls_behind_and_recovers(
         store.stop_replication()
         logger.removeHandler(handler)
         logger.setLevel(level)
+
+
+def test_workers_on_one_data_dir_log_behind_and_recovered_once(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    bucket = new_bucket()
+    # Two stores on one data directory: two gunicorn workers, each with its replication thread.
+    workers = [mirror(tmp_path, bucket, proxy.url) for _ in range(2)]
+    handler = Collect()
+    logger = logging.getLogger("stricture_server.replication")
+    logger.addHandler(handler)
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    proxy.mode = "error"
+    for worker in workers:
+        worker.start_replication()
+    try:
+        for number, worker in enumerate(workers):
+            worker.create(f"p/{number}.json", b"x")
+
+        def messages() -> list[str]:
+            return [r.getMessage() for r in handler.records]
+
+        def puts() -> int:
+            return sum(1 for method, _ in proxy.requests if method == "PUT")
+
+        deadline = time.monotonic() + 60
+        # Several failed passes: both workers have met the outage, each woken by its own write.
+        while puts() < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proxy.up()
+        while len(stored(bucket)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while "replication recovered" not in messages() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        for worker in workers:
+            worker.stop_replication()
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert puts() >= 8
+    assert stored(bucket) == {"p/0.json": b"x", "p/1.json": b"x"}
+    assert messages() == ["replication is behind", "replication recovered"]

@@ -310,6 +310,7 @@ def test_malformed_http_gets_json_errors(tmp_path: Path) -> None:
             headers = dict(line.split(": ", 1) for line in lines[1:])
             assert lines[0].split(" ", 2)[1] == str(status), answer[:300]
             assert headers["Content-Type"] == "application/json", answer[:300]
+            assert headers["X-Content-Type-Options"] == "nosniff"
             assert int(headers["Content-Length"]) == len(body)
             assert orjson.loads(body)["error"].startswith(error), body
         # The worker carries on, and nothing was stored.

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import struct
 import subprocess
-import sys
-import termios
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,22 +14,12 @@ from stricture_server.runs import RunStore
 from stricture_server.storage.fs import FileStorage
 
 from . import factory
-from .deliveries import ROOT
+from .commands import on_terminal, run_command
 
 
 def run_reindex(data_dir: Path, stderr: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
-    env["STRICTURE_SERVER_DATA_DIR"] = str(data_dir)
-    return subprocess.run(
-        [sys.executable, "-m", "stricture_server", "reindex", "--jobs", "2"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=stderr,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    env = {"STRICTURE_SERVER_DATA_DIR": str(data_dir)}
+    return run_command(env, "reindex", "--jobs", "2", stderr=stderr)
 
 
 def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
@@ -50,7 +35,7 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     assert orjson.loads(first.stdout) == {"records": 3, "created": 6, "unreadable": []}
     # Not a terminal: no progress bar in the output.
     assert "run/s" not in first.stderr
-    assert Queries(runs).latest(latest)[0].run_id == "r0"
+    assert Queries(runs).latest(latest).identity.run_id == "r0"
     again = run_reindex(tmp_path)
     assert (again.returncode, orjson.loads(again.stdout)["created"]) == (0, 0)
 
@@ -73,32 +58,13 @@ def test_reindex_draws_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     for n in range(2):
         document = factory.envelope(organization="acme", run_id=f"r{n}")
         runs.create(normalize(document, now), now)
-    terminal, child_end = os.openpty()
-    # A new pseudo-terminal is 0 columns wide; tqdm sizes its bar to the terminal.
-    fcntl.ioctl(child_end, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    try:
-        done = run_reindex(tmp_path, stderr=child_end)
-    finally:
-        os.close(child_end)
-    drawn = b""
-    try:
-        while chunk := os.read(terminal, 65536):
-            drawn += chunk
-    except OSError:  # Linux answers EIO once the other end is closed and drained
-        pass
-    finally:
-        os.close(terminal)
-    assert done.returncode == 0
+    code, drawn = on_terminal(lambda stderr: run_reindex(tmp_path, stderr=stderr).returncode)
+    assert code == 0
     assert b"2/2" in drawn
 
 
 def run_scoped(data_dir: Path, *scope: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
-    env["STRICTURE_SERVER_DATA_DIR"] = str(data_dir)
-    command = [sys.executable, "-m", "stricture_server", "reindex", *scope]
-    return subprocess.run(
-        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
-    )
+    return run_command({"STRICTURE_SERVER_DATA_DIR": str(data_dir)}, "reindex", *scope)
 
 
 def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path: Path) -> None:

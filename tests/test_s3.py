@@ -150,6 +150,9 @@ def test_requests_per_ingest() -> None:
     replay = ["PutObject", "GetObject", "PutObject", "PutObject index"]
     assert count("POST", "/v1/artifacts", body) == (202, replay, 4)
     changed = orjson.dumps({**document, "artifact": factory.artifact(2)})
-    assert count("POST", "/v1/artifacts", changed) == (409, ["PutObject", "GetObject"], 2)
+    # A conflict: claim refused and read, then whether its record is stored, so the 409 can
+    # say when the first body would complete a run whose record is missing.
+    conflict = ["PutObject", "GetObject", "ListObjectsV2"]
+    assert count("POST", "/v1/artifacts", changed) == (409, conflict, 3)
     with_commit = orjson.dumps(factory.envelope(run_id="r-2", commit_sha="a" * 40))
     assert count("POST", "/v1/artifacts", with_commit)[1:] == ([*new, "PutObject index"], 4)

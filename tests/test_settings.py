@@ -35,9 +35,15 @@ def test_a_token_turns_token_mode_on() -> None:
     assert [t.value for t in settings.ingest_tokens] == ["new", "old"]
 
 
-def test_auth_none_can_be_forced_with_a_token_set() -> None:
-    env = {"STRICTURE_SERVER_INGEST_TOKEN": "t", "STRICTURE_SERVER_AUTH_MODE": "NONE"}
-    assert Settings.from_env(env).auth_mode == "none"
+def test_a_token_with_auth_none_is_refused_as_a_likely_mistake() -> None:
+    env = {"STRICTURE_SERVER_INGEST_TOKEN": "s3cr3t-value", "STRICTURE_SERVER_AUTH_MODE": "NONE"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    message = str(caught.value)
+    assert "STRICTURE_SERVER_AUTH_MODE='none'" in message
+    assert "STRICTURE_SERVER_INGEST_TOKEN" in message
+    assert "s3cr3t-value" not in message
+    assert Settings.from_env({"STRICTURE_SERVER_AUTH_MODE": "none"}).auth_mode == "none"
 
 
 def test_secrets_never_show_in_repr() -> None:

@@ -1,19 +1,29 @@
 """AWS Lambda, through mangum: API Gateway REST and HTTP APIs, Function URLs and ALB events.
 
-Install with ``pip install 'stricture-server[aws]'``. mangum recognises the event shape and
-turns it into an ASGI call; :class:`~stricture_server.asgi.AsgiApp` ends it in ``App.handle``.
+Install with the ``aws`` extra (``pip install '.[aws]'`` in a clone). mangum recognises the
+event shape and turns it into an ASGI call; :class:`~stricture_server.asgi.AsgiApp` ends it in
+``App.handle``. An event mangum has no handler for is answered ``400`` with JSON naming it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from mangum import Mangum
 
+from .. import logs
 from ..app import App
 from ..asgi import AsgiApp
+from ..errors import UnsupportedEvent
 from ..function import create_function_app
+from ..http_errors import error_response
+
+SUPPORTED = "API Gateway (REST and HTTP APIs), function URL and Application Load Balancer requests"
+
+log = logging.getLogger(logs.ACCESS)
 
 
 class LambdaHandler:
@@ -29,9 +39,57 @@ class LambdaHandler:
             api_gateway_base_path=app.settings.api_base_path or "/",
         )
 
-    def __call__(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         """Answer one invocation."""
+        kind = unsupported_kind(event, self.mangum, context)
+        if kind:
+            return refusal(kind)
         return self.mangum(event, context)
+
+
+def unsupported_kind(event: Any, mangum: Mangum, context: Any) -> str:
+    """What ``event`` is, if mangum cannot serve it; empty if it can."""
+    if not isinstance(event, dict):
+        return f"a JSON {type(event).__name__}, not an object"
+    request_context = event.get("requestContext")
+    lattice_keys = {"serviceArn", "serviceNetworkArn"}
+    # VPC Lattice v2 has the "version" and "requestContext" by which mangum infers an HTTP
+    # API event, then fails on its missing requestContext.http with a KeyError.
+    if isinstance(request_context, dict) and lattice_keys & request_context.keys():
+        return f"VPC Lattice (event version {str(event.get('version'))[:10]})"
+    if "raw_path" in event and "is_base64_encoded" in event:
+        return "VPC Lattice (event version 1.0)"
+    try:
+        mangum.infer(event, context)
+    except RuntimeError:
+        return _describe(event)
+    return ""
+
+
+def _describe(event: dict[str, Any]) -> str:
+    records = event.get("Records")
+    if isinstance(records, list) and records and isinstance(records[0], dict):
+        source = records[0].get("eventSource") or records[0].get("EventSource") or "unknown"
+        return f"records from {str(source)[:64]}"
+    if "detail-type" in event and "source" in event:
+        return f"EventBridge event from {str(event['source'])[:64]}"
+    keys = ", ".join(sorted(str(k)[:32] for k in event)[:8])
+    return f"unrecognised event (keys: {keys})"
+
+
+def refusal(kind: str) -> dict[str, Any]:
+    """The app's JSON ``400`` for an unsupported event, in the shape Lambda fronts take."""
+    response, reason = error_response(UnsupportedEvent(kind, SUPPORTED))
+    log.warning("unsupported event", extra={"fields": {"status": 400, "reason": reason}})
+    status = HTTPStatus(response.status_code)
+    return {
+        "statusCode": status.value,
+        # ALB and VPC Lattice targets answer with a status line too.
+        "statusDescription": f"{status.value} {status.phrase}",
+        "headers": dict(response.headers),
+        "body": response.get_data(as_text=True),
+        "isBase64Encoded": False,
+    }
 
 
 def handler_from_env(env: Mapping[str, str]) -> LambdaHandler:

@@ -1,8 +1,9 @@
 """Azure Functions (Python v2 programming model), through azure-functions.
 
-Install with ``pip install 'stricture-server[azure]'``. One anonymous catch-all route hands every
-request to :meth:`App.handle`. The library's ``WsgiFunctionApp`` is not used: it raises on any
-5xx of the app (a deliberate 503 with ``Retry-After`` would become the host's bare 500).
+Install with the ``azure`` extra (``pip install '.[azure]'`` in a clone). One anonymous
+catch-all route hands every request to :meth:`App.handle`. The library's ``WsgiFunctionApp`` is
+not used: it raises on any 5xx of the app (a deliberate 503 with ``Retry-After`` would become the
+host's bare 500).
 """
 
 from __future__ import annotations
@@ -11,19 +12,19 @@ from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 import azure.functions as func
-from werkzeug import Response
+from werkzeug import Request, Response
 
 from ..app import App
-from ..environ import make_request
+from ..environ import make_request, response_body
 from ..function import create_function_app
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def to_response(response: Response) -> func.HttpResponse:
-    """The werkzeug response as the Functions host takes it."""
+def to_response(response: Response, request: Request) -> func.HttpResponse:
+    """The werkzeug response to ``request`` as the Functions host takes it (no body for HEAD)."""
     out = func.HttpResponse(
-        response.get_data(),
+        response_body(response, request),
         status_code=response.status_code,
         mimetype=response.mimetype or "application/octet-stream",
     )
@@ -45,7 +46,7 @@ def handle(app: App, req: func.HttpRequest) -> func.HttpResponse:
         server=(url.hostname or "localhost", url.port or (443 if url.scheme == "https" else 80)),
         extra={"azure.request": req},
     )
-    return to_response(app.handle(request))
+    return to_response(app.handle(request), request)
 
 
 def function_app(app: App) -> func.FunctionApp:

@@ -103,13 +103,19 @@ class Replicator:
                 log.exception("replication pass failed")
                 result = Drained(0, 0, "internal error")
             if result.unavailable:
-                if not delay:
+                if self.outbox.mark_behind(True):
                     log.warning("replication is behind", extra={"fields": self._fields(result)})
                 delay = min(max(1.0, delay * 2), self.retry_max_seconds)
                 # During an outage new writes must not cut the backoff short.
                 self.stopping.wait(delay)
                 continue
-            if delay:
+            # Recovered once a copy succeeds, or nothing is left: a pass that found every
+            # entry held by another worker proves nothing. Idle passes skip the shared state.
+            if (
+                (delay or result.replicated)
+                and (result.replicated or not self.outbox.pending())
+                and self.outbox.mark_behind(False)
+            ):
                 log.info("replication recovered", extra={"fields": self._fields(result)})
             delay = 0.0
             self.wake.wait(POLL_SECONDS)

@@ -98,6 +98,18 @@ class Outbox:
                 state["last_error"] = error
                 state["last_error_at"] = time.time()
 
+    def mark_behind(self, behind: bool) -> bool:
+        """Record whether replication is behind; True only for the caller that changed it.
+
+        Every worker on a data directory replicates, but the change is made once, under the
+        shared lock, so "behind" and "recovered" are logged once per data directory.
+        """
+        with self._state() as state:
+            if bool(state.get("behind")) == behind:
+                return False
+            state["behind"] = behind
+            return True
+
     def status(self) -> dict[str, Any]:
         """Counts and ages for ``GET /v1/replication``."""
         pending = self.pending()

@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
+from ..errors import BucketMissing, ObjectExists, ObjectNotFound, StorageUnavailable
 from ..settings import Settings
 
 CONFLICT_ATTEMPTS = 5
@@ -63,6 +63,8 @@ def _unavailable(exc: Exception) -> StorageUnavailable:
         reason = f"object store answered {status} {code}"
         if code == "AccessDenied":
             reason += " (check the credentials' permissions, docs/storage.md)"
+        if code == "NoSuchBucket":
+            return BucketMissing(reason)
         return StorageUnavailable(reason)
     return StorageUnavailable(f"object store unreachable: {exc}")
 
@@ -119,6 +121,17 @@ class S3Storage:
         except BotoCoreError as exc:
             raise _unavailable(exc) from exc
         return data
+
+    def probe(self, prefix: str) -> None:
+        """Check that the bucket exists and answers: one ``ListObjectsV2`` of at most one key.
+
+        Listing is a permission the server needs anyway (docs/storage.md); ``HeadBucket``
+        would need the same one and say less.
+        """
+        try:
+            self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
+        except (ClientError, BotoCoreError) as exc:
+            raise _unavailable(exc) from exc
 
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """Keys under ``prefix`` after ``start_after``, one ``ListObjectsV2`` per 1000 keys."""
