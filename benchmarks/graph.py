@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 from bodies import ARTIFACT, large_artifact, real_artifact
+from validation_cost import timed
 
 from stricture_server.lineage.edges import RunGraph
 from stricture_server.lineage.graph import Location, OrgGraph
@@ -77,13 +76,8 @@ def artifact(service: int, options: argparse.Namespace, rng: random.Random) -> d
 
 
 def cpu_ms(call: Callable[[], object], rounds: int) -> float:
-    """Median CPU milliseconds of ``rounds`` calls."""
-    found = []
-    for _ in range(rounds):
-        began = time.process_time()
-        call()
-        found.append((time.process_time() - began) * 1000)
-    return statistics.median(found)
+    """Median CPU milliseconds per call over ``rounds`` batches (of one call when it is slow)."""
+    return timed(call, budget=0.05, rounds=rounds)
 
 
 def diff_of(systems: list[str], changes: int) -> dict[str, Any]:
