@@ -147,7 +147,7 @@ class App:
             encoding=request.headers.get("Content-Encoding", ""),
             limit=self.settings.max_body_bytes,
         )
-        document = parse_json(body)
+        document = parse_json(body, max_values=self.settings.max_json_values)
         del body
         problems = self.validator.problems(document)
         if problems:

@@ -86,3 +86,11 @@ class StorageUnavailable(StrictureError):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+
+
+class TooManyValues(StrictureError):
+    """The body holds more JSON values than the configured limit; refused before parsing."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body holds more than {limit} JSON values")
+        self.limit = limit

@@ -15,6 +15,7 @@ from .errors import (
     RecordExists,
     RecordNotFound,
     StorageUnavailable,
+    TooManyValues,
     Unauthenticated,
     UnsupportedEncoding,
     UnsupportedMediaType,
@@ -43,6 +44,8 @@ def error_response(exc: Exception) -> tuple[Response, str]:
         return json_response(409, body, {"Location": exc.location}), "conflict"
     if isinstance(exc, BodyTooLarge):
         return json_response(413, {"error": str(exc), "limit": exc.limit}), "body too large"
+    if isinstance(exc, TooManyValues):
+        return json_response(413, {"error": str(exc), "limit": exc.limit}), "too many values"
     if isinstance(exc, UnsupportedEncoding | UnsupportedMediaType):
         return json_response(415, {"error": str(exc)}), str(exc)
     if isinstance(exc, StorageUnavailable):

@@ -19,6 +19,11 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 T = TypeVar("T")
 
+# The default value limit: one JSON value per this many bytes of the body cap. The real
+# corpus holds one per 56 bytes; its worst shape (an object of empty objects under distinct
+# keys) costs about 230 bytes of memory per value once parsed (docs/performance.md).
+BYTES_PER_VALUE = 32
+
 # S3 bucket naming rules (R2 follows them too): 3 to 63 of a-z 0-9 . -, letter or digit at ends.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # A Cloudflare account id goes into a host name: allow one DNS label, nothing else.
@@ -112,6 +117,8 @@ class Settings:
     object_max_attempts: int = 3
     mirror_target: str = ""
     mirror_retry_max_seconds: int = 60
+    max_json_values: int = 10 * 1024 * 1024 // BYTES_PER_VALUE
+    """Most JSON values one body may hold; by default one per 32 bytes of the body cap."""
 
     @property
     def addr(self) -> str:
@@ -157,6 +164,8 @@ class Settings:
                 f"{PREFIX}TIMEOUT_SECONDS ({timeout}), so a stalled client is answered before "
                 "its worker is replaced"
             )
+        max_body = reader.get("MAX_BODY_BYTES", "10485760", _positive_int)
+        default_values = max(1, max_body // BYTES_PER_VALUE)
         return cls(
             host=host,
             port=port,
@@ -165,7 +174,7 @@ class Settings:
             object_prefix=prefix,
             auth_mode=auth_mode,
             ingest_tokens=tokens,
-            max_body_bytes=reader.get("MAX_BODY_BYTES", "10485760", _positive_int),
+            max_body_bytes=max_body,
             validation=reader.choice("VALIDATION", "schema", VALIDATION_MODES),
             max_errors=reader.get("MAX_ERRORS", "50", _positive_int),
             workers=reader.get("WORKERS", str(_default_workers()), _positive_int),
@@ -174,6 +183,7 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", "info", LOG_LEVELS),
             api_base_path=reader.get("API_BASE_PATH", "", _base_path),
             allow_ephemeral_storage=reader.get("ALLOW_EPHEMERAL_STORAGE", "false", _bool),
+            max_json_values=reader.get("MAX_JSON_VALUES", str(default_values), _positive_int),
             **objects,
         )
 
@@ -266,6 +276,7 @@ KNOWN_VARIABLES = tuple(
         "OBJECT_MAX_ATTEMPTS",
         "MIRROR_TARGET",
         "MIRROR_RETRY_MAX_SECONDS",
+        "MAX_JSON_VALUES",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

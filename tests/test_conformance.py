@@ -16,6 +16,9 @@ from typing import Any
 import orjson
 import pytest
 
+from stricture_server import Settings
+from stricture_server.body import MAX_DEPTH
+
 from . import factory
 from .conftest import MAX_BODY, TOKEN
 from .deliveries import Deployment, PlatformRefused, Reply
@@ -68,6 +71,34 @@ def nested(depth: int) -> dict[str, Any]:
 def gzip_bomb() -> bytes:
     """A small gzip body that inflates past the cap."""
     return gzip.compress(b" " * (MAX_BODY + 1024), compresslevel=9)
+
+
+MAX_VALUES = Settings.from_env({"STRICTURE_SERVER_MAX_BODY_BYTES": str(MAX_BODY)}).max_json_values
+
+
+def shaped(part: bytes, repeat: int, organization: str = "org") -> bytes:
+    """An envelope whose diff holds ``repeat`` copies of ``part``: many values, few bytes each."""
+    head = f'{{"organization":"{organization}","project":"p","service":"s","artifact":{{}},'
+    return head.encode() + b'"diff":{"x":[' + b",".join([part] * repeat) + b"]}}"
+
+
+def empty_lists_bomb() -> bytes:
+    """A few KB of gzip that inflates, under the byte cap, to a million empty lists."""
+    return gzip.compress(shaped(b"[]", MAX_BODY // 3 - 100), compresslevel=9)
+
+
+HOSTILE_SHAPES: dict[str, tuple[bytes, int]] = {
+    "empty lists": (b"[]", MAX_BODY // 3 - 100),
+    "small numbers": (b"0", MAX_BODY // 2 - 100),
+    "strings holding commas": (b'",["', MAX_BODY // 5 - 100),
+    "nesting one past the limit": (b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, 1),
+}
+"""Bodies under the byte cap whose shape is refused before parsing: (part, copies)."""
+
+
+def hostile(name: str) -> Callable[[], bytes]:
+    """The body of one hostile shape."""
+    return lambda: shaped(*HOSTILE_SHAPES[name])
 
 
 READ = "/v1/artifacts/a/b/c"
@@ -131,13 +162,40 @@ CASES = [
     raw("NaN", 400, b'{"organization": NaN}'),
     raw("Infinity", 400, b'{"organization": Infinity}'),
     raw("number overflows a double", 400, b'{"organization": 1e400}'),
-    raw("invalid utf-8", 400, b'{"organization": "\xff\xfe"}'),
+    raw(
+        "invalid utf-8",
+        400,
+        b'{"organization": "\xff\xfe"}',
+        expect_json={"error": "the body is not valid UTF-8"},
+    ),
+    raw(
+        "utf-8 encoded surrogate",
+        400,
+        b'{"organization": "\xed\xa0\x80"}',
+        expect_json={"error": "the body is not valid UTF-8"},
+    ),
     raw("lone surrogate", 400, b'{"organization": "\\ud800"}'),
     raw("nesting past the parser limit", 400, b"[" * 5000 + b"]" * 5000),
     post(
         "nesting past the storable limit",
         400,
         lambda: factory.envelope(artifact={**factory.artifact(), "metadata": nested(400)}),
+    ),
+    raw(
+        "gzip bomb of empty lists under the byte cap",
+        413,
+        empty_lists_bomb,
+        headers={"Content-Encoding": "gzip", **JSON},
+        expect_json={"limit": MAX_VALUES},
+    ),
+    raw("many empty lists", 413, hostile("empty lists"), expect_json={"limit": MAX_VALUES}),
+    raw("many small numbers", 413, hostile("small numbers")),
+    raw("many strings holding commas", 413, hostile("strings holding commas")),
+    raw(
+        "nesting past the limit",
+        400,
+        hostile("nesting one past the limit"),
+        expect_json={"error": "the body is nested too deeply"},
     ),
     # the envelope
     post(
@@ -487,3 +545,16 @@ def test_the_read_api_answers_alike_on_every_runtime(deployment: Deployment) -> 
     assert changes[0]["change"]["change_type"] == "field_removed"
     assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
     assert get(f"/v1/artifacts/{org.upper()}")["projects"][0]["project"] == "checkout"
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_SHAPES))
+def test_a_body_refused_for_its_shape_stores_nothing(deployment: Deployment, name: str) -> None:
+    organization = factory.unique("shaped")
+    body = shaped(*HOSTILE_SHAPES[name], organization=organization)
+    # Sent compressed, so platforms with a small request limit let it through to the app.
+    headers = {"Content-Encoding": "gzip", **JSON}
+    reply = deployment.delivery.send("POST", "/v1/artifacts", headers, gzip.compress(body))
+    assert reply.status in (400, 413), reply.body[:300]
+    assert reply.json()["error"]
+    keys = deployment.storage.list(f"{deployment.prefix}/")
+    assert not [key for key in keys if organization in key]
