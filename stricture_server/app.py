@@ -149,9 +149,14 @@ class App:
         )
         document = parse_json(body, max_values=self.settings.max_json_values)
         del body
-        problems = self.validator.problems(document)
-        if problems:
-            raise InvalidInput("the envelope does not match the schema", problems)
+        found = self.validator.findings(document)
+        if found.listed:
+            raise InvalidInput(
+                "the envelope does not match the schema",
+                found.listed,
+                omitted=found.omitted,
+                omitted_is_lower_bound=not found.complete,
+            )
         received = self.clock()
         record = normalize(document, received)
         # The artifact is serialised into the record now; the rest feeds the index below.

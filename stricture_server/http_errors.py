@@ -33,6 +33,10 @@ def error_response(exc: Exception) -> tuple[Response, str]:
         body: dict[str, Any] = {"error": exc.message}
         if exc.problems:
             body["problems"] = [{"path": p.path, "message": p.message} for p in exc.problems]
+        if exc.omitted:
+            body["problems_omitted"] = exc.omitted
+            if exc.omitted_is_lower_bound:
+                body["problems_omitted_is_lower_bound"] = True
         return json_response(400, body), exc.message
     if isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="stricture-server"'}

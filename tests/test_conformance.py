@@ -18,6 +18,7 @@ import pytest
 
 from stricture_server import Settings
 from stricture_server.body import MAX_DEPTH
+from stricture_server.validation import MESSAGE_LIMIT
 
 from . import factory
 from .conftest import MAX_BODY, TOKEN
@@ -558,3 +559,33 @@ def test_a_body_refused_for_its_shape_stores_nothing(deployment: Deployment, nam
     assert reply.json()["error"]
     keys = deployment.storage.list(f"{deployment.prefix}/")
     assert not [key for key in keys if organization in key]
+
+
+def test_error_bodies_quote_values_cut_short_and_count_what_they_leave_out(
+    deployment: Deployment,
+) -> None:
+    metadata = {f"key-{n:04d}": "v" * 1000 for n in range(200)}
+    fields = [{**factory.field(n), "owner": "NOT AN OWNER"} for n in range(80)]
+    document = factory.envelope(
+        organization="x" * 3_000_000,
+        metadata=metadata,
+        artifact={"schema_version": "1", "fields": fields},
+    )
+    reply = deployment.delivery.send(
+        "POST",
+        "/v1/artifacts",
+        {"Content-Encoding": "gzip", **JSON},
+        gzip.compress(body_of(document)),
+    )
+    assert reply.status == 400
+    assert len(reply.body) < 50_000
+    answer = reply.json()
+    problems = answer["problems"]
+    assert len(problems) == 50  # STRICTURE_SERVER_MAX_ERRORS' default
+    assert answer["problems_omitted"] == 2 + 80 - 50
+    assert "problems_omitted_is_lower_bound" not in answer
+    by_path = {p["path"]: p["message"] for p in problems}
+    assert by_path["/organization"].endswith("is too long")
+    assert "..." in by_path["/organization"]
+    assert by_path["/metadata"].count("key-") <= 5
+    assert all(len(p["message"]) <= MESSAGE_LIMIT for p in problems)
