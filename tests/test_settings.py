@@ -103,3 +103,14 @@ def test_read_timeout_must_be_shorter_than_the_worker_timeout() -> None:
     assert "STRICTURE_SERVER_TIMEOUT_SECONDS" in str(caught.value)
     env["STRICTURE_SERVER_TIMEOUT_SECONDS"] = "61"
     assert Settings.from_env(env).read_timeout_seconds == 60
+
+
+def test_the_value_limit_follows_the_body_cap_unless_set() -> None:
+    assert Settings.from_env({}).max_json_values == 218_453
+    assert Settings().max_json_values == 218_453
+    cap = {"STRICTURE_SERVER_MAX_BODY_BYTES": "4800"}
+    assert Settings.from_env(cap).max_json_values == 100
+    assert Settings.from_env({**cap, "STRICTURE_SERVER_MAX_JSON_VALUES": "7"}).max_json_values == 7
+    assert Settings.from_env({"STRICTURE_SERVER_MAX_BODY_BYTES": "10"}).max_json_values == 1
+    with pytest.raises(ConfigError, match="STRICTURE_SERVER_MAX_JSON_VALUES='0'"):
+        Settings.from_env({"STRICTURE_SERVER_MAX_JSON_VALUES": "0"})
