@@ -61,10 +61,10 @@ def _pointer(parts: Sequence[str | int]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
-def _capped(message: str, instance: Any, shown: str) -> str:
-    """``message`` with the value it quotes (``shown``) cut short, and cut as a whole."""
-    if len(message) > MESSAGE_LIMIT and shown and shown in message:
-        message = message.replace(shown, _ECHO.repr(instance), 1)
+def _capped(message: str, instance: Any = None) -> str:
+    """``message`` with the value it quotes (``instance``) cut short, and cut as a whole."""
+    if len(message) > MESSAGE_LIMIT and instance is not None:
+        message = message.replace(repr(instance), _ECHO.repr(instance), 1)
     if len(message) > MESSAGE_LIMIT:
         message = message[: MESSAGE_LIMIT - 3] + "..."
     return message
@@ -136,7 +136,7 @@ class EnvelopeValidator:
         found = False
         for error in self._listers[name].iter_errors(part):
             found = True
-            message = _capped(error.message, error.instance, repr(error.instance))
+            message = _capped(error.message, error.instance)
             yield Problem(prefix + _pointer(list(error.absolute_path)), message)
         if not found:
             yield self._first_violation(name, part, prefix)
@@ -148,5 +148,5 @@ class EnvelopeValidator:
             self._deciders[name].validate(part)
         except jsonschema_rs.ValidationError as error:
             message = error.message.replace(_MASK, _ECHO.repr(error.instance))
-            return Problem(prefix + _pointer(error.instance_path), _capped(message, None, ""))
+            return Problem(prefix + _pointer(error.instance_path), _capped(message))
         raise AssertionError("is_valid and validate disagree")  # pragma: no cover
