@@ -3,11 +3,12 @@
 Parsing builds one Python object per value: a 10 MiB body of empty arrays is 3.5 million lists
 and half a gigabyte. Measuring first lets such a body be refused before any object exists.
 
-The measure is made with C-speed ``bytes`` operations, not a Python loop over the bytes: the
-escape pairs ``\\\\`` and ``\\"`` are removed (so every quote left opens or closes a string),
-everything but quotes and ``[ ] { } ,`` is deleted, the strings that hold none of those
-characters then collapse to ``""`` and are removed, and the few strings that hold some are cut
-out with one regular expression. What is left is the structure outside strings.
+The measure is made with C-speed ``bytes`` operations, not a Python loop over the bytes:
+everything but quotes, backslashes and ``[ ] { } ,`` is deleted; when a quote or a backslash
+is escaped (``\\"`` or ``\\\\`` in the text) the escape pairs are removed first, so every quote
+left opens or closes a string; the strings that hold none of the structural characters then
+collapse to ``""`` and are removed, and the few that hold some are cut out with one regular
+expression. What is left is the structure outside strings.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from array import array
 from dataclasses import dataclass
 from itertools import accumulate
 
-_KEPT = b'"[]{},'
+_KEPT = b'"[]{},\\'
 _DROP = bytes(c for c in range(256) if c not in _KEPT)
 # Removing two adjacent quotes keeps every other quote's parity (opening or closing), so
 # `""` can be removed wherever it stands, inside or between strings.
@@ -47,16 +48,14 @@ def shape(data: bytes, *, max_values: int) -> Shape:
     For a text that is not valid JSON the figures are still an upper bound on what a parser
     builds before it stops at its first error: the part before that error is measured exactly.
     """
-    escapes = data.count(b"\\")
-    if escapes:
-        # Removing each escaped backslash or quote, left to right, leaves every quote a string
-        # delimiter. The expression is quicker for a few escapes; the two replaces (pairs of
-        # backslashes first, then escaped quotes: the same result) cost no more for millions.
-        if escapes < len(data) >> 8:
-            data = _ESCAPE.sub(b"", data)
-        else:
-            data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
-    kept = data.translate(None, _DROP).replace(b'""', b"")
+    kept = data.translate(None, _DROP)
+    if b"\\" in kept:
+        # Without an escaped quote or backslash (\u0041 is common, \" rarer) no quote
+        # is escaped, and the backslashes can simply go.
+        if _ESCAPE.search(data):
+            kept = _unescaped(data).translate(None, _DROP)
+        kept = kept.replace(b"\\", b"")
+    kept = kept.replace(b'""', b"")
     quotes = kept.count(b'"')
     if quotes:
         # Every key has a value, so there are at least half as many values as strings: a
@@ -69,3 +68,14 @@ def shape(data: bytes, *, max_values: int) -> Shape:
         return Shape(values, 0)
     steps = array("b", kept.translate(_STEP, b'",'))
     return Shape(values, max(accumulate(steps), default=0))
+
+
+def _unescaped(data: bytes) -> bytes:
+    """``data`` without its escaped backslashes and quotes: every quote left is a delimiter."""
+    escapes = data.count(b"\\")
+    # Removing each pair left to right. The expression is quicker for a few escapes; two
+    # replaces (pairs of backslashes first, then escaped quotes: the same result) cost no
+    # more for millions.
+    if escapes < len(data) >> 8:
+        return _ESCAPE.sub(b"", data)
+    return data.replace(b"\\\\", b"").replace(b'\\"', b"")

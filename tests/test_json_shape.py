@@ -62,6 +62,7 @@ def test_random_documents_with_tricky_strings(seed: int) -> None:
         (b'"[[[{{{,,,"', 1, 0),
         (b'["\\\\", "\\"", "\\\\\\"[", "\\\\\\\\"]', 5, 1),
         (b'{"k\\"[": "\\\\"}', 2, 1),
+        (b'["a\\n", "[\\u0041,", ["\\t"]]', 5, 2),
     ],
 )
 def test_strings_and_escapes(encoded: bytes, values: int, depth: int) -> None:
