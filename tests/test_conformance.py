@@ -18,7 +18,7 @@ import pytest
 
 from stricture_server import Settings
 from stricture_server.body import MAX_DEPTH
-from stricture_server.validation import MESSAGE_LIMIT
+from stricture_server.validation import COUNT_LIMIT, MESSAGE_LIMIT
 
 from . import factory
 from .conftest import MAX_BODY, TOKEN
@@ -589,3 +589,14 @@ def test_error_bodies_quote_values_cut_short_and_count_what_they_leave_out(
     assert "..." in by_path["/organization"]
     assert by_path["/metadata"].count("key-") <= 5
     assert all(len(p["message"]) <= MESSAGE_LIMIT for p in problems)
+
+
+def test_counting_problems_stops_at_its_limit(deployment: Deployment) -> None:
+    # 18 required properties missing from each of 200 empty fields: 3600 problems.
+    document = factory.envelope(artifact={"schema_version": "1", "fields": [{}] * 200})
+    reply = ingest(deployment, document)
+    assert reply.status == 400
+    answer = reply.json()
+    assert len(answer["problems"]) == 50
+    assert answer["problems_omitted"] == COUNT_LIMIT - 50
+    assert answer["problems_omitted_is_lower_bound"] is True
