@@ -158,11 +158,16 @@ class App:
             encoding=request.headers.get("Content-Encoding", ""),
             limit=self.settings.max_body_bytes,
         )
-        document = parse_json(body)
+        document = parse_json(body, max_values=self.settings.max_json_values)
         del body
-        problems = self.validator.problems(document)
-        if problems:
-            raise InvalidInput("the envelope does not match the schema", problems)
+        found = self.validator.findings(document)
+        if found.listed:
+            raise InvalidInput(
+                "the envelope does not match the schema",
+                found.listed,
+                omitted=found.omitted,
+                omitted_is_lower_bound=not found.complete,
+            )
         received = self.clock()
         record = normalize(document, received)
         # The artifact is serialised into the record now; the rest feeds the index below.
