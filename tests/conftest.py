@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from . import process_log
 from .deliveries import Delivery, Deployment, GunicornDelivery, WsgiDelivery, server_process
 from .factory import SHARED_FIXTURES
 from .function_deliveries import FUNCTION_DELIVERIES
@@ -73,3 +74,15 @@ def pytest_report_header() -> str:
     if found:
         return f"real corpus: {len(found)} files in {SHARED_FIXTURES}"
     return f"real corpus: NOT FOUND in {SHARED_FIXTURES}; real-corpus tests will be skipped"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test shows the end of each running server's output, not all of it."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for log in process_log.running():
+            report.sections.append((f"{log.name} output", log.report()))
+    return report
