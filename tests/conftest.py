@@ -10,7 +10,7 @@ import pytest
 
 from . import process_log
 from .deliveries import Delivery, Deployment, GunicornDelivery, WsgiDelivery, server_process
-from .factory import SHARED_FIXTURES
+from .factory import CORPUS_MISSING, SHARED_FIXTURES
 from .function_deliveries import FUNCTION_DELIVERIES
 from .objectstore import moto, new_bucket, object_env
 
@@ -73,7 +73,7 @@ def pytest_report_header() -> str:
     found = sorted(p.name for p in SHARED_FIXTURES.glob("*.json"))
     if found:
         return f"real corpus: {len(found)} files in {SHARED_FIXTURES}"
-    return f"real corpus: NOT FOUND in {SHARED_FIXTURES}; real-corpus tests will be skipped"
+    return CORPUS_MISSING.format(where=SHARED_FIXTURES)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -77,3 +78,14 @@ def test_relaxed_mode_accepts_any_object_but_still_checks_the_envelope() -> None
     assert RELAXED.problems(factory.envelope(artifact=odd, diff={"x": 1})) == []
     assert [p.path for p in RELAXED.problems(factory.envelope(artifact=[1]))] == ["/artifact"]
     assert STRICT.problems(factory.envelope(artifact=odd)) != []
+
+
+def test_a_missing_corpus_says_where_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"\.\./shared/fixtures next to the checkout"):
+        factory.shared_fixture("lineage-diff-small.json", corpus=tmp_path)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=str(tmp_path)):
+        factory.shared_fixture("lineage-diff-small.json", corpus=tmp_path)
