@@ -126,4 +126,9 @@ def lambda_runtime(env: Mapping[str, str]) -> Iterator[Callable[[dict[str, Any]]
         try:
             yield invoke
         finally:
+            # Where SIGTERM has a Python handler (coverage's, with sigterm = true), it runs only
+            # once the runtime's native wait for the next invocation returns: end that wait too,
+            # or the process outlives the test run and writes its coverage data during combine.
+            process.terminate()
+            api.closing.set()
             stop(process)
