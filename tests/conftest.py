@@ -86,3 +86,9 @@ def pytest_runtest_makereport(
         for log in process_log.running():
             report.sections.append((f"{log.name} output", log.report()))
     return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def process_log_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Process logs go under the session's temporary directory, which pytest prunes."""
+    process_log.DIRECTORY[:] = [tmp_path_factory.mktemp("process-logs")]

@@ -159,8 +159,7 @@ def server_process(
     """The real ``stricture-server`` process on a loopback port, stopped with SIGTERM after.
 
     ``command`` replaces the default command line; ``{port}`` in it is the chosen port. The
-    process output goes to ``log``, or to a temporary file kept only if the block fails
-    (:mod:`tests.process_log`).
+    process output goes to ``log``, or to a file of its own (:mod:`tests.process_log`).
     """
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}

@@ -2,9 +2,9 @@
 
 A server's whole log in the failure report buries the assertion; the last lines of the process
 that was serving the failing request are what a reader needs. Each process writes to its own
-file; a failure inside :func:`process_log` gets the tail as an exception note, and a failing
-test gets the tail of every process still running (the session-wide deployments) as a report
-section (see ``pytest_runtest_makereport`` in ``conftest.py``).
+file in :data:`DIRECTORY`; a failure inside :func:`process_log` gets the tail as an exception
+note, and a failing test gets the tail of every process still running (the session-wide
+deployments) as a report section (see ``pytest_runtest_makereport`` in ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -19,14 +19,21 @@ TAIL_LINES = 40
 """How much of a process's output a failure shows."""
 
 
+DIRECTORY: list[Path] = []
+"""Where the files go: set once per session to a directory under pytest's temporary directory,
+which pytest prunes after a few sessions (conftest.py); empty, the system's temporary directory."""
+
+
 class ProcessLog:
     """The file one process writes its stdout and stderr to."""
 
     def __init__(self, name: str, path: Path | None) -> None:
         self.name = name
-        self.owned = path is None
         if path is None:
-            handle = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)  # noqa: SIM115
+            where = DIRECTORY[0] if DIRECTORY else None
+            handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 (kept, for the report)
+                prefix=f"{name}-", suffix=".log", dir=where, delete=False
+            )
             path = Path(handle.name)
             handle.close()
         self.path = path
@@ -38,8 +45,7 @@ class ProcessLog:
         return "\n".join(self.path.read_bytes().decode(errors="replace").splitlines()[-lines:])
 
     def report(self) -> str:
-        """The tail, headed by where the whole output is; that file is then kept."""
-        self.owned = False
+        """The tail, headed by where the whole output is."""
         return f"last {TAIL_LINES} lines of {self.name} output ({self.path}):\n{self.tail()}"
 
 
@@ -53,22 +59,19 @@ def running() -> list[ProcessLog]:
 
 @contextmanager
 def process_log(name: str, path: Path | None = None) -> Iterator[ProcessLog]:
-    """A log file for one process, at ``path`` or in a temporary file.
+    """A log file for one process, at ``path`` or a new one in :data:`DIRECTORY`.
 
-    The temporary file is removed when the block ends without error; on an error it is kept,
-    and the error carries its tail and path.
+    An error raised in the block carries the file's tail and path, unless it names the file
+    already.
     """
     log = ProcessLog(name, path)
     _RUNNING.append(log)
     try:
         yield log
     except BaseException as exc:
-        if str(log.path) not in str(exc):  # not told already
+        if str(log.path) not in str(exc):
             exc.add_note(log.report())
         raise
-    else:
-        if log.owned:  # a temporary file nobody was pointed to
-            log.path.unlink()
     finally:
         _RUNNING.remove(log)
         log.file.close()
