@@ -19,7 +19,7 @@ from stricture_server.runs import RunStore
 from stricture_server.storage.fs import FileStorage
 
 from . import factory
-from .deliveries import ROOT
+from .deliveries import HANG_SECONDS, ROOT
 
 
 def run_reindex(data_dir: Path, stderr: int = subprocess.PIPE) -> subprocess.CompletedProcess[str]:
@@ -32,7 +32,7 @@ def run_reindex(data_dir: Path, stderr: int = subprocess.PIPE) -> subprocess.Com
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
-        timeout=120,
+        timeout=HANG_SECONDS,
         check=False,
     )
 
@@ -97,7 +97,13 @@ def run_scoped(data_dir: Path, *scope: str) -> subprocess.CompletedProcess[str]:
     env["STRICTURE_SERVER_DATA_DIR"] = str(data_dir)
     command = [sys.executable, "-m", "stricture_server", "reindex", *scope]
     return subprocess.run(
-        command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        command,
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=HANG_SECONDS,
+        check=False,
     )
 
 
