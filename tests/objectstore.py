@@ -8,6 +8,7 @@ never does: ``409 ConditionalRequestConflict``, ``500``, a hang, or no connectio
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import threading
 import uuid
@@ -42,6 +43,9 @@ def moto() -> str:
     with _lock:
         if _server is None:
             os.environ.update(FAKE_AWS)
+            # moto serves with werkzeug, which logs every request at info: a thousand lines in
+            # the report of a failing listing test. Its warnings and errors still show.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
             _server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             _server.start()
         host, port = _server.get_host_and_port()
