@@ -18,7 +18,7 @@ from stricture_server import Settings, create_app
 from stricture_server.errors import ObjectExists
 from stricture_server.storage.mirror import MirrorStorage, open_mirror_storage
 
-from .deliveries import ROOT
+from .deliveries import HANG_SECONDS, ROOT
 from .objectstore import FaultProxy, admin_client, fault_proxy, new_bucket, object_env, stored
 
 
@@ -156,7 +156,7 @@ def test_processes_draining_one_outbox_upload_each_object_once(
     env["STRICTURE_SERVER_LOG_LEVEL"] = "error"
     command = [sys.executable, "-m", "stricture_server", "replicate"]
     runs = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE) for _ in range(4)]
-    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    outputs = [run.communicate(timeout=HANG_SECONDS)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0, 0]
     assert sum(orjson.loads(out)["replicated_now"] for out in outputs) == len(keys)
     assert stored(bucket) == {key: key.encode() for key in keys}
@@ -174,7 +174,12 @@ def test_replicate_command_exit_codes(tmp_path: Path, proxy: FaultProxy) -> None
 
     def replicate(extra: dict[str, str] | None = None) -> tuple[int, str]:
         done = subprocess.run(
-            command, env={**env, **(extra or {})}, cwd=ROOT, capture_output=True, check=False
+            command,
+            env={**env, **(extra or {})},
+            cwd=ROOT,
+            capture_output=True,
+            timeout=HANG_SECONDS,
+            check=False,
         )
         return done.returncode, done.stdout.decode() + done.stderr.decode()
 
@@ -200,7 +205,7 @@ def test_background_replication_and_status_endpoint(tmp_path: Path) -> None:
         client = Client(app)
         assert client.get("/v1/replication").status_code == 401
         app.runs.storage.create("p/a.json", b"a")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG_SECONDS
         while stored(bucket) != {"p/a.json": b"a"} and time.monotonic() < deadline:
             time.sleep(0.05)
         assert stored(bucket) == {"p/a.json": b"a"}
@@ -236,7 +241,7 @@ def test_the_log_says_when_replication_falls_behind_and_recovers(
         def messages() -> list[str]:
             return [r.getMessage() for r in handler.records]
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG_SECONDS
         while "replication is behind" not in messages() and time.monotonic() < deadline:
             time.sleep(0.05)
         proxy.up()

@@ -142,3 +142,14 @@ def test_the_listing_library_is_imported_on_the_first_invalid_body_only() -> Non
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True, cwd=root)
     assert done.stdout.split() == [b"False", b"True"]
+
+
+def test_a_missing_corpus_says_where_it_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=r"\.\./shared/fixtures next to the checkout"):
+        factory.shared_fixture("lineage-diff-small.json", corpus=tmp_path)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=str(tmp_path)):
+        factory.shared_fixture("lineage-diff-small.json", corpus=tmp_path)
