@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stricture_server.index import Index, RunFacts
+from stricture_server.listings import Listings
 from stricture_server.query import Queries
 from stricture_server.records import RunIdentity, normalize
 from stricture_server.reindex import record_keys, reindex
@@ -195,6 +196,7 @@ def main() -> int:
         ingest_s = time.perf_counter() - started
         per_ingest = (requests() - before) / options.runs
         queries = Queries(RunStore(storage, PREFIX))
+        listings = Listings(storage, PREFIX)
         service = RunIdentity(ORG, PROJECT, SERVICE, "latest")
         day = (START + timedelta(days=options.days // 2)).date().isoformat()
         last = (START + timedelta(days=options.days - 1)).date().isoformat()
@@ -222,7 +224,7 @@ def main() -> int:
             ("commit lookup, 7-digit prefix", lambda: runs({"commit_sha": [sha[:7]]})),
             ("change feed, page of 100", lambda: changes({})),
             ("change feed, page of 100, `severity=high`", lambda: changes({"severity": ["high"]})),
-            ("project's services with latest runs", lambda: queries.services_of(ORG, PROJECT, {})),
+            ("project's services with latest runs", lambda: listings.services_of(ORG, PROJECT, {})),
         ]
         results = [measure(name, action, requests, options.repeat) for name, action in rows]
         keys = list(record_keys(storage, PREFIX))

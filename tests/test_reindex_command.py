@@ -47,7 +47,8 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     latest = RunIdentity("acme", "checkout", "api", "latest")
     first = run_reindex(tmp_path)
     assert first.returncode == 0, first.stderr
-    assert orjson.loads(first.stdout) == {"records": 3, "created": 6, "unreadable": []}
+    # Per run its timeline and commit entries; once, the organization, project and service.
+    assert orjson.loads(first.stdout) == {"records": 3, "created": 9, "unreadable": []}
     # Not a terminal: no progress bar in the output.
     assert "run/s" not in first.stderr
     assert Queries(runs).latest(latest)[0].run_id == "r0"
@@ -111,11 +112,12 @@ def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path:
         )
         runs.create(normalize(document, now), now)
     # Names are sanitised as ingest sanitises them: " ACME " is acme.
+    # Each step adds one run's timeline entry and the names it is the first to use.
     steps = [
-        (["--organization", " ACME ", "--project", "Checkout", "--service", "API"], 1),
-        (["--organization", "acme", "--project", "checkout"], 1),
-        (["--organization", "acme"], 1),
-        ([], 1),
+        (["--organization", " ACME ", "--project", "Checkout", "--service", "API"], 4),
+        (["--organization", "acme", "--project", "checkout"], 2),
+        (["--organization", "acme"], 3),
+        ([], 4),
     ]
     for scope, created in steps:
         done = run_scoped(tmp_path, *scope)
