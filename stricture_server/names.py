@@ -20,7 +20,7 @@ from contextlib import suppress
 
 import orjson
 
-from .errors import ObjectExists, ObjectNotFound
+from .errors import ObjectExists, ObjectNotFound, StorageUnavailable
 from .storage import Storage
 
 REMEMBERED = 65_536
@@ -95,7 +95,9 @@ class Names:
         created = 0
         try:
             self.storage.read(entry_key(self.prefix, levels[-1]))
-        except ObjectNotFound:
+        except (ObjectNotFound, StorageUnavailable):
+            # The read only saves creates. Unanswered (the mirror's object store is away, and
+            # the entry is not local), the creates decide, as the mirror writes them locally.
             created = sum(self._create(level) for level in levels if level not in self._known)
         self._remember(levels)
         return created
@@ -118,10 +120,15 @@ class Names:
         # A store's first organization is created before any run of it is indexed: if no
         # index object is stored yet, no name can lack its entry, and the store is complete
         # from the start. Every later ingest writes its names before its index objects.
-        if self.is_complete():
+        try:
+            if self.is_complete():
+                return
+            if next(iter(self.storage.list(index_root(self.prefix) + "org=")), None) is None:
+                self.mark_complete()
+        except StorageUnavailable:
+            # Unknown (the mirror's object store is away): the store stays unmarked, listed by
+            # scanning until a reindex; the ingest must not fail for it.
             return
-        if next(iter(self.storage.list(index_root(self.prefix) + "org=")), None) is None:
-            self.mark_complete()
 
     def is_complete(self) -> bool:
         """Whether every name in the store has its entry (remembered once seen)."""
