@@ -173,6 +173,16 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
     return S3Storage(client, "bench"), lambda: sent[0], server.stop
 
 
+def open_store(
+    driver: str, directory: str
+) -> tuple[Storage, Callable[[], int], Callable[[], None]]:
+    """The driver's store (``fs`` in ``directory``), its request count, and how to stop it."""
+    if driver == "fs":
+        counted = Counted(FileStorage(directory))
+        return counted, lambda: counted.requests, lambda: None
+    return s3_store()
+
+
 def main() -> int:
     """Populate, measure, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -182,14 +192,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
 
-    stop: Callable[[], None] = lambda: None  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
-        if options.driver == "fs":
-            counted = Counted(FileStorage(tmp))
-            storage: Storage = counted
-            requests: Callable[[], int] = lambda: counted.requests  # noqa: E731
-        else:
-            storage, requests, stop = s3_store()
+        storage, requests, stop = open_store(options.driver, tmp)
         started = time.perf_counter()
         before = requests()
         shas = populate(storage, options.runs, options.days)
