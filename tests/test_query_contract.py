@@ -31,7 +31,7 @@ from stricture_server.runs import RunStore
 from stricture_server.storage import Storage
 from stricture_server.validation import EnvelopeValidator
 
-from . import factory
+from . import factory, legacy
 from .test_storage_contract import STORES
 
 PREFIX = "p"
@@ -467,18 +467,6 @@ def test_a_page_of_names_is_one_listing_whatever_the_runs(api: Api) -> None:
     assert counted.spent() == (1, 0)
 
 
-def stored_as_before_names(api: Api, organization: str, project: str, service: str) -> None:
-    """A run stored as before name entries existed: its record and index objects only."""
-    document = factory.envelope(
-        organization=organization, project=project, service=service, run_id="old"
-    )
-    record = normalize(document, T0)
-    accepted = api.runs.create(record, T0)
-    facts = RunFacts.from_fields(record.identity, document, accepted.received_at)
-    for key, body in facts.objects(PREFIX):
-        api.storage.create(key, body)
-
-
 def test_a_store_from_before_name_entries_is_scanned_until_reindexed(api: Api) -> None:
     for organization, project, service in [
         ("acme", "ledger", "api"),
@@ -486,7 +474,7 @@ def test_a_store_from_before_name_entries_is_scanned_until_reindexed(api: Api) -
         ("acme", "checkout", "api"),
         ("other", "x", "y"),
     ]:
-        stored_as_before_names(api, organization, project, service)
+        legacy.store_run(api.runs, T0, organization=organization, project=project, service=service)
     # After the upgrade, new names get entries; a new organization does not mark the store
     # complete, since older index objects are there.
     api.ingest(project="new", run_id="n1")

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import orjson
 
+from stricture_server.listings import Listings
+from stricture_server.names import complete_key
 from stricture_server.query import Queries
 from stricture_server.records import RunIdentity, normalize
 from stricture_server.runs import RunStore
 from stricture_server.storage.fs import FileStorage
 
-from . import factory
+from . import factory, legacy
 from .deliveries import ROOT
 
 
@@ -138,3 +140,22 @@ def test_a_reindex_scope_with_a_gap_or_an_empty_name_is_refused(tmp_path: Path) 
     done = run_scoped(tmp_path, "--organization", "!!!")
     assert done.returncode == 2
     assert "org '!!!' is empty once sanitised" in done.stderr
+
+
+def test_only_a_reindex_of_the_whole_store_marks_its_names_complete(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    runs = RunStore(storage, "stricture")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for organization in ("acme", "other"):
+        legacy.store_run(runs, now, organization=organization)
+    listings = Listings(storage, "stricture")
+
+    def marked() -> bool:
+        return any(storage.list(complete_key("stricture")))
+
+    assert run_scoped(tmp_path, "--organization", "acme").returncode == 0
+    assert not marked()
+    assert run_scoped(tmp_path).returncode == 0
+    assert marked()
+    found = listings.organizations({})["organizations"]
+    assert [o["organization"] for o in found] == ["acme", "other"]
