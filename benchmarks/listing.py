@@ -11,6 +11,7 @@ every request botocore sends.
     .venv/bin/python benchmarks/listing.py                 # fs
     .venv/bin/python benchmarks/listing.py --driver s3     # s3 on moto (needs the dev extras)
     .venv/bin/python benchmarks/listing.py --smoke         # 300 projects, 200 services
+    .venv/bin/python benchmarks/listing.py --only services # one of the two stores
 
 Prints Markdown tables (docs/performance.md, "Listings").
 """
@@ -135,10 +136,13 @@ def main() -> int:
     parser.add_argument("--driver", choices=("fs", "s3"), default="fs")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="small stores, each timing once")
+    parser.add_argument("--only", choices=("projects", "services"), help="one of the stores")
     options = parser.parse_args()
     shapes = [Shape(10_000, 1), Shape(1, 5_000)]
     if options.smoke:
         shapes, options.repeat = [Shape(300, 1), Shape(1, 200)], 1
+    if options.only:
+        shapes = [s for s in shapes if (s.services == 1) == (options.only == "projects")]
     for shape in shapes:
         print(f"{shape.title}...", file=sys.stderr, flush=True)
         rows = run(shape, options.driver, options.repeat)

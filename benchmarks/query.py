@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -154,10 +155,12 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+    # moto's servers in one process share their buckets: each store gets a bucket of its own.
+    bucket = f"bench-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     env = {
         "STRICTURE_SERVER_STORAGE_DRIVER": "s3",
-        "STRICTURE_SERVER_OBJECT_BUCKET": "bench",
+        "STRICTURE_SERVER_OBJECT_BUCKET": bucket,
         "AWS_ENDPOINT_URL_S3": endpoint,
     }
     settings = Settings.from_env(env)
@@ -170,7 +173,7 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
 
     # One event per HTTP request botocore sends, retries included.
     client.meta.events.register("before-send.s3", count)
-    return S3Storage(client, "bench"), lambda: sent[0], server.stop
+    return S3Storage(client, bucket), lambda: sent[0], server.stop
 
 
 def open_store(
