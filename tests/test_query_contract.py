@@ -24,7 +24,7 @@ from stricture_server.auth import NoAuth
 from stricture_server.entries import Counts, Summary, parse_timeline, timeline_name, to_ms
 from stricture_server.errors import ObjectNotFound
 from stricture_server.index import Index, RunFacts, ServiceRef
-from stricture_server.names import complete_key, organizations_prefix, projects_prefix
+from stricture_server.names import Names, complete_key, organizations_prefix, projects_prefix
 from stricture_server.records import normalize
 from stricture_server.reindex import record_keys, reindex
 from stricture_server.runs import RunStore
@@ -502,3 +502,16 @@ def test_a_store_from_before_name_entries_is_scanned_until_reindexed(api: Api) -
     # A cursor given before the rebuild resumes after it.
     after = api.get(f"/v1/artifacts/acme?limit=1&cursor={cursor}")["projects"]
     assert names(after, "project") == ["ledger"]
+
+
+def test_a_service_entered_before_its_first_run_is_indexed_has_no_latest(api: Api) -> None:
+    api.ingest(run_id="r1")
+    # An ingest that stopped between its names and its index objects, leaving a stray key.
+    Names(api.storage, PREFIX).add("acme", "checkout", "web")
+    web = ServiceRef("acme", "checkout", "web")
+    api.storage.create(f"{web.index_prefix(PREFIX)}runs/not-an-entry", b"{}")
+    services = api.get("/v1/artifacts/acme/checkout")["services"]
+    assert [(s["service"], s["latest"] and s["latest"]["run_id"]) for s in services] == [
+        ("api", "r1"),
+        ("web", None),
+    ]

@@ -114,6 +114,9 @@ def test_list_orders_keys_across_directories_and_resumes_anywhere(store: Storage
             assert list(store.list(prefix, after)) == expected, (prefix, after)
     # Stopping after the first key is where the listing ends.
     assert next(iter(store.list("p/a/", "p/a/b/c"))) == "p/a/b/e/f"
+    # Nothing is under an object's key.
+    assert list(store.list("p/b/")) == []
+    assert list(store.list("p/b/c/")) == []
 
 
 def test_binary_content_is_kept_byte_exact(store: Storage) -> None:
