@@ -127,7 +127,13 @@ CASES = [
     Case(
         "wrong method on health", "DELETE", "/healthz", 405, expect_headers={"Allow": "GET, HEAD"}
     ),
-    Case("wrong method on ingest", "GET", "/v1/artifacts", 405, expect_headers={"Allow": "POST"}),
+    Case(
+        "wrong method on ingest",
+        "PUT",
+        "/v1/artifacts",
+        405,
+        expect_headers={"Allow": "GET, HEAD, POST"},
+    ),
     # auth
     post(
         "no token",
@@ -451,6 +457,26 @@ CASES = [
         400,
         problem_paths=("/service",),
     ),
+    Case("organizations", "GET", "/v1/artifacts?limit=1", 200),
+    Case("organizations without token", "GET", "/v1/artifacts", 401, headers={}),
+    Case(
+        "organizations, bad limit", "GET", "/v1/artifacts?limit=x", 400, problem_paths=("?limit",)
+    ),
+    Case("organizations, filter", "GET", "/v1/artifacts?from=2026-01-01", 400),
+    Case(
+        "organizations, a project cursor",
+        "GET",
+        "/v1/artifacts?cursor=cDowOmE",
+        400,
+        problem_paths=("?cursor",),
+    ),
+    Case(
+        "organizations, a cursor naming a key",
+        "GET",
+        "/v1/artifacts?cursor=bzowOi4uLy4uL2V0Yw",
+        400,
+        problem_paths=("?cursor",),
+    ),
 ]
 
 
@@ -649,6 +675,13 @@ def test_the_read_api_answers_alike_on_every_runtime(deployment: Deployment) -> 
     assert changes[0]["change"]["change_type"] == "field_removed"
     assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
     assert get(f"/v1/artifacts/{org.upper()}")["projects"][0]["project"] == "checkout"
+    cursor, organizations = "", []
+    while cursor is not None:
+        page = get(f"/v1/artifacts?limit=1000{cursor and f'&cursor={cursor}'}")
+        organizations += [o["organization"] for o in page["organizations"]]
+        cursor = page["next_cursor"]
+    assert org in organizations
+    assert organizations == sorted(set(organizations))
 
 
 def test_runs_at_the_ends_of_the_calendar_are_stored_and_read(deployment: Deployment) -> None:

@@ -15,7 +15,10 @@ import pytest
 from werkzeug.test import Client
 
 from stricture_server import Settings, create_app
+from stricture_server.entries import Summary
 from stricture_server.errors import ObjectExists
+from stricture_server.index import Index, RunFacts, ServiceRef
+from stricture_server.names import complete_key, entry_key
 from stricture_server.storage.mirror import MirrorStorage, open_mirror_storage
 
 from .deliveries import HANG_SECONDS, ROOT
@@ -296,3 +299,22 @@ def test_workers_on_one_data_dir_log_behind_and_recovered_once(
     assert puts() >= 8
     assert stored(bucket) == {"p/0.json": b"x", "p/1.json": b"x"}
     assert messages() == ["replication is behind", "replication recovered"]
+
+
+def test_names_are_entered_locally_while_the_store_is_away(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    store = mirror(tmp_path, new_bucket(), proxy.url)
+    proxy.down()
+    index = Index(store, "p")
+    summary = Summary("r1", 1, 1, False, None, None)
+    # The organization, project and service, then the run's timeline entry.
+    assert index.add(RunFacts(ServiceRef("acme", "checkout", "api"), summary, ())) == 4
+    local = list(store.local.list("p/index/v1/names/"))
+    assert local == [
+        entry_key("p", ("acme",)),
+        entry_key("p", ("acme", "checkout")),
+        entry_key("p", ("acme", "checkout", "api")),
+    ]
+    # Whether the store held older index objects could not be asked: it is not marked.
+    assert complete_key("p") not in local

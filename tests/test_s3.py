@@ -154,6 +154,15 @@ def test_requests_per_ingest() -> None:
         calls = [op.split(" ")[0] + (" index" if "/index/" in op else "") for op in operations]
         return status, [c for c in calls if c != "send"], calls.count("send")
 
+    # The first run of a new store also enters its organization, project and service, after
+    # finding no service entry; entering the first organization finds no index yet, and marks
+    # the store's names complete.
+    names = ["GetObject index", "PutObject index", "GetObject index", "ListObjectsV2"]
+    names += ["PutObject index"] * 3
+    first = orjson.dumps(factory.envelope(run_id="r-0", organization=document["organization"]))
+    expected = ["PutObject", "PutObject", *names, "PutObject index"]
+    assert count("POST", "/v1/artifacts", first) == (202, expected, 10)
+    # Once the process knows the service, a run costs nothing more for its names.
     body = orjson.dumps(document)
     new = ["PutObject", "PutObject", "PutObject index"]
     assert count("POST", "/v1/artifacts", body) == (202, new, 3)
@@ -168,5 +177,10 @@ def test_requests_per_ingest() -> None:
     # say when the first body would complete a run whose record is missing.
     conflict = ["PutObject", "GetObject", "ListObjectsV2"]
     assert count("POST", "/v1/artifacts", changed) == (409, conflict, 3)
+    # A run of a new organization: its service's entry is looked for, then the three created.
     with_commit = orjson.dumps(factory.envelope(run_id="r-2", commit_sha="a" * 40))
-    assert count("POST", "/v1/artifacts", with_commit)[1:] == ([*new, "PutObject index"], 4)
+    entered = [*new[:2], "GetObject index", *["PutObject index"] * 3]
+    assert count("POST", "/v1/artifacts", with_commit)[1:] == (
+        [*entered, *["PutObject index"] * 2],
+        8,
+    )
