@@ -15,13 +15,14 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
-from .auth import Authenticator, make_authenticator
+from .auth import Authenticator, NoAuth, TokenAuth, make_authenticator
 from .body import check_media_type, parse_json, read_body
 from .errors import InvalidInput
 from .http_errors import error_response, json_response
 from .identity import new_run_id
 from .index import Index, RunFacts
 from .query_params import NONE, parse
+from .readiness import Readiness, store_check
 from .records import LATEST, identity_from_path, normalize
 from .runs import RunStore
 from .settings import Settings
@@ -31,10 +32,14 @@ from .validation import EnvelopeValidator
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from .metrics.recorder import Metrics
     from .query import Queries
     from .query_params import Args
 
 log = logging.getLogger(logs.ACCESS)
+
+UNMATCHED = "unmatched"
+"""The route of a request no rule matched, as metrics label it (never the raw path)."""
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
@@ -55,6 +60,8 @@ class App:
         validator: EnvelopeValidator,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         replication: Callable[[], dict[str, Any]] | None = None,
+        readiness: Readiness | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.runs = runs
@@ -63,6 +70,11 @@ class App:
         self.clock = clock
         self.replication = replication
         self.index = Index(runs.storage, runs.prefix)
+        self.readiness = readiness or Readiness(store_check(runs.storage, runs.prefix))
+        self.metrics = metrics
+        self.metrics_auth: Authenticator = (
+            TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
+        )
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -89,6 +101,8 @@ class App:
                     methods=["GET"],
                 ),
                 Rule("/v1/replication", endpoint=self.replication_status, methods=["GET"]),
+                Rule("/readyz", endpoint=self.ready, methods=["GET"]),
+                Rule("/metrics", endpoint=self.scrape, methods=["GET"]),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -109,12 +123,16 @@ class App:
         # with a newline makes werkzeug refuse the response header (function runtimes pass one).
         request_id = given_id if _REQUEST_ID.fullmatch(given_id) else new_run_id()
         fields: Fields = {}
+        route = UNMATCHED
         try:
-            endpoint, args = self.url_map.bind_to_environ(request.environ).match()
-            response: Response = endpoint(request, fields, **args)
+            rule, args = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
+            route = rule.rule
+            response: Response = rule.endpoint(request, fields, **args)
         except Exception as exc:
             response, reason = error_response(exc)
             fields["reason"] = reason
+            if self.metrics is not None and route == "/v1/artifacts":
+                self.metrics.refused(exc)
             # A 503 is the store failing, not a bug: its reason is in the request line below.
             if response.status_code >= 500 and response.status_code != 503:
                 log.error(
@@ -122,6 +140,9 @@ class App:
                 )
         response.headers["X-Request-Id"] = request_id
         response.headers["X-Content-Type-Options"] = "nosniff"
+        duration = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.request(request.method, route, response.status_code, duration)
         # A storage outage (503) is the operator's to act on, not routine traffic.
         level = logging.WARNING if response.status_code == 503 else logging.INFO
         log.log(
@@ -133,7 +154,7 @@ class App:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(duration * 1000, 3),
                     **fields,
                 }
             },
@@ -148,6 +169,21 @@ class App:
         """``GET /healthz``: the process is up. Never behind auth."""
         return json_response(200, {"status": "ok"})
 
+    def ready(self, request: Request, fields: Fields) -> Response:
+        """``GET /readyz``: the configured store answers (checked at most every 2 s)."""
+        self.readiness.require()
+        return json_response(200, {"status": "ready"})
+
+    def scrape(self, request: Request, fields: Fields) -> Response:
+        """``GET /metrics``: Prometheus metrics; 404 unless ``STRICTURE_SERVER_METRICS`` is on."""
+        if self.metrics is None:
+            raise NotFound()
+        self.metrics_auth.authenticate(request)
+        from .metrics.exposition import scrape
+
+        text, content_type = scrape(self.metrics, self.replication)
+        return Response(text, 200, content_type=content_type)
+
     def ingest(self, request: Request, fields: Fields) -> Response:
         """``POST /v1/artifacts``: validate the envelope and store the run once."""
         self.authenticator.authenticate(request)
@@ -158,6 +194,8 @@ class App:
             encoding=request.headers.get("Content-Encoding", ""),
             limit=self.settings.max_body_bytes,
         )
+        if self.metrics is not None:
+            self.metrics.ingest_bytes.inc(len(body))
         document = parse_json(body)
         del body
         problems = self.validator.problems(document)
@@ -176,6 +214,8 @@ class App:
         )
         accepted = self.runs.create(record, received)
         fields["replay"] = accepted.replay
+        if self.metrics is not None:
+            self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
         # Indexed after the record is stored, with the run's first received time, so an
         # identical replay also completes the index of a first attempt that stopped early.
         self.index.add(RunFacts.from_fields(identity, document, accepted.received_at))
@@ -261,10 +301,21 @@ def create_app(settings: Settings) -> App:
     if isinstance(storage, Replicating):
         storage.start_replication()
         replication = storage.replication_status
+    readiness = Readiness(store_check(storage, settings.object_prefix))
+    metrics = None
+    if settings.metrics != "off":
+        # Imported only when on: a function's cold start and the push client skip it.
+        from .metrics.recorder import Metrics
+        from .metrics.storage import MeasuredStorage
+
+        metrics = Metrics()
+        storage = MeasuredStorage(storage, settings.storage_driver, metrics)
     return App(
         settings,
         RunStore(storage, settings.object_prefix),
         make_authenticator(settings),
         EnvelopeValidator(strict=settings.validation == "schema", max_errors=settings.max_errors),
         replication=replication,
+        readiness=readiness,
+        metrics=metrics,
     )

@@ -62,6 +62,10 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             # Newer gunicorn opens a control socket at one fixed path per user, which
             # several instances on one host would fight over; nothing here uses it.
             options["control_socket_disable"] = True
+        if self.settings.metrics != "off":
+            from .metrics.multiprocess import worker_exited
+
+            options["child_exit"] = worker_exited
         for name, value in options.items():
             self.cfg.set(name, value)
 
@@ -103,4 +107,10 @@ class ReadTimeout:
 
 def serve(settings: Settings) -> None:
     """Run gunicorn in the foreground until SIGTERM or SIGINT (graceful stop)."""
-    GunicornServer(settings).run()
+    if settings.metrics == "off":
+        GunicornServer(settings).run()
+        return
+    from .metrics.multiprocess import shared_directory
+
+    with shared_directory():
+        GunicornServer(settings).run()

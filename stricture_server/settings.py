@@ -16,6 +16,7 @@ MIRROR_TARGETS = ("s3", "r2")
 AUTH_MODES = ("none", "token")
 VALIDATION_MODES = ("schema", "object")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+METRICS_MODES = ("off", "public", "token")
 
 T = TypeVar("T")
 
@@ -116,6 +117,8 @@ class Settings:
     object_max_attempts: int = 3
     mirror_target: str = ""
     mirror_retry_max_seconds: int = 60
+    metrics: str = "off"
+    metrics_tokens: tuple[Secret, ...] = ()
 
     @property
     def addr(self) -> str:
@@ -139,9 +142,7 @@ class Settings:
                 f"{PREFIX}STORAGE_DRIVER={driver!r}: the {driver} driver is not available yet; "
                 f"available: {', '.join(AVAILABLE_STORAGE_DRIVERS)}"
             )
-        tokens = tuple(
-            Secret(t.strip()) for t in env.get(f"{PREFIX}INGEST_TOKEN", "").split(",") if t.strip()
-        )
+        tokens = _tokens(env, "INGEST_TOKEN")
         auth_mode = reader.choice("AUTH_MODE", "token" if tokens else "none", AUTH_MODES)
         if auth_mode == "token" and not tokens:
             raise ConfigError(
@@ -197,6 +198,7 @@ class Settings:
             api_base_path=reader.get("API_BASE_PATH", "", _base_path),
             allow_ephemeral_storage=reader.get("ALLOW_EPHEMERAL_STORAGE", "false", _bool),
             **objects,
+            **_metrics(env, reader),
         )
 
 
@@ -242,6 +244,25 @@ def _object_store(env: Mapping[str, str], reader: _Reader, driver: str) -> dict[
         "mirror_target": mirror_target,
         "mirror_retry_max_seconds": reader.get("MIRROR_RETRY_MAX_SECONDS", "60", _positive_int),
     }
+
+
+def _tokens(env: Mapping[str, str], name: str) -> tuple[Secret, ...]:
+    """One token, or several separated by commas."""
+    return tuple(Secret(t.strip()) for t in env.get(PREFIX + name, "").split(",") if t.strip())
+
+
+def _metrics(env: Mapping[str, str], reader: _Reader) -> dict[str, Any]:
+    """``GET /metrics``: off, open to whoever reaches the port, or behind its own tokens."""
+    mode = reader.choice("METRICS", "off", METRICS_MODES)
+    tokens = _tokens(env, "METRICS_TOKEN")
+    if mode == "token" and not tokens:
+        raise ConfigError(f"{PREFIX}METRICS='token' needs {PREFIX}METRICS_TOKEN")
+    if mode != "token" and tokens:
+        raise ConfigError(
+            f"{PREFIX}METRICS_TOKEN is set but {PREFIX}METRICS={mode!r}: the token would not "
+            f"be checked; set {PREFIX}METRICS=token"
+        )
+    return {"metrics": mode, "metrics_tokens": tokens}
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,6 +313,8 @@ KNOWN_VARIABLES = tuple(
         "OBJECT_MAX_ATTEMPTS",
         "MIRROR_TARGET",
         "MIRROR_RETRY_MAX_SECONDS",
+        "METRICS",
+        "METRICS_TOKEN",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""
