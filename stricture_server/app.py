@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from werkzeug import Request, Response
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
@@ -103,6 +104,7 @@ class App:
                 Rule("/v1/replication", endpoint=self.replication_status, methods=["GET"]),
                 Rule("/readyz", endpoint=self.ready, methods=["GET"]),
                 Rule("/metrics", endpoint=self.scrape, methods=["GET"]),
+                Rule("/v1/openapi.json", endpoint=self.openapi, methods=["GET"]),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -173,6 +175,17 @@ class App:
         """``GET /readyz``: the configured store answers (checked at most every 2 s)."""
         self.readiness.require()
         return json_response(200, {"status": "ready"})
+
+    @cached_property
+    def openapi_document(self) -> bytes:
+        """The OpenAPI document, built on first use: a function's cold start skips it."""
+        from .openapi import build_document
+
+        return orjson.dumps(build_document(self.settings.api_base_path))
+
+    def openapi(self, request: Request, fields: Fields) -> Response:
+        """``GET /v1/openapi.json``: the OpenAPI 3.1 document of this API. Never behind auth."""
+        return Response(self.openapi_document, 200, mimetype="application/json")
 
     def scrape(self, request: Request, fields: Fields) -> Response:
         """``GET /metrics``: Prometheus metrics; 404 unless ``STRICTURE_SERVER_METRICS`` is on."""
