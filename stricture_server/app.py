@@ -39,6 +39,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(logs.ACCESS)
 
+METRICS_LISTENER = "stricture_server.metrics_listener"
+"""WSGI environ key set by process mode on requests that came in on ``METRICS_ADDR``."""
+ON_METRICS_LISTENER = ("/metrics", "/healthz", "/readyz")
+"""The only paths served on ``METRICS_ADDR``: the API is not reachable there."""
+
 UNMATCHED = "unmatched"
 """The route of a request no rule matched, as metrics label it (never the raw path)."""
 
@@ -127,6 +132,8 @@ class App:
         fields: Fields = {}
         route = UNMATCHED
         try:
+            if self.settings.metrics_port and self._wrong_listener(request):
+                raise NotFound()
             rule, args = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
             route = rule.rule
             response: Response = rule.endpoint(request, fields, **args)
@@ -162,6 +169,13 @@ class App:
             },
         )
         return response
+
+    def _wrong_listener(self, request: Request) -> bool:
+        """With ``METRICS_ADDR``: /metrics only there, and only it and the probes there."""
+        on_metrics = bool(request.environ.get(METRICS_LISTENER))
+        if request.path == "/metrics":
+            return not on_metrics
+        return on_metrics and request.path not in ON_METRICS_LISTENER
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI face of :meth:`handle`."""

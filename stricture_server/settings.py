@@ -119,6 +119,17 @@ class Settings:
     mirror_retry_max_seconds: int = 60
     metrics: str = "off"
     metrics_tokens: tuple[Secret, ...] = ()
+    metrics_host: str = ""
+    metrics_port: int = 0
+    """Process mode: a second listen address that alone serves ``/metrics``; 0: none."""
+
+    @property
+    def metrics_addr(self) -> str:
+        """The metrics listen address as gunicorn takes it; empty when there is none."""
+        if not self.metrics_port:
+            return ""
+        host = f"[{self.metrics_host}]" if ":" in self.metrics_host else self.metrics_host
+        return f"{host}:{self.metrics_port}"
 
     @property
     def addr(self) -> str:
@@ -262,7 +273,20 @@ def _metrics(env: Mapping[str, str], reader: _Reader) -> dict[str, Any]:
             f"{PREFIX}METRICS_TOKEN is set but {PREFIX}METRICS={mode!r}: the token would not "
             f"be checked; set {PREFIX}METRICS=token"
         )
-    return {"metrics": mode, "metrics_tokens": tokens}
+    host, port = "", 0
+    if env.get(f"{PREFIX}METRICS_ADDR", "").strip():
+        if mode == "off":
+            raise ConfigError(f"{PREFIX}METRICS_ADDR is set but {PREFIX}METRICS='off'")
+        host, port = reader.get("METRICS_ADDR", "", _parse_addr)
+        if port == 0:
+            raw = env[f"{PREFIX}METRICS_ADDR"]
+            raise ConfigError(f"{PREFIX}METRICS_ADDR={raw!r}: needs a fixed port to scrape")
+    return {
+        "metrics": mode,
+        "metrics_tokens": tokens,
+        "metrics_host": host,
+        "metrics_port": port,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +339,7 @@ KNOWN_VARIABLES = tuple(
         "MIRROR_RETRY_MAX_SECONDS",
         "METRICS",
         "METRICS_TOKEN",
+        "METRICS_ADDR",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

@@ -14,7 +14,7 @@ from stricture_server.errors import StorageUnavailable
 from stricture_server.readiness import Readiness
 
 from . import factory
-from .deliveries import http_send, server_process
+from .deliveries import free_port, http_send, server_process
 from .objectstore import fault_proxy, new_bucket, object_env
 
 TOKEN = "metrics-ingest-token"
@@ -122,6 +122,11 @@ def test_metrics_are_404_when_off_and_open_when_public(tmp_path: Path) -> None:
         ({"STRICTURE_SERVER_METRICS": "token"}, "needs STRICTURE_SERVER_METRICS_TOKEN"),
         ({"STRICTURE_SERVER_METRICS_TOKEN": "t"}, "would not be checked"),
         ({"STRICTURE_SERVER_METRICS": "yes"}, "expected one of off, public, token"),
+        ({"STRICTURE_SERVER_METRICS_ADDR": "127.0.0.1:9100"}, "METRICS='off'"),
+        (
+            {"STRICTURE_SERVER_METRICS": "public", "STRICTURE_SERVER_METRICS_ADDR": ":0"},
+            "needs a fixed port",
+        ),
     ],
 )
 def test_metrics_settings_are_checked(env: dict[str, str], message: str) -> None:
@@ -212,3 +217,27 @@ def test_readiness_checks_the_store_at_most_once_per_ttl() -> None:
     now[0] = 4.0
     readiness.require()
     assert calls == [0.0, 2.0, 4.0]
+
+
+@pytest.mark.slow
+def test_metrics_addr_serves_metrics_alone_and_only_there(tmp_path: Path) -> None:
+    metrics_port = free_port()
+    env = {
+        "STRICTURE_SERVER_DATA_DIR": str(tmp_path),
+        "STRICTURE_SERVER_METRICS": "public",
+        "STRICTURE_SERVER_METRICS_ADDR": f"127.0.0.1:{metrics_port}",
+        "STRICTURE_SERVER_LOG_LEVEL": "warning",
+    }
+    with server_process(env) as (port, _):
+        body = orjson.dumps(factory.envelope())
+        json = {"Content-Type": "application/json"}
+        assert http_send(port, "POST", "/v1/artifacts", json, body).status == 202
+        assert http_send(port, "GET", "/metrics", {}).status == 404
+        scraped = http_send(metrics_port, "GET", "/metrics", {})
+        assert http_send(metrics_port, "POST", "/v1/artifacts", json, body).status == 404
+        assert http_send(metrics_port, "GET", "/v1/openapi.json", {}).status == 404
+        assert http_send(metrics_port, "GET", "/readyz", {}).status == 200
+    assert scraped.status == 200
+    found = samples(scraped.body.decode())
+    ingest = {"method": "POST", "route": "/v1/artifacts"}
+    assert value(found, "stricture_http_requests_total", **ingest, status="202") == 1
