@@ -10,18 +10,20 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import orjson
 from werkzeug import Request, Response
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
-from .auth import Authenticator, make_authenticator
+from .auth import Authenticator, NoAuth, TokenAuth, make_authenticator
 from .body import check_media_type, parse_json, read_body
 from .errors import InvalidInput
 from .http_errors import error_response, json_response
 from .identity import new_run_id
 from .index import Index, RunFacts
 from .query_params import NONE, parse
+from .readiness import Readiness, store_check
 from .records import LATEST, identity_from_path, normalize
 from .runs import RunStore
 from .settings import Settings
@@ -32,10 +34,19 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .listings import Listings
+    from .metrics.recorder import Metrics
     from .query import Queries
     from .query_params import Args
 
 log = logging.getLogger(logs.ACCESS)
+
+METRICS_LISTENER = "stricture_server.metrics_listener"
+"""WSGI environ key set by process mode on requests that came in on ``METRICS_ADDR``."""
+ON_METRICS_LISTENER = ("/metrics", "/healthz", "/readyz")
+"""The only paths served on ``METRICS_ADDR``: the API is not reachable there."""
+
+UNMATCHED = "unmatched"
+"""The route of a request no rule matched, as metrics label it (never the raw path)."""
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 
@@ -56,6 +67,8 @@ class App:
         validator: EnvelopeValidator,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         replication: Callable[[], dict[str, Any]] | None = None,
+        readiness: Readiness | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.runs = runs
@@ -64,6 +77,11 @@ class App:
         self.clock = clock
         self.replication = replication
         self.index = Index(runs.storage, runs.prefix)
+        self.readiness = readiness or Readiness(store_check(runs.storage, runs.prefix))
+        self.metrics = metrics
+        self.metrics_auth: Authenticator = (
+            TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
+        )
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -91,6 +109,9 @@ class App:
                     methods=["GET"],
                 ),
                 Rule("/v1/replication", endpoint=self.replication_status, methods=["GET"]),
+                Rule("/readyz", endpoint=self.ready, methods=["GET"]),
+                Rule("/metrics", endpoint=self.scrape, methods=["GET"]),
+                Rule("/v1/openapi.json", endpoint=self.openapi, methods=["GET"]),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -118,12 +139,18 @@ class App:
         # with a newline makes werkzeug refuse the response header (function runtimes pass one).
         request_id = given_id if _REQUEST_ID.fullmatch(given_id) else new_run_id()
         fields: Fields = {}
+        route = UNMATCHED
         try:
-            endpoint, args = self.url_map.bind_to_environ(request.environ).match()
-            response: Response = endpoint(request, fields, **args)
+            if self.settings.metrics_port and self._wrong_listener(request):
+                raise NotFound()
+            rule, args = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
+            route = rule.rule
+            response: Response = rule.endpoint(request, fields, **args)
         except Exception as exc:
             response, reason = error_response(exc)
             fields["reason"] = reason
+            if self.metrics is not None and route == "/v1/artifacts":
+                self.metrics.refused(exc)
             # A 503 is the store failing, not a bug: its reason is in the request line below.
             if response.status_code >= 500 and response.status_code != 503:
                 log.error(
@@ -131,6 +158,9 @@ class App:
                 )
         response.headers["X-Request-Id"] = request_id
         response.headers["X-Content-Type-Options"] = "nosniff"
+        duration = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.request(request.method, route, response.status_code, duration)
         # A storage outage (503) is the operator's to act on, not routine traffic.
         level = logging.WARNING if response.status_code == 503 else logging.INFO
         log.log(
@@ -142,12 +172,19 @@ class App:
                     "method": request.method,
                     "path": request.path,
                     "status": response.status_code,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                    "duration_ms": round(duration * 1000, 3),
                     **fields,
                 }
             },
         )
         return response
+
+    def _wrong_listener(self, request: Request) -> bool:
+        """With ``METRICS_ADDR``: /metrics only there, and only it and the probes there."""
+        on_metrics = bool(request.environ.get(METRICS_LISTENER))
+        if request.path == "/metrics":
+            return not on_metrics
+        return on_metrics and request.path not in ON_METRICS_LISTENER
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI face of :meth:`handle`."""
@@ -156,6 +193,32 @@ class App:
     def health(self, request: Request, fields: Fields) -> Response:
         """``GET /healthz``: the process is up. Never behind auth."""
         return json_response(200, {"status": "ok"})
+
+    def ready(self, request: Request, fields: Fields) -> Response:
+        """``GET /readyz``: the configured store answers (checked at most every 2 s)."""
+        self.readiness.require()
+        return json_response(200, {"status": "ready"})
+
+    @cached_property
+    def openapi_document(self) -> bytes:
+        """The OpenAPI document, built on first use: a function's cold start skips it."""
+        from .openapi import build_document
+
+        return orjson.dumps(build_document(self.settings.api_base_path))
+
+    def openapi(self, request: Request, fields: Fields) -> Response:
+        """``GET /v1/openapi.json``: the OpenAPI 3.1 document of this API. Never behind auth."""
+        return Response(self.openapi_document, 200, mimetype="application/json")
+
+    def scrape(self, request: Request, fields: Fields) -> Response:
+        """``GET /metrics``: Prometheus metrics; 404 unless ``STRICTURE_SERVER_METRICS`` is on."""
+        if self.metrics is None:
+            raise NotFound()
+        self.metrics_auth.authenticate(request)
+        from .metrics.exposition import scrape
+
+        text, content_type = scrape(self.metrics, self.replication)
+        return Response(text, 200, content_type=content_type)
 
     def ingest(self, request: Request, fields: Fields) -> Response:
         """``POST /v1/artifacts``: validate the envelope and store the run once."""
@@ -167,6 +230,8 @@ class App:
             encoding=request.headers.get("Content-Encoding", ""),
             limit=self.settings.max_body_bytes,
         )
+        if self.metrics is not None:
+            self.metrics.ingest_bytes.inc(len(body))
         document = parse_json(body, max_values=self.settings.max_json_values)
         del body
         found = self.validator.findings(document)
@@ -190,6 +255,8 @@ class App:
         )
         accepted = self.runs.create(record, received)
         fields["replay"] = accepted.replay
+        if self.metrics is not None:
+            self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
         # Indexed after the record is stored, with the run's first received time, so an
         # identical replay also completes the index of a first attempt that stopped early.
         self.index.add(RunFacts.from_fields(identity, document, accepted.received_at))
@@ -279,10 +346,21 @@ def create_app(settings: Settings) -> App:
     if isinstance(storage, Replicating):
         storage.start_replication()
         replication = storage.replication_status
+    readiness = Readiness(store_check(storage, settings.object_prefix))
+    metrics = None
+    if settings.metrics != "off":
+        # Imported only when on: a function's cold start and the push client skip it.
+        from .metrics.recorder import Metrics
+        from .metrics.storage import MeasuredStorage
+
+        metrics = Metrics()
+        storage = MeasuredStorage(storage, settings.storage_driver, metrics)
     return App(
         settings,
         RunStore(storage, settings.object_prefix),
         make_authenticator(settings),
         EnvelopeValidator(strict=settings.validation == "schema", max_errors=settings.max_errors),
         replication=replication,
+        readiness=readiness,
+        metrics=metrics,
     )

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
+from .push.command import add_arguments as add_push_arguments
 from .settings import PREFIX, ConfigError, Settings
 from .storage import check_object_store, require_sdk
 
@@ -45,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--organization", help="only this organization's objects")
         command.add_argument("--project", help="only this project's (needs --organization)")
         command.add_argument("--service", help="only this service's (needs --project)")
+    push = commands.add_parser(
+        "push",
+        help="send a CI run's artifact, diff and summary to a server (docs/ci.md); "
+        "not configured by STRICTURE_SERVER_* variables",
+    )
+    add_push_arguments(push)
     return parser
 
 
@@ -90,6 +97,11 @@ def _check_data_dir(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, check the configuration, run the command."""
     args = _parser().parse_args(argv)
+    if args.command == "push":
+        # A client of a server elsewhere: none of the server's settings apply.
+        from .push.command import run
+
+        return run(args, os.environ)
     try:
         settings = Settings.from_env(os.environ)
         if settings.storage_driver in ("fs", "mirror"):

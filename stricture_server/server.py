@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
-from .app import App, create_app
+from .app import METRICS_LISTENER, App, create_app
 from .settings import Settings
 from .worker import DeadlineWorker
 
@@ -42,8 +42,11 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         """gunicorn settings derived from ours."""
+        binds = [self.settings.addr]
+        if self.settings.metrics_addr:
+            binds.append(self.settings.metrics_addr)
         options = {
-            "bind": [self.settings.addr],
+            "bind": binds,
             "workers": self.settings.workers,
             "worker_class": DeadlineWorker,
             "threads": self.settings.threads,
@@ -62,12 +65,19 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             # Newer gunicorn opens a control socket at one fixed path per user, which
             # several instances on one host would fight over; nothing here uses it.
             options["control_socket_disable"] = True
+        if self.settings.metrics != "off":
+            from .metrics.multiprocess import worker_exited
+
+            options["child_exit"] = worker_exited
         for name, value in options.items():
             self.cfg.set(name, value)
 
     def load(self) -> WSGIApplication:
         """Build the app in each worker, after the fork."""
-        return ReadTimeout(create_app(self.settings), self.settings.read_timeout_seconds)
+        app = ReadTimeout(create_app(self.settings), self.settings.read_timeout_seconds)
+        if self.settings.metrics_port:
+            return MetricsListener(app, self.settings.metrics_port)
+        return app
 
 
 class NoAccessLog(glogging.Logger):  # type: ignore[misc]
@@ -101,6 +111,27 @@ class ReadTimeout:
         return self.app(environ, start_response)
 
 
+class MetricsListener:
+    """Mark the requests that came in on ``METRICS_ADDR``, by the port they were accepted on."""
+
+    def __init__(self, app: WSGIApplication, port: int) -> None:
+        self.app = app
+        self.port = port
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Tag the environ, then serve."""
+        sock = environ.get("gunicorn.socket")
+        if sock is not None and sock.getsockname()[1] == self.port:
+            environ[METRICS_LISTENER] = True
+        return self.app(environ, start_response)
+
+
 def serve(settings: Settings) -> None:
     """Run gunicorn in the foreground until SIGTERM or SIGINT (graceful stop)."""
-    GunicornServer(settings).run()
+    if settings.metrics == "off":
+        GunicornServer(settings).run()
+        return
+    from .metrics.multiprocess import shared_directory
+
+    with shared_directory():
+        GunicornServer(settings).run()

@@ -16,6 +16,7 @@ MIRROR_TARGETS = ("s3", "r2")
 AUTH_MODES = ("none", "token")
 VALIDATION_MODES = ("schema", "object")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+METRICS_MODES = ("off", "public", "token")
 
 T = TypeVar("T")
 
@@ -124,6 +125,19 @@ class Settings:
     mirror_retry_max_seconds: int = 60
     max_json_values: int = 10 * 1024 * 1024 // BYTES_PER_VALUE
     """Most JSON values one body may hold; by default one per 48 bytes of the body cap."""
+    metrics: str = "off"
+    metrics_tokens: tuple[Secret, ...] = ()
+    metrics_host: str = ""
+    metrics_port: int = 0
+    """Process mode: a second listen address that alone serves ``/metrics``; 0: none."""
+
+    @property
+    def metrics_addr(self) -> str:
+        """The metrics listen address as gunicorn takes it; empty when there is none."""
+        if not self.metrics_port:
+            return ""
+        host = f"[{self.metrics_host}]" if ":" in self.metrics_host else self.metrics_host
+        return f"{host}:{self.metrics_port}"
 
     @property
     def addr(self) -> str:
@@ -147,9 +161,7 @@ class Settings:
                 f"{PREFIX}STORAGE_DRIVER={driver!r}: the {driver} driver is not available yet; "
                 f"available: {', '.join(AVAILABLE_STORAGE_DRIVERS)}"
             )
-        tokens = tuple(
-            Secret(t.strip()) for t in env.get(f"{PREFIX}INGEST_TOKEN", "").split(",") if t.strip()
-        )
+        tokens = _tokens(env, "INGEST_TOKEN")
         auth_mode = reader.choice("AUTH_MODE", "token" if tokens else "none", AUTH_MODES)
         if auth_mode == "token" and not tokens:
             raise ConfigError(
@@ -208,6 +220,7 @@ class Settings:
             allow_ephemeral_storage=reader.get("ALLOW_EPHEMERAL_STORAGE", "false", _bool),
             max_json_values=reader.get("MAX_JSON_VALUES", str(default_values), _positive_int),
             **objects,
+            **_metrics(env, reader),
         )
 
 
@@ -252,6 +265,38 @@ def _object_store(env: Mapping[str, str], reader: _Reader, driver: str) -> dict[
         "object_max_attempts": reader.get("OBJECT_MAX_ATTEMPTS", "3", _positive_int),
         "mirror_target": mirror_target,
         "mirror_retry_max_seconds": reader.get("MIRROR_RETRY_MAX_SECONDS", "60", _positive_int),
+    }
+
+
+def _tokens(env: Mapping[str, str], name: str) -> tuple[Secret, ...]:
+    """One token, or several separated by commas."""
+    return tuple(Secret(t.strip()) for t in env.get(PREFIX + name, "").split(",") if t.strip())
+
+
+def _metrics(env: Mapping[str, str], reader: _Reader) -> dict[str, Any]:
+    """``GET /metrics``: off, open to whoever reaches the port, or behind its own tokens."""
+    mode = reader.choice("METRICS", "off", METRICS_MODES)
+    tokens = _tokens(env, "METRICS_TOKEN")
+    if mode == "token" and not tokens:
+        raise ConfigError(f"{PREFIX}METRICS='token' needs {PREFIX}METRICS_TOKEN")
+    if mode != "token" and tokens:
+        raise ConfigError(
+            f"{PREFIX}METRICS_TOKEN is set but {PREFIX}METRICS={mode!r}: the token would not "
+            f"be checked; set {PREFIX}METRICS=token"
+        )
+    host, port = "", 0
+    if env.get(f"{PREFIX}METRICS_ADDR", "").strip():
+        if mode == "off":
+            raise ConfigError(f"{PREFIX}METRICS_ADDR is set but {PREFIX}METRICS='off'")
+        host, port = reader.get("METRICS_ADDR", "", _parse_addr)
+        if port == 0:
+            raw = env[f"{PREFIX}METRICS_ADDR"]
+            raise ConfigError(f"{PREFIX}METRICS_ADDR={raw!r}: needs a fixed port to scrape")
+    return {
+        "metrics": mode,
+        "metrics_tokens": tokens,
+        "metrics_host": host,
+        "metrics_port": port,
     }
 
 
@@ -304,6 +349,9 @@ KNOWN_VARIABLES = tuple(
         "MIRROR_TARGET",
         "MIRROR_RETRY_MAX_SECONDS",
         "MAX_JSON_VALUES",
+        "METRICS",
+        "METRICS_TOKEN",
+        "METRICS_ADDR",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

@@ -477,6 +477,10 @@ CASES = [
         400,
         problem_paths=("?cursor",),
     ),
+    # readiness and metrics
+    Case("ready", "GET", "/readyz", 200, expect_json={"status": "ready"}, headers={}),
+    Case("wrong method on ready", "POST", "/readyz", 405, expect_headers={"Allow": "GET, HEAD"}),
+    Case("metrics off by default", "GET", "/metrics", 404, headers={}),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import re
@@ -11,8 +12,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 from cfnlint.decode import decode_str  # type: ignore[import-untyped]
 
+from stricture_server.push.command import add_arguments
 from stricture_server.settings import KNOWN_VARIABLES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,3 +96,24 @@ def test_a_rest_api_front_passes_gzip_json_bodies_as_binary() -> None:
     # SAM writes the "/" of a media type as "~1".
     types = [t.replace("~1", "/") for t in template["Globals"]["Api"]["BinaryMediaTypes"]]
     assert any(fnmatch("application/json", pattern) for pattern in types)
+
+
+CI_RECIPES = [
+    DEPLOY / "github-action" / "action.yml",
+    DEPLOY / "gitlab" / "stricture-push.gitlab-ci.yml",
+]
+
+
+@pytest.mark.parametrize("recipe", CI_RECIPES, ids=lambda p: p.parent.name)
+def test_ci_recipes_pass_only_options_push_takes(recipe: Path) -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    known = {o for action in parser._actions for o in action.option_strings}
+    text = recipe.read_text()
+    yaml.safe_load(text)  # the file is valid YAML
+    # Every option outside the pip line is one the recipe hands to push.
+    lines = [line for line in text.splitlines() if "pip install" not in line]
+    used = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", "\n".join(lines)))
+    assert "--service" in used
+    assert used - known == set()
+    assert "stricture-server push" in text
