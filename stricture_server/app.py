@@ -16,6 +16,10 @@ from werkzeug.routing import Map, Rule
 
 from . import logs
 from .auth import Authenticator, make_authenticator
+from .blast.answers import GraphAnswers, organization_of
+from .blast.derive import RunLineage, derive
+from .blast.orgs import Orgs
+from .blast.registry_store import RegistryStore
 from .body import check_media_type, parse_json, read_body
 from .errors import InvalidInput
 from .http_errors import error_response, json_response
@@ -63,6 +67,10 @@ class App:
         self.clock = clock
         self.replication = replication
         self.index = Index(runs.storage, runs.prefix)
+        self.orgs = Orgs(runs.storage, settings)
+        self.registries = RegistryStore(runs.storage, runs.prefix, clock, settings.max_errors)
+        self.lineage = RunLineage(runs, self.orgs, self.registries, settings.lineage_depth, clock)
+        self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -89,6 +97,22 @@ class App:
                     methods=["GET"],
                 ),
                 Rule("/v1/replication", endpoint=self.replication_status, methods=["GET"]),
+                Rule(
+                    "/v1/blast-radius/<organization>/<project>/<service>/<run_id>",
+                    endpoint=self.blast_radius,
+                    methods=["GET"],
+                ),
+                Rule("/v1/graph/<organization>", endpoint=self.graph, methods=["GET"]),
+                Rule(
+                    "/v1/escalation/<organization>/<system>",
+                    endpoint=self.escalation,
+                    methods=["GET"],
+                ),
+                Rule(
+                    "/v1/registry/<organization>",
+                    endpoint=self.registry,
+                    methods=["GET", "POST"],
+                ),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -165,7 +189,9 @@ class App:
             raise InvalidInput("the envelope does not match the schema", problems)
         received = self.clock()
         record = normalize(document, received)
-        # The artifact is serialised into the record now; the rest feeds the index below.
+        # The artifact is serialised into the record now, and its graph derived for the
+        # lineage step; the rest feeds the index below.
+        run_graph = derive(document["artifact"], record.identity.run_id)
         del document["artifact"]
         identity = record.identity
         fields.update(
@@ -178,7 +204,17 @@ class App:
         fields["replay"] = accepted.replay
         # Indexed after the record is stored, with the run's first received time, so an
         # identical replay also completes the index of a first attempt that stopped early.
-        self.index.add(RunFacts.from_fields(identity, document, accepted.received_at))
+        facts = RunFacts.from_fields(identity, document, accepted.received_at)
+        self.index.add(facts)
+        # Last, and never failing the ingest: the run is stored and indexed (blast/derive.py).
+        self.lineage.after_ingest(
+            identity,
+            accepted.key,
+            facts.summary.time_ms,
+            run_graph,
+            document.get("diff"),
+            replay=accepted.replay,
+        )
         return json_response(
             202,
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},
@@ -244,6 +280,62 @@ class App:
     def changes_of(self, request: Request, fields: Fields, **names: str) -> Response:
         """``GET /v1/changes/{org}/{project}/{service}``: the change feed, newest first."""
         return self._answer(request, lambda a: self.queries.changes_of(**names, args=a))
+
+    def blast_radius(
+        self,
+        request: Request,
+        fields: Fields,
+        organization: str,
+        project: str,
+        service: str,
+        run_id: str,
+    ) -> Response:
+        """``GET /v1/blast-radius/{org}/{project}/{service}/{run_id}``: the run's impact."""
+        self.authenticator.authenticate(request)
+        parse(request.args.to_dict(flat=False), NONE)
+        identity = identity_from_path(organization, project, service, run_id)
+        if identity.run_id == LATEST:
+            identity = self.queries.latest(identity).identity
+        return Response(self.lineage.blast_radius(identity), 200, mimetype="application/json")
+
+    def graph(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``GET /v1/graph/{org}``: the org's lineage graph, or one system's neighbourhood."""
+        self.authenticator.authenticate(request)
+        form, answer = self.graphs.graph(organization, request.args.to_dict(flat=False))
+        if form == "dot":
+            return Response(answer, 200, mimetype="text/vnd.graphviz")
+        return json_response(200, answer)
+
+    def escalation(
+        self, request: Request, fields: Fields, organization: str, system: str
+    ) -> Response:
+        """``GET /v1/escalation/{org}/{system}``: who to call, closest upstream first."""
+        return self._answer(request, lambda a: self.graphs.escalation(organization, system, a))
+
+    def registry(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``POST /v1/registry/{org}`` stores a new registry version; ``GET`` the latest."""
+        self.authenticator.authenticate(request)
+        parse(request.args.to_dict(flat=False), NONE)
+        org = organization_of(organization)
+        if request.method == "GET":
+            found = self.registries.require(org)
+        else:
+            from .blast.documents import parse_registry_body
+
+            body = read_body(
+                request.stream,
+                content_length=request.content_length,
+                encoding=request.headers.get("Content-Encoding", ""),
+                limit=self.settings.max_body_bytes,
+            )
+            found = self.registries.add(org, parse_registry_body(request.mimetype, body))
+        answer = {
+            "organization": org,
+            "version": found.version,
+            "created_at": found.created_at,
+            "registry": found.document,
+        }
+        return json_response(200 if request.method == "GET" else 201, answer)
 
     def replication_status(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""

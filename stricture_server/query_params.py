@@ -58,16 +58,7 @@ CHANGES = (*PAGE, "from", "to", "severity", "change_type")
 
 def parse(args: Args, allowed: Sequence[str]) -> Query:
     """The query in ``args``, or :class:`InvalidInput` listing every bad parameter."""
-    problems: list[Problem] = []
-    values: dict[str, str] = {}
-    known = f"known: {', '.join(allowed)}" if allowed else "this endpoint takes none"
-    for name, given in args.items():
-        if name not in allowed:
-            problems.append(Problem(f"?{name}", f"unknown parameter; {known}"))
-        elif len(given) != 1:
-            problems.append(Problem(f"?{name}", "given more than once"))
-        else:
-            values[name] = given[0]
+    values, problems = single_values(args, allowed)
     first = _day(values, "from", problems)
     last = _day(values, "to", problems)
     if first and last and first > last:
@@ -96,6 +87,21 @@ def parse(args: Args, allowed: Sequence[str]) -> Query:
         severities=severities,
         change_types=change_types,
     )
+
+
+def single_values(args: Args, allowed: Sequence[str]) -> tuple[dict[str, str], list[Problem]]:
+    """The value of each ``allowed`` parameter given once, and a problem for every other."""
+    problems: list[Problem] = []
+    values: dict[str, str] = {}
+    known = f"known: {', '.join(allowed)}" if allowed else "this endpoint takes none"
+    for name, given in args.items():
+        if name not in allowed:
+            problems.append(Problem(f"?{name}", f"unknown parameter; {known}"))
+        elif len(given) != 1:
+            problems.append(Problem(f"?{name}", "given more than once"))
+        else:
+            values[name] = given[0]
+    return values, problems
 
 
 def _day(values: dict[str, str], name: str, problems: list[Problem]) -> date | None:

@@ -64,6 +64,17 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+MAX_LINEAGE_DEPTH = 64
+"""The deepest walk a request or the lineage depth setting may ask for."""
+
+
+def _depth(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > MAX_LINEAGE_DEPTH:
+        raise ValueError(f"must be at most {MAX_LINEAGE_DEPTH}")
+    return value
+
+
 def _bool(raw: str) -> bool:
     text = raw.strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -116,6 +127,12 @@ class Settings:
     object_max_attempts: int = 3
     mirror_target: str = ""
     mirror_retry_max_seconds: int = 60
+    lineage_depth: int = 8
+    """How many hops a blast radius, escalation chain or graph view walks by default."""
+    lineage_snapshot_every: int = 200
+    """Feed entries a process applies before it writes a new snapshot of an org graph."""
+    lineage_skew_seconds: int = 300
+    """How far before a snapshot's watermark readers apply the feed again (clock skew)."""
 
     @property
     def addr(self) -> str:
@@ -196,6 +213,9 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", "info", LOG_LEVELS),
             api_base_path=reader.get("API_BASE_PATH", "", _base_path),
             allow_ephemeral_storage=reader.get("ALLOW_EPHEMERAL_STORAGE", "false", _bool),
+            lineage_depth=reader.get("LINEAGE_DEPTH", "8", _depth),
+            lineage_snapshot_every=reader.get("LINEAGE_SNAPSHOT_EVERY", "200", _positive_int),
+            lineage_skew_seconds=reader.get("LINEAGE_SKEW_SECONDS", "300", _positive_int),
             **objects,
         )
 
@@ -292,6 +312,9 @@ KNOWN_VARIABLES = tuple(
         "OBJECT_MAX_ATTEMPTS",
         "MIRROR_TARGET",
         "MIRROR_RETRY_MAX_SECONDS",
+        "LINEAGE_DEPTH",
+        "LINEAGE_SNAPSHOT_EVERY",
+        "LINEAGE_SKEW_SECONDS",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""
