@@ -1,5 +1,8 @@
 """``stricture-server reindex``: rebuild the index objects from the records.
 
+It also writes each run's lineage feed entry and ``lineage-graph.json`` where the latter is
+missing (docs/lineage.md, "Ingest: order, failures and crashes").
+
 For a bug fixed in the index, a restore, a bucket copied from elsewhere, or an ingest that
 stopped between its record and its index. Idempotent: objects are created only where missing,
 so running it twice, or while the server ingests, changes nothing that exists. It can be
@@ -9,6 +12,7 @@ narrowed to one organization, project or service.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,9 +20,12 @@ from dataclasses import dataclass, field
 import orjson
 
 from . import logs
+from .blast.derive import feed_run
 from .errors import InvalidInput, ObjectNotFound
 from .identity import sanitize
 from .index import Index, RunFacts
+from .lineage.edges import RunGraph
+from .records import identity_from_path
 from .settings import Settings
 from .storage import Storage, open_storage
 
@@ -85,10 +92,20 @@ def reindex(
 
     def one(key: str) -> int | None:
         try:
-            facts = RunFacts.from_record(storage.read(key))
+            record = orjson.loads(storage.read(key))
+            identity = identity_from_path(
+                record["organization"], record["project"], record["service"], record["run_id"]
+            )
+            facts = RunFacts.from_fields(identity, record, record["received_at"])
         except (ObjectNotFound, InvalidInput, ValueError, KeyError, TypeError):
             return None
-        return index.add(facts)
+        created = index.add(facts)
+        # The run's lineage objects too, when an ingest stopped before them (blast/derive.py).
+        graph = RunGraph.from_artifact(record.get("artifact") or {}, identity.run_id)
+        now_ms = time.time_ns() // 1_000_000
+        if feed_run(storage, prefix, identity, key, facts.summary.time_ms, graph, now_ms):
+            created += 2
+        return created
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = pool.map(one, todo)

@@ -32,7 +32,11 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     latest = RunIdentity("acme", "checkout", "api", "latest")
     first = run_reindex(tmp_path)
     assert first.returncode == 0, first.stderr
-    assert orjson.loads(first.stdout) == {"records": 3, "created": 6, "unreadable": []}
+    # Per run: the timeline and commit entries, the lineage feed entry and lineage-graph.json.
+    assert orjson.loads(first.stdout) == {"records": 3, "created": 12, "unreadable": []}
+    assert len(list(storage.list("stricture/lineage/v1/org=acme/feed/"))) == 3
+    graphs = [k for k in storage.list("stricture/v1/") if k.endswith("/lineage-graph.json")]
+    assert len(graphs) == 3
     # Not a terminal: no progress bar in the output.
     assert "run/s" not in first.stderr
     assert Queries(runs).latest(latest).identity.run_id == "r0"
@@ -78,10 +82,10 @@ def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path:
         runs.create(normalize(document, now), now)
     # Names are sanitised as ingest sanitises them: " ACME " is acme.
     steps = [
-        (["--organization", " ACME ", "--project", "Checkout", "--service", "API"], 1),
-        (["--organization", "acme", "--project", "checkout"], 1),
-        (["--organization", "acme"], 1),
-        ([], 1),
+        (["--organization", " ACME ", "--project", "Checkout", "--service", "API"], 3),
+        (["--organization", "acme", "--project", "checkout"], 3),
+        (["--organization", "acme"], 3),
+        ([], 3),
     ]
     for scope, created in steps:
         done = run_scoped(tmp_path, *scope)

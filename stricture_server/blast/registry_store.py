@@ -50,7 +50,9 @@ class RegistryStore:
         registry = Registry.parse(document, max_errors=self.max_errors)
         now = self.clock()
         name = keys.newest_first_name(int(now.timestamp() * 1000))
-        version = name.removesuffix(".json")
+        # The key leads with the inverted time so the newest lists first; the version is the
+        # id after it, itself ordered by time (UUIDv7).
+        version = name.partition("-")[2].removesuffix(".json")
         body = {"version": version, "created_at": format_time(now), "registry": document}
         self.storage.create(self._base(organization) + name, orjson.dumps(body))
         return RegistryVersion(version, body["created_at"], document, registry)
