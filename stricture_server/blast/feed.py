@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -31,6 +32,10 @@ from . import keys
 from .state import Latest, entry_bytes, merge, parse_entry, parse_snapshot, snapshot_bytes
 
 log = logging.getLogger(__name__)
+
+MAX_DAYS_LISTED = 31
+"""Past this many day directories since the last entry applied, one listing of the whole feed
+costs fewer requests than one per day."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +115,24 @@ class OrgFeed:
             return state
         return {}
 
-    def _catch_up(self, state: dict[Location, Latest]) -> bool:
+    def _listing(self) -> Iterator[str]:
+        """The feed keys from the newest applied (or the watermark) minus the margin on."""
+        feed = self.root + keys.FEED
+        if not self._applied and not self._watermark:
+            return self.storage.list(feed)  # the first read of an org without a snapshot
         newest = max((keys.time_of(n) for n in self._applied), default=self._watermark)
-        start = self.root + keys.FEED + keys.feed_start(newest - self._skew_ms)
+        start = newest - self._skew_ms
+        # Up to the margin past this clock: another process's clock may be ahead.
+        days = keys.feed_days(start, self._clock_ms() + self._skew_ms)
+        if len(days) > MAX_DAYS_LISTED:
+            return self.storage.list(feed, feed + keys.feed_start(start))
+        after = feed + keys.feed_start(start)
+        return chain.from_iterable(self.storage.list(feed + day, after) for day in days)
+
+    def _catch_up(self, state: dict[Location, Latest]) -> bool:
         changed = False
-        for key in self.storage.list(self.root + keys.FEED, start):
-            name = key.rpartition("/")[2]
+        for key in self._listing():
+            name = key.removeprefix(self.root + keys.FEED)
             if name in self._applied:
                 continue
             self._applied[name] = None

@@ -2,8 +2,9 @@
 
 Under ``<prefix>/lineage/v1/org=<o>/``:
 
-- ``feed/<ms>-<id>.json``: one entry per ingested run, named by the time it was written
-  (13-digit milliseconds, so names sort by time), holding the run's ``RunGraph``;
+- ``feed/d=<UTC day>/<ms>-<id>.json``: one entry per ingested run, named by the time it was
+  written (13-digit milliseconds, so names sort by time), holding the run's ``RunGraph``. The
+  day directories keep a listing of recent entries from walking the whole feed on ``fs``;
 - ``snapshots/<inverted ms>-<id>.json``: the latest ``RunGraph`` of every service as of a
   watermark; the inverted time makes the newest the first key listed;
 - ``registry/<inverted ms>-<id>.json``: the versions of the system registry, newest first.
@@ -13,6 +14,8 @@ Beside each run's record (``.../date=<day>/run=<id>/``): ``lineage-graph.json`` 
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
 
 from ..identity import new_run_id
 
@@ -33,14 +36,27 @@ def org_root(prefix: str, organization: str) -> str:
     return f"{root}lineage/v1/org={organization}/"
 
 
+def feed_day(ms: int) -> str:
+    """The day directory of the feed entries written at ``ms``, ``d=YYYY-MM-DD/``."""
+    moment = datetime.fromtimestamp(max(ms, 0) / 1000, UTC)
+    return f"d={moment.date().isoformat()}/"
+
+
 def feed_name(ms: int) -> str:
     """The name of a feed entry written at ``ms``: sorts by time, unique across processes."""
-    return f"{ms:0{MS_DIGITS}d}-{new_run_id()}.json"
+    return f"{feed_day(ms)}{ms:0{MS_DIGITS}d}-{new_run_id()}.json"
 
 
 def feed_start(ms: int) -> str:
     """The name every feed entry written at or after ``ms`` sorts after."""
-    return f"{max(ms, 0):0{MS_DIGITS}d}"
+    return f"{feed_day(ms)}{max(ms, 0):0{MS_DIGITS}d}"
+
+
+def feed_days(first_ms: int, last_ms: int) -> list[str]:
+    """The day directories from the one of ``first_ms`` to the one of ``last_ms``."""
+    first = datetime.fromtimestamp(max(first_ms, 0) / 1000, UTC).date()
+    last = datetime.fromtimestamp(max(last_ms, 0) / 1000, UTC).date()
+    return [f"d={first + timedelta(days=n)}/" for n in range((last - first).days + 1)]
 
 
 def newest_first_name(ms: int) -> str:
@@ -50,7 +66,7 @@ def newest_first_name(ms: int) -> str:
 
 def time_of(name: str) -> int:
     """The milliseconds a feed entry's name holds."""
-    return int(name[:MS_DIGITS])
+    return int(name.rpartition("/")[2][:MS_DIGITS])
 
 
 def beside(record_key: str, name: str) -> str:
