@@ -26,7 +26,7 @@ from typing import Any, Literal
 import orjson
 
 from ..errors import LineageObjectInvalid, ObjectExists, ObjectNotFound
-from ..lineage.documents import impact_document
+from ..lineage.documents import compact_impact_document, expand_impact_document
 from ..lineage.edges import RunGraph
 from ..lineage.graph import Location
 from ..lineage.impact import classify_run
@@ -34,7 +34,7 @@ from ..records import RunIdentity
 from ..runs import RunStore, format_time
 from ..storage import Storage
 from . import keys
-from .feed import append
+from .feed import OrgFeed, append
 from .orgs import Orgs
 from .registry_store import RegistryStore
 
@@ -71,6 +71,7 @@ def feed_run(
     now_ms: int,
     *,
     check: bool = True,
+    feed: OrgFeed | None = None,
 ) -> bool:
     """Steps 1 and 2 for a run whose ``lineage-graph.json`` is missing; whether it was.
 
@@ -79,8 +80,12 @@ def feed_run(
     graph_key = keys.beside(record_key, keys.RUN_GRAPH)
     if check and _exists(storage, graph_key):
         return False
-    root = keys.org_root(prefix, identity.organization)
-    append(storage, root, location_of(identity), time_ms, graph, now_ms)
+    location = location_of(identity)
+    if feed is None:
+        root = keys.org_root(prefix, identity.organization)
+        append(storage, root, location, time_ms, graph, now_ms)
+    else:
+        feed.append(location, time_ms, graph)
     with suppress(ObjectExists):
         storage.create(graph_key, graph.to_json())
     return True
@@ -120,7 +125,18 @@ class RunLineage:
                 return
             now_ms = time.time_ns() // 1_000_000
             prefix, storage = self.runs.prefix, self.storage
-            feed_run(storage, prefix, identity, record_key, time_ms, graph, now_ms, check=replay)
+            feed = self.orgs.feed(identity.organization)
+            feed_run(
+                storage,
+                prefix,
+                identity,
+                record_key,
+                time_ms,
+                graph,
+                now_ms,
+                check=replay,
+                feed=feed,
+            )
             blast_key = keys.beside(record_key, keys.BLAST_RADIUS)
             if isinstance(diff, dict) and not (replay and _exists(self.storage, blast_key)):
                 body = self._document(identity, graph, diff, "at_ingest")
@@ -132,8 +148,11 @@ class RunLineage:
                 extra={"fields": {"location": identity.location}},
             )
 
-    def blast_radius(self, identity: RunIdentity) -> bytes:
+    def blast_radius(self, identity: RunIdentity) -> dict[str, Any]:
         """The run's stored blast radius, computed and stored now if it is missing."""
+        return _expanded(self._stored_blast_radius(identity))
+
+    def _stored_blast_radius(self, identity: RunIdentity) -> bytes:
         record_key = self.runs.record_key(identity)
         blast_key = keys.beside(record_key, keys.BLAST_RADIUS)
         with suppress(ObjectNotFound):
@@ -179,6 +198,13 @@ class RunLineage:
                 "depth": self.depth,
                 "graph": version.as_json(),
                 "registry_version": registry.version if registry else None,
-                **impact_document(result),
+                **compact_impact_document(result),
             }
         )
+
+
+def _expanded(data: bytes) -> dict[str, Any]:
+    try:
+        return expand_impact_document(orjson.loads(data))
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise LineageObjectInvalid(f"stored blast radius unreadable: {exc!r}") from None

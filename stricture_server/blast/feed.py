@@ -80,8 +80,17 @@ class OrgFeed:
         self._graph: OrgGraph | None = None
 
     def append(self, location: Location, time_ms: int, graph: RunGraph) -> str:
-        """Add a run's graph to the feed; the entry's name."""
-        return append(self.storage, self.root, location, time_ms, graph, self._clock_ms())
+        """Add a run's graph to the feed, and to this process's graph; the entry's name."""
+        name = append(self.storage, self.root, location, time_ms, graph, self._clock_ms())
+        with self._lock:
+            # Applied here rather than read back: the same entry, without a read and a check.
+            if self._state is not None and name not in self._applied:
+                self._applied[name] = None
+                self._since_snapshot += 1
+                self._through = max(self._through or name, name)
+                if merge(self._state, location, Latest(time_ms, graph.run_id, graph)):
+                    self._graph = None
+        return name
 
     def current(self) -> tuple[OrgGraph, GraphVersion]:
         """The org graph with every feed entry written so far, and which version it is."""
