@@ -85,15 +85,24 @@ def envelope(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in body.items() if v is not None}
 
 
-def shared_fixture(name: str) -> Path:
+CORPUS_MISSING = (
+    "real corpus not found in {where}: the real-corpus tests read the project's shared fixtures "
+    "from ../shared/fixtures next to the checkout; put them there to run these tests "
+    "(skipped without them; with CI set, failed)"
+)
+"""What a real-corpus test says when the corpus is absent."""
+
+
+def shared_fixture(name: str, corpus: Path = SHARED_FIXTURES) -> Path:
     """The real corpus file ``name`` from ../shared/fixtures.
 
     The corpus lives outside the repository. Where it is absent the test is skipped with a
-    message saying so, except in CI (``CI`` set), which always has it: there it is a failure.
+    message saying where it goes, except in CI (``CI`` set), which always has it: there it is a
+    failure.
     """
-    path = SHARED_FIXTURES / name
+    path = corpus / name
     if not path.is_file():
-        message = f"real corpus file {name} not found in {SHARED_FIXTURES}"
+        message = CORPUS_MISSING.format(where=corpus)
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

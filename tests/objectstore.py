@@ -8,6 +8,7 @@ never does: ``409 ConditionalRequestConflict``, ``500``, a hang, or no connectio
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import threading
 import uuid
@@ -22,6 +23,8 @@ from moto.server import ThreadedMotoServer
 
 from stricture_server import Settings
 from stricture_server.storage.s3 import S3Storage, make_client
+
+from .deliveries import HANG_SECONDS
 
 # moto accepts any credentials, but botocore must find some to sign with; never real ones.
 FAKE_AWS = {
@@ -40,6 +43,9 @@ def moto() -> str:
     with _lock:
         if _server is None:
             os.environ.update(FAKE_AWS)
+            # moto serves with werkzeug, which logs every request at info: a thousand lines in
+            # the report of a failing listing test. Its warnings and errors still show.
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
             _server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
             _server.start()
         host, port = _server.get_host_and_port()
@@ -64,8 +70,11 @@ def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[st
         "STRICTURE_SERVER_STORAGE_DRIVER": driver,
         "STRICTURE_SERVER_OBJECT_BUCKET": bucket,
         "AWS_ENDPOINT_URL_S3": endpoint,
-        "STRICTURE_SERVER_OBJECT_CONNECT_TIMEOUT_SECONDS": "1",
-        "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "1",
+        # Generous: moto on a busy machine can take seconds to answer, and a timeout here
+        # would fail a test that is not about timeouts. Tests of a hanging store set
+        # SHORT_READ_TIMEOUT on the client that meets the hang, and only there.
+        "STRICTURE_SERVER_OBJECT_CONNECT_TIMEOUT_SECONDS": str(HANG_SECONDS),
+        "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": str(HANG_SECONDS),
         "STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS": "2",
     }
     if driver == "r2":
@@ -75,9 +84,13 @@ def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[st
     return env
 
 
-def s3_storage(driver: str, bucket: str, endpoint: str) -> S3Storage:
+SHORT_READ_TIMEOUT = {"STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "1"}
+"""For a client that only ever meets a hanging store: the read timeout is what ends the hang."""
+
+
+def s3_storage(driver: str, bucket: str, endpoint: str, **extra: str) -> S3Storage:
     """The ``s3`` or ``r2`` driver, built from settings as the server builds it."""
-    settings = Settings.from_env(object_env(driver, bucket, endpoint))
+    settings = Settings.from_env(object_env(driver, bucket, endpoint, **extra))
     return S3Storage(make_client(settings, driver), bucket)
 
 
@@ -100,7 +113,7 @@ class FaultProxy:
 
     ``mode`` is ``pass`` (forward), ``conflict`` (answer conditional PUTs 409
     ConditionalRequestConflict, ``conflicts`` times, then forward), ``error`` (answer 500),
-    ``hang`` (hold the request without answering until :meth:`close` or 30 s), or
+    ``hang`` (hold the request without answering until :meth:`close`), or
     ``down`` (the port refuses connections).
     """
 
@@ -161,7 +174,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             if proxy.mode == "hang":
-                proxy.released.wait(30)
+                # Bounded only so that a client without a read timeout fails the test
+                # (it sees a closed connection, not a timeout) instead of hanging it.
+                proxy.released.wait(HANG_SECONDS)
                 self.close_connection = True
                 return
             if proxy.mode == "error":
@@ -174,7 +189,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             self._relay(body)
 
         def _relay(self, body: bytes) -> None:
-            upstream = http.client.HTTPConnection(proxy.upstream, timeout=30)
+            upstream = http.client.HTTPConnection(proxy.upstream, timeout=HANG_SECONDS)
             try:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 upstream.request(self.command, self.path, body=body, headers=headers)

@@ -15,7 +15,7 @@ import pytest
 from stricture_server.storage.fs import FileStorage
 
 from . import factory
-from .deliveries import http_send, server_process
+from .deliveries import HANG_SECONDS, http_send, server_process
 from .objectstore import FaultProxy, fault_proxy, new_bucket, object_env, stored
 
 pytestmark = pytest.mark.slow
@@ -23,8 +23,6 @@ pytestmark = pytest.mark.slow
 TOKEN = "object-process-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON = {**AUTH, "Content-Type": "application/json"}
-BOUND_SECONDS = 10
-"""object_env allows 2 attempts of 1 s connect + 1 s read per request; two requests per run."""
 
 
 @pytest.fixture
@@ -69,11 +67,11 @@ def test_s3_process_stores_reads_and_survives_an_outage(tmp_path: Path, proxy: F
         assert stored(bucket)[key] == read.body
         before = stored(bucket)
 
+        # A refused connection ends each attempt at once; how attempts bound an outage is
+        # checked without a clock in test_s3.py.
         proxy.down()
         down = factory.envelope(run_id="during-outage")
-        started = time.monotonic()
         status, headers, body = ingest(port, down)
-        assert time.monotonic() - started < BOUND_SECONDS
         assert status == 503
         assert int(headers["Retry-After"]) > 0
         assert orjson.loads(body) == {"error": "storage is unavailable; retry later"}
@@ -117,11 +115,13 @@ def test_mirror_acknowledges_while_the_store_is_down_and_delivers_after_kill_9(
     with server_process(env) as (port, _):
         proxy.up()
         done = (0, 0, len(expected))
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + HANG_SECONDS
         while time.monotonic() < deadline:
             status = http_send(port, "GET", "/v1/replication", AUTH).json()
             if (status["pending"], status["failed"], status["replicated"]) == done:
                 break
             time.sleep(0.2)
-        assert (status["pending"], status["failed"], status["replicated"]) == done
+        assert (status["pending"], status["failed"], status["replicated"]) == done, (
+            f"replication not done after {HANG_SECONDS} s: {status}"
+        )
         assert stored(bucket) == expected

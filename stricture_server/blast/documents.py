@@ -34,15 +34,16 @@ class _JsonLikeLoader(yaml.SafeLoader):  # type: ignore[misc]
 _JsonLikeLoader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)
 
 
-def parse_registry_body(mimetype: str, data: bytes) -> Any:
-    """The document of a registry upload declared as ``mimetype`` (JSON when undeclared)."""
+def parse_registry_body(mimetype: str, data: bytes, *, max_values: int) -> Any:
+    """The document of a registry upload declared as ``mimetype`` (JSON when undeclared);
+    JSON is held to ``max_values`` values, as ingest holds it."""
     if mimetype in YAML_TYPES:
         return _parse_yaml(data)
     if mimetype and mimetype != "application/json" and not mimetype.endswith("+json"):
         raise UnsupportedMediaType(
             f"unsupported Content-Type {mimetype!r}; send application/json or application/yaml"
         )
-    return parse_json(data)
+    return parse_json(data, max_values=max_values)
 
 
 def _parse_yaml(data: bytes) -> Any:
