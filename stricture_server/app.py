@@ -314,7 +314,7 @@ class App:
         identity = identity_from_path(organization, project, service, run_id)
         if identity.run_id == LATEST:
             identity = self.queries.latest(identity).identity
-        return json_response(200, self.lineage.blast_radius(identity))
+        return Response(self.lineage.blast_radius(identity), 200, mimetype="application/json")
 
     def graph(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/graph/{org}``: the org's lineage graph, or one system's neighbourhood."""

@@ -57,7 +57,8 @@ def test_a_run_blast_radius_is_stored_at_ingest_and_served(deployment: Deploymen
     first, second = found["changes"]
     assert (first["index"], first["system"], first["impact"]) == (0, "orders:api", "downstream")
     assert (second["system"], second["impact"]) == (None, "unknown")
-    reached = {item["system"]: item for item in first["impacted"]}
+    assert second["system"] not in found["reached"]
+    reached = {item["system"]: item for item in found["reached"][first["system"]]}
     assert set(reached) == {"billing:api", "orders:worker", "shipping:worker", "reports:batch"}
     assert reached["reports:batch"]["path"] == ["orders:api", "shipping:worker", "reports:batch"]
     assert reached["billing:api"]["contacts_from"] == "registry"
