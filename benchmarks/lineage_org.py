@@ -2,8 +2,9 @@
 
 The org of ``benchmarks/graph.py`` (``--services`` services, default 500, of 40 systems each
 reading 5 upstreams: 20,000 systems, 100,000 edges) is written to the org feed as ingest writes
-it, one entry per service. Then, in one process built like a worker (``App`` on the store,
-snapshots every ``--snapshot-every`` entries), wall time and storage requests of:
+it, one entry per service, ``--spacing`` seconds apart. Then, in one process built like a
+worker (``App`` on the store, snapshots every ``--snapshot-every`` entries), wall time and
+storage requests of:
 
 - assembling the org graph cold from the feed alone, then cold from the snapshot that first
   assembly wrote, then warm with nothing new;
@@ -85,6 +86,9 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=300)
     parser.add_argument("--depth", type=int, default=8)
     parser.add_argument("--snapshot-every", type=int, default=200)
+    parser.add_argument(
+        "--spacing", type=int, default=60, help="seconds between two services' feed entries"
+    )
     options = parser.parse_args()
     rng = random.Random(12)
     artifacts = [artifact(s, options, rng) for s in range(options.services)]
@@ -105,7 +109,10 @@ def main() -> int:
         for s, found in enumerate(artifacts):
             graph = RunGraph.from_artifact(found, f"run-{s}")
             where = Location(ORG, f"p{s % 20:02d}", f"svc{s:03d}")
-            append(storage, root, where, s, graph, now + s)
+            # Spread in time as runs arrive: only the margin's worth is read again after a
+            # snapshot, not the whole feed.
+            written = now - (options.services - s) * options.spacing * 1000
+            append(storage, root, where, s, graph, written)
 
         def assemble(app: App) -> Any:
             return app.orgs.feed(ORG).current()
