@@ -41,6 +41,8 @@ class Reindexed:
 
     records: int = 0
     created: int = 0
+    lineage: int = 0
+    """Runs whose lineage feed entry and ``lineage-graph.json`` were written."""
     unreadable: list[str] = field(default_factory=list)
     """Keys of records that could not be read as records (left alone, logged)."""
 
@@ -96,7 +98,7 @@ def reindex(
     done = Reindexed()
     todo = list(keys)
 
-    def one(key: str) -> int | None:
+    def one(key: str) -> tuple[int, bool] | None:
         try:
             record = orjson.loads(storage.read(key))
             identity = identity_from_path(
@@ -109,9 +111,9 @@ def reindex(
         # The run's lineage objects too, when an ingest stopped before them (blast/derive.py).
         graph = RunGraph.from_artifact(record.get("artifact") or {}, identity.run_id)
         now_ms = time.time_ns() // 1_000_000
-        if feed_run(storage, prefix, identity, key, facts.summary.time_ms, graph, now_ms):
-            created += 2
-        return created
+        return created, feed_run(
+            storage, prefix, identity, key, facts.summary.time_ms, graph, now_ms
+        )
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = pool.map(one, todo)
@@ -123,7 +125,8 @@ def reindex(
                 log.warning("not a readable record", extra={"fields": {"key": key}})
                 done.unreadable.append(key)
             else:
-                done.created += created
+                done.created += created[0]
+                done.lineage += created[1]
     if every_record:
         index.names.mark_complete()
     return done
@@ -140,6 +143,11 @@ def reindex_command(
     done = reindex(
         storage, settings.object_prefix, keys, jobs=jobs, progress=progress, every_record=not scope
     )
-    summary = {"records": done.records, "created": done.created, "unreadable": done.unreadable}
+    summary = {
+        "records": done.records,
+        "created": done.created,
+        "lineage": done.lineage,
+        "unreadable": done.unreadable,
+    }
     print(orjson.dumps(summary).decode(), flush=True)
     return 1 if done.unreadable else 0

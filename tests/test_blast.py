@@ -72,6 +72,11 @@ def test_a_run_blast_radius_is_stored_at_ingest_and_served(deployment: Deploymen
     # Stored once beside the run: a second read answers the same bytes.
     again = deployment.delivery.send("GET", f"/v1/blast-radius/{org}/{PROJECT}/orders/r1", AUTH)
     assert again.json() == found
+    # The change feed gives each change its impact, and filters on it.
+    feed = get(deployment, f"/v1/changes/{org}/{PROJECT}/orders")["changes"]
+    assert [(c["index"], c["impact"]) for c in feed] == [(0, "downstream"), (1, "unknown")]
+    unknown = get(deployment, f"/v1/changes/{org}/{PROJECT}/orders?impact=unknown,self_only")
+    assert [c["index"] for c in unknown["changes"]] == [1]
     keys = list(deployment.storage.list(f"{deployment.prefix}/v1/org={org}/"))
     assert sum(k.endswith("/run=r1/lineage-graph.json") for k in keys) == 5
     assert sum(k.endswith("/run=r1/blast-radius.json") for k in keys) == 1

@@ -499,6 +499,8 @@ CASES = [
     ),
     # the lineage endpoints (docs/api.md, "Lineage")
     Case("blast radius of an unknown run", "GET", f"{BLAST}/missing", 404),
+    Case("unknown impact", "GET", f"{CHANGES}?impact=severe", 400, problem_paths=("?impact",)),
+    Case("impact filter", "GET", f"{CHANGES}?impact=downstream,unknown", 200),
     Case("blast radius without token", "GET", f"{BLAST}/r", 401, headers={}),
     Case(
         "parameter on a blast radius", "GET", f"{BLAST}/r?depth=2", 400, problem_paths=("?depth",)
