@@ -140,3 +140,13 @@ def test_registry_versions_in_json_and_yaml_latest_wins(deployment: Deployment) 
     assert latest["registry"] == orjson.loads(orjson.dumps(renamed))
     stored = list(deployment.storage.list(f"{deployment.prefix}/lineage/v1/org={org}/registry/"))
     assert len(stored) == 2
+
+
+def test_a_yaml_registry_keeps_timestamps_as_text(deployment: Deployment) -> None:
+    org = factory.unique("reg")
+    text = b"systems:\n  - id: Orders\n    name: 2026-03-01\n    owner_team: team.orders\n"
+    headers = {**AUTH, "Content-Type": "application/yaml"}
+    posted = deployment.delivery.send("POST", f"/v1/registry/{org}", headers, text)
+    assert posted.status == 201, posted.body[:300]
+    stored = get(deployment, f"/v1/registry/{org}")["registry"]
+    assert stored["systems"][0]["name"] == "2026-03-01"
