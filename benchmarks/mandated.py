@@ -5,8 +5,11 @@ the artifact and the diff against their schemas (jsonschema-rs, the project's sc
 serialise the envelope canonically (sorted keys) and hash it with sha256, the record's digest;
 claim the run id at a date-free key and write the record at its canonical dated key, in a run
 directory of its own (``.../date=<day>/run=<id>/payload.json``); and write the run's index
-entry (the read API). Each file with the floor's durable create. No routing, auth, sanitising,
-logging or error handling: what stricture-server spends beyond this is its own overhead.
+entry (the read API); derive the run's lineage graph (the project's ``RunGraph``) and write
+it twice, beside the record and as the org's feed entry (issue 12). Each file with the floor's
+durable create. The blast radius is left out: it needs an org graph, which the floor has not.
+No routing, auth, sanitising, logging or error handling: what stricture-server spends beyond
+this is its own overhead.
 Run as ``gunicorn mandated:app`` with ``FLOOR_DATA_DIR`` set.
 """
 
@@ -23,6 +26,8 @@ from typing import Any
 import jsonschema_rs
 import orjson
 from floor import create
+
+from stricture_server.lineage.edges import RunGraph
 
 ROOT = os.environ.get("FLOOR_DATA_DIR", "floor-data")
 SCHEMAS = Path(__file__).resolve().parent.parent / "stricture_server" / "schemas"
@@ -62,6 +67,9 @@ def _store(document: dict[str, Any]) -> None:
     changes = document.get("diff", {}).get("changes", [])
     entry = orjson.dumps({"run_id": run_id, "received_at": received, "changes": changes})
     _create(f"{service}/index", f"{received}-{run_id}.json", entry)
+    graph = RunGraph.from_artifact(document["artifact"], run_id).to_json()
+    _create(f"{service}/date={received[:10]}/run={run_id}", "lineage-graph.json", graph)
+    _create(f"{ROOT}/{document['organization']}/feed", f"{received}-{run_id}.json", graph)
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

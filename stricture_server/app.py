@@ -17,6 +17,10 @@ from werkzeug.routing import Map, Rule
 
 from . import logs
 from .auth import Authenticator, NoAuth, TokenAuth, make_authenticator
+from .blast.answers import GraphAnswers, organization_of
+from .blast.derive import RunLineage, derive
+from .blast.orgs import Orgs
+from .blast.registry_store import RegistryStore
 from .body import check_media_type, parse_json, read_body
 from .errors import InvalidInput
 from .http_errors import error_response, json_response
@@ -82,6 +86,10 @@ class App:
         self.metrics_auth: Authenticator = (
             TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
         )
+        self.orgs = Orgs(runs.storage, settings)
+        self.registries = RegistryStore(runs.storage, runs.prefix, clock, settings.max_errors)
+        self.lineage = RunLineage(runs, self.orgs, self.registries, settings.lineage_depth, clock)
+        self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -112,6 +120,22 @@ class App:
                 Rule("/readyz", endpoint=self.ready, methods=["GET"]),
                 Rule("/metrics", endpoint=self.scrape, methods=["GET"]),
                 Rule("/v1/openapi.json", endpoint=self.openapi, methods=["GET"]),
+                Rule(
+                    "/v1/blast-radius/<organization>/<project>/<service>/<run_id>",
+                    endpoint=self.blast_radius,
+                    methods=["GET"],
+                ),
+                Rule("/v1/graph/<organization>", endpoint=self.graph, methods=["GET"]),
+                Rule(
+                    "/v1/escalation/<organization>/<system>",
+                    endpoint=self.escalation,
+                    methods=["GET"],
+                ),
+                Rule(
+                    "/v1/registry/<organization>",
+                    endpoint=self.registry,
+                    methods=["GET", "POST"],
+                ),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -244,7 +268,9 @@ class App:
             )
         received = self.clock()
         record = normalize(document, received)
-        # The artifact is serialised into the record now; the rest feeds the index below.
+        # The artifact is serialised into the record now, and its graph derived for the
+        # lineage step; the rest feeds the index below.
+        run_graph = derive(document["artifact"], record.identity.run_id)
         del document["artifact"]
         identity = record.identity
         fields.update(
@@ -259,7 +285,17 @@ class App:
             self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
         # Indexed after the record is stored, with the run's first received time, so an
         # identical replay also completes the index of a first attempt that stopped early.
-        self.index.add(RunFacts.from_fields(identity, document, accepted.received_at))
+        facts = RunFacts.from_fields(identity, document, accepted.received_at)
+        self.index.add(facts)
+        # Last, and never failing the ingest: the run is stored and indexed (blast/derive.py).
+        self.lineage.after_ingest(
+            identity,
+            accepted.key,
+            facts.summary.time_ms,
+            run_graph,
+            document.get("diff"),
+            replay=accepted.replay,
+        )
         return json_response(
             202,
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},
@@ -329,6 +365,65 @@ class App:
     def changes_of(self, request: Request, fields: Fields, **names: str) -> Response:
         """``GET /v1/changes/{org}/{project}/{service}``: the change feed, newest first."""
         return self._answer(request, lambda a: self.queries.changes_of(**names, args=a))
+
+    def blast_radius(
+        self,
+        request: Request,
+        fields: Fields,
+        organization: str,
+        project: str,
+        service: str,
+        run_id: str,
+    ) -> Response:
+        """``GET /v1/blast-radius/{org}/{project}/{service}/{run_id}``: the run's impact."""
+        self.authenticator.authenticate(request)
+        parse(request.args.to_dict(flat=False), NONE)
+        identity = identity_from_path(organization, project, service, run_id)
+        if identity.run_id == LATEST:
+            identity = self.queries.latest(identity).identity
+        return Response(self.lineage.blast_radius(identity), 200, mimetype="application/json")
+
+    def graph(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``GET /v1/graph/{org}``: the org's lineage graph, or one system's neighbourhood."""
+        self.authenticator.authenticate(request)
+        form, answer = self.graphs.graph(organization, request.args.to_dict(flat=False))
+        if form == "dot":
+            return Response(answer, 200, mimetype="text/vnd.graphviz")
+        return json_response(200, answer)
+
+    def escalation(
+        self, request: Request, fields: Fields, organization: str, system: str
+    ) -> Response:
+        """``GET /v1/escalation/{org}/{system}``: who to call, closest upstream first."""
+        return self._answer(request, lambda a: self.graphs.escalation(organization, system, a))
+
+    def registry(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``POST /v1/registry/{org}`` stores a new registry version; ``GET`` the latest."""
+        self.authenticator.authenticate(request)
+        parse(request.args.to_dict(flat=False), NONE)
+        org = organization_of(organization)
+        if request.method == "GET":
+            found = self.registries.require(org)
+        else:
+            from .blast.documents import parse_registry_body
+
+            body = read_body(
+                request.stream,
+                content_length=request.content_length,
+                encoding=request.headers.get("Content-Encoding", ""),
+                limit=self.settings.max_body_bytes,
+            )
+            document = parse_registry_body(
+                request.mimetype, body, max_values=self.settings.max_json_values
+            )
+            found = self.registries.add(org, document)
+        answer = {
+            "organization": org,
+            "version": found.version,
+            "created_at": found.created_at,
+            "registry": found.document,
+        }
+        return json_response(200 if request.method == "GET" else 201, answer)
 
     def replication_status(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""

@@ -141,6 +141,18 @@ class LineageObjectInvalid(StrictureError):
     """A stored derived lineage object does not match its schema: written by a bug or by hand."""
 
 
+class UnknownSystem(StrictureError):
+    """A lineage endpoint was asked about a system the org graph does not know."""
+
+    def __init__(self, system: str) -> None:
+        super().__init__(f"system {system!r} is not in the organization's lineage graph")
+        self.system = system
+
+
+class RegistryNotFound(StrictureError):
+    """The organization has stored no system registry yet."""
+
+
 class TooManyValues(StrictureError):
     """The body holds more JSON values than the configured limit; refused before parsing."""
 

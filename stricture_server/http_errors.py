@@ -13,13 +13,16 @@ from .errors import (
     BodyTimedOut,
     BodyTooLarge,
     InvalidInput,
+    LineageObjectInvalid,
     RecordCorrupt,
     RecordExists,
     RecordMissing,
     RecordNotFound,
+    RegistryNotFound,
     StorageUnavailable,
     TooManyValues,
     Unauthenticated,
+    UnknownSystem,
     UnsupportedEncoding,
     UnsupportedEvent,
     UnsupportedMediaType,
@@ -76,6 +79,13 @@ def error_response(exc: Exception) -> tuple[Response, str]:
         return json_response(503, body, headers), exc.reason
     if isinstance(exc, UnsupportedEvent):
         return json_response(400, {"error": str(exc), "event": exc.kind}), str(exc)
+    if isinstance(exc, UnknownSystem):
+        return json_response(404, {"error": str(exc), "system": exc.system}), "unknown system"
+    if isinstance(exc, RegistryNotFound):
+        return json_response(404, {"error": str(exc)}), "no registry"
+    if isinstance(exc, LineageObjectInvalid):
+        body = {"error": "a stored lineage object fails its check"}
+        return json_response(500, body), f"lineage object invalid: {exc}"
     if isinstance(exc, MethodNotAllowed):
         allowed = ", ".join(sorted(exc.valid_methods or ()))
         body = {"error": "method not allowed", "allowed": sorted(exc.valid_methods or ())}

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
+from .blast.impacts import stored_impacts
 from .cursor import Cursor, decode
 from .entries import (
     Entry,
@@ -139,14 +140,20 @@ class Queries:
             location = ref.run(summary.run_id).location
             offset = resume.offset if resume and resuming else 0
             changes = body[1]
+            impacts: list[str | None] | None = None
             for index in range(offset, len(changes)):
                 change = changes[index]
                 if not _matches(change, query):
                     continue
+                if impacts is None:  # read once per run, and only for a run with a match
+                    impacts = stored_impacts(self.storage, self.prefix, ref, summary)
+                impact = impacts[index] if index < len(impacts) else None
+                if query.impacts is not None and impact not in query.impacts:
+                    continue
                 if len(items) == query.limit:
                     next_cursor = Cursor("c", name, index).encode()
                     return {**_names(ref), "changes": items, "next_cursor": next_cursor}
-                items.append(_change(summary, location, index, change))
+                items.append({**_change(summary, location, index, change), "impact": impact})
         return {**_names(ref), "changes": items, "next_cursor": None}
 
     def _entry_body(self, key: str, from_cursor: bool) -> bytes:

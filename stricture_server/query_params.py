@@ -9,6 +9,7 @@ from datetime import date
 
 from .entries import day_bounds
 from .errors import InvalidInput, Problem
+from .lineage.impact import IMPACTS
 from .validation import load_schema
 
 Args = Mapping[str, Sequence[str]]
@@ -41,6 +42,8 @@ class Query:
     commit_sha: str | None = None
     severities: frozenset[str] | None = None
     change_types: frozenset[str] | None = None
+    impacts: frozenset[str] | None = None
+    """The impact classes of the change feed's ``impact`` filter (docs/lineage.md)."""
 
     def in_range(self, time_ms: int) -> bool:
         """Whether a run at ``time_ms`` is within ``from`` and ``to``."""
@@ -53,21 +56,12 @@ NONE: tuple[str, ...] = ()
 """The parameters of a record read (``.../{run_id}`` and ``.../latest``): none."""
 PAGE = ("limit", "cursor")
 RUNS = (*PAGE, "from", "to", "commit_sha")
-CHANGES = (*PAGE, "from", "to", "severity", "change_type")
+CHANGES = (*PAGE, "from", "to", "severity", "change_type", "impact")
 
 
 def parse(args: Args, allowed: Sequence[str]) -> Query:
     """The query in ``args``, or :class:`InvalidInput` listing every bad parameter."""
-    problems: list[Problem] = []
-    values: dict[str, str] = {}
-    known = f"known: {', '.join(allowed)}" if allowed else "this endpoint takes none"
-    for name, given in args.items():
-        if name not in allowed:
-            problems.append(Problem(f"?{name}", f"unknown parameter; {known}"))
-        elif len(given) != 1:
-            problems.append(Problem(f"?{name}", "given more than once"))
-        else:
-            values[name] = given[0]
+    values, problems = single_values(args, allowed)
     first = _day(values, "from", problems)
     last = _day(values, "to", problems)
     if first and last and first > last:
@@ -84,6 +78,7 @@ def parse(args: Args, allowed: Sequence[str]) -> Query:
         problems.append(Problem("?commit_sha", f"{commit!r} is not 7 to 64 hex digits"))
     severities = _words(values, "severity", SEVERITY_VALUES.__contains__, problems)
     change_types = _words(values, "change_type", _is_change_type, problems)
+    impacts = _words(values, "impact", IMPACTS.__contains__, problems)
     if problems:
         raise InvalidInput("invalid query parameters", problems)
     start_ms, end_ms = day_bounds(first, last)
@@ -95,7 +90,23 @@ def parse(args: Args, allowed: Sequence[str]) -> Query:
         commit_sha=commit.lower() if commit else None,
         severities=severities,
         change_types=change_types,
+        impacts=impacts,
     )
+
+
+def single_values(args: Args, allowed: Sequence[str]) -> tuple[dict[str, str], list[Problem]]:
+    """The value of each ``allowed`` parameter given once, and a problem for every other."""
+    problems: list[Problem] = []
+    values: dict[str, str] = {}
+    known = f"known: {', '.join(allowed)}" if allowed else "this endpoint takes none"
+    for name, given in args.items():
+        if name not in allowed:
+            problems.append(Problem(f"?{name}", f"unknown parameter; {known}"))
+        elif len(given) != 1:
+            problems.append(Problem(f"?{name}", "given more than once"))
+        else:
+            values[name] = given[0]
+    return values, problems
 
 
 def _day(values: dict[str, str], name: str, problems: list[Problem]) -> date | None:

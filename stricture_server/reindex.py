@@ -1,5 +1,8 @@
 """``stricture-server reindex``: rebuild the index objects from the records.
 
+It also writes each run's lineage feed entry and ``lineage-graph.json`` where the latter is
+missing (docs/lineage.md, "Ingest: order, failures and crashes").
+
 For a bug fixed in the index, a restore, a bucket copied from elsewhere, an ingest that
 stopped between its record and its index, or a store written before name entries existed
 (a full rebuild then marks the names complete, see :mod:`.names`). Idempotent: objects are
@@ -10,6 +13,7 @@ that exists. It can be narrowed to one organization, project or service.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,9 +21,12 @@ from dataclasses import dataclass, field
 import orjson
 
 from . import logs
+from .blast.derive import feed_run
 from .errors import InvalidInput, ObjectNotFound
 from .identity import sanitize
 from .index import Index, RunFacts
+from .lineage.edges import RunGraph
+from .records import identity_from_path
 from .settings import Settings
 from .storage import Storage, open_storage
 
@@ -34,6 +41,8 @@ class Reindexed:
 
     records: int = 0
     created: int = 0
+    lineage: int = 0
+    """Runs whose lineage feed entry and ``lineage-graph.json`` were written."""
     unreadable: list[str] = field(default_factory=list)
     """Keys of records that could not be read as records (left alone, logged)."""
 
@@ -89,12 +98,22 @@ def reindex(
     done = Reindexed()
     todo = list(keys)
 
-    def one(key: str) -> int | None:
+    def one(key: str) -> tuple[int, bool] | None:
         try:
-            facts = RunFacts.from_record(storage.read(key))
+            record = orjson.loads(storage.read(key))
+            identity = identity_from_path(
+                record["organization"], record["project"], record["service"], record["run_id"]
+            )
+            facts = RunFacts.from_fields(identity, record, record["received_at"])
         except (ObjectNotFound, InvalidInput, ValueError, KeyError, TypeError):
             return None
-        return index.add(facts)
+        created = index.add(facts)
+        # The run's lineage objects too, when an ingest stopped before them (blast/derive.py).
+        graph = RunGraph.from_artifact(record.get("artifact") or {}, identity.run_id)
+        now_ms = time.time_ns() // 1_000_000
+        return created, feed_run(
+            storage, prefix, identity, key, facts.summary.time_ms, graph, now_ms
+        )
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         results = pool.map(one, todo)
@@ -106,7 +125,8 @@ def reindex(
                 log.warning("not a readable record", extra={"fields": {"key": key}})
                 done.unreadable.append(key)
             else:
-                done.created += created
+                done.created += created[0]
+                done.lineage += created[1]
     if every_record:
         index.names.mark_complete()
     return done
@@ -123,6 +143,11 @@ def reindex_command(
     done = reindex(
         storage, settings.object_prefix, keys, jobs=jobs, progress=progress, every_record=not scope
     )
-    summary = {"records": done.records, "created": done.created, "unreadable": done.unreadable}
+    summary = {
+        "records": done.records,
+        "created": done.created,
+        "lineage": done.lineage,
+        "unreadable": done.unreadable,
+    }
     print(orjson.dumps(summary).decode(), flush=True)
     return 1 if done.unreadable else 0

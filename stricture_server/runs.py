@@ -121,6 +121,13 @@ class RunStore:
         except Corrupt as exc:
             raise _corrupt(identity, key, str(exc)) from None
 
+    def record_key(self, identity: RunIdentity) -> str:
+        """The key of the run's record, from its claim; :class:`RecordNotFound` when unclaimed."""
+        try:
+            return self._claim(identity).key
+        except ObjectNotFound:
+            raise RecordNotFound(identity.location) from None
+
     def read(self, identity: RunIdentity) -> bytes:
         """The stored record's bytes, checked: see :meth:`read_record`."""
         return self.read_record(identity).data

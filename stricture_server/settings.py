@@ -71,6 +71,17 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+MAX_LINEAGE_DEPTH = 64
+"""The deepest walk a request or the lineage depth setting may ask for."""
+
+
+def _depth(raw: str) -> int:
+    value = _positive_int(raw)
+    if value > MAX_LINEAGE_DEPTH:
+        raise ValueError(f"must be at most {MAX_LINEAGE_DEPTH}")
+    return value
+
+
 def _bool(raw: str) -> bool:
     text = raw.strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -125,6 +136,12 @@ class Settings:
     mirror_retry_max_seconds: int = 60
     max_json_values: int = 10 * 1024 * 1024 // BYTES_PER_VALUE
     """Most JSON values one body may hold; by default one per 48 bytes of the body cap."""
+    lineage_depth: int = 8
+    """How many hops a blast radius, escalation chain or graph view walks by default."""
+    lineage_snapshot_every: int = 200
+    """Feed entries a process applies before it writes a new snapshot of an org graph."""
+    lineage_skew_seconds: int = 300
+    """How far before a snapshot's watermark readers apply the feed again (clock skew)."""
     metrics: str = "off"
     metrics_tokens: tuple[Secret, ...] = ()
     metrics_host: str = ""
@@ -219,6 +236,9 @@ class Settings:
             api_base_path=reader.get("API_BASE_PATH", "", _base_path),
             allow_ephemeral_storage=reader.get("ALLOW_EPHEMERAL_STORAGE", "false", _bool),
             max_json_values=reader.get("MAX_JSON_VALUES", str(default_values), _positive_int),
+            lineage_depth=reader.get("LINEAGE_DEPTH", "8", _depth),
+            lineage_snapshot_every=reader.get("LINEAGE_SNAPSHOT_EVERY", "200", _positive_int),
+            lineage_skew_seconds=reader.get("LINEAGE_SKEW_SECONDS", "300", _positive_int),
             **objects,
             **_metrics(env, reader),
         )
@@ -352,6 +372,9 @@ KNOWN_VARIABLES = tuple(
         "METRICS",
         "METRICS_TOKEN",
         "METRICS_ADDR",
+        "LINEAGE_DEPTH",
+        "LINEAGE_SNAPSHOT_EVERY",
+        "LINEAGE_SKEW_SECONDS",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

@@ -110,6 +110,26 @@ CHANGES = "/v1/changes/a/b/c"
 BAD_ARTIFACT = {"schema_version": "2", "fields": [{"field_id": "X"}]}
 WWW_AUTH = {"WWW-Authenticate": 'Bearer realm="stricture-server"'}
 
+BLAST = "/v1/blast-radius/a/b/c"
+GRAPH = "/v1/graph/no-lineage-org"
+ESCALATION = "/v1/escalation/no-lineage-org"
+REGISTRY_PATH = "/v1/registry/no-registry-org"
+YAML = {**AUTH, "Content-Type": "application/yaml"}
+YAML_BOMB = b"a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nsystems: [*c, *c]\n"
+DUPLICATE = {
+    "systems": [
+        {"id": "Orders:api", "name": "Orders", "owner_team": "team.orders"},
+        {"id": " orders:API", "name": "Orders again", "owner_team": "team.orders"},
+    ]
+}
+
+
+def registry(name: str, status: int, data: bytes | Callable[[], bytes], **kw: Any) -> Case:
+    """A ``POST /v1/registry/{org}`` case with raw bytes, never stored (the org is unused)."""
+    make = data if callable(data) else (lambda: data)
+    return Case(name, "POST", "/v1/registry/hostile-registry-org", status, make, **kw)
+
+
 CASES = [
     Case("health", "GET", "/healthz", 200, expect_json={"status": "ok"}, headers={}),
     Case("health needs no token", "GET", "/healthz", 200, headers={"Authorization": "Bearer x"}),
@@ -481,6 +501,46 @@ CASES = [
     Case("ready", "GET", "/readyz", 200, expect_json={"status": "ready"}, headers={}),
     Case("wrong method on ready", "POST", "/readyz", 405, expect_headers={"Allow": "GET, HEAD"}),
     Case("metrics off by default", "GET", "/metrics", 404, headers={}),
+    # the lineage endpoints (docs/api.md, "Lineage")
+    Case("blast radius of an unknown run", "GET", f"{BLAST}/missing", 404),
+    Case("unknown impact", "GET", f"{CHANGES}?impact=severe", 400, problem_paths=("?impact",)),
+    Case("impact filter", "GET", f"{CHANGES}?impact=downstream,unknown", 200),
+    Case("blast radius without token", "GET", f"{BLAST}/r", 401, headers={}),
+    Case(
+        "parameter on a blast radius", "GET", f"{BLAST}/r?depth=2", 400, problem_paths=("?depth",)
+    ),
+    Case("blast radius of a name in Greek", "GET", f"{BLAST}/%CE%A3", 400),
+    Case(
+        "graph of an org with no runs", "GET", GRAPH, 200, expect_json={"systems": [], "edges": []}
+    ),
+    Case("graph without token", "GET", GRAPH, 401, headers={}, expect_headers=WWW_AUTH),
+    Case("graph of an unknown system", "GET", f"{GRAPH}?system=nobody:api", 404),
+    Case("graph of an empty system", "GET", f"{GRAPH}?system=%20", 400, problem_paths=("?system",)),
+    Case("graph depth zero", "GET", f"{GRAPH}?system=a&depth=0", 400, problem_paths=("?depth",)),
+    Case("graph depth over 64", "GET", f"{GRAPH}?depth=65", 400, problem_paths=("?depth",)),
+    Case("graph depth not a number", "GET", f"{GRAPH}?depth=-1", 400, problem_paths=("?depth",)),
+    Case("graph format svg", "GET", f"{GRAPH}?format=svg", 400, problem_paths=("?format",)),
+    Case("graph unknown parameter", "GET", f"{GRAPH}?limit=1", 400, problem_paths=("?limit",)),
+    Case("graph of an org in Greek", "GET", "/v1/graph/%CE%A3", 400),
+    Case("escalation of an unknown system", "GET", f"{ESCALATION}/nobody", 404),
+    Case("escalation depth", "GET", f"{ESCALATION}/x?depth=a", 400, problem_paths=("?depth",)),
+    Case("escalation format", "GET", f"{ESCALATION}/x?format=dot", 400),
+    Case("wrong method on graph", "POST", GRAPH, 405, expect_headers={"Allow": "GET, HEAD"}),
+    Case("registry of an org with none", "GET", REGISTRY_PATH, 404),
+    Case("registry without token", "POST", REGISTRY_PATH, 401, headers={}),
+    registry("registry empty body", 400, b""),
+    registry("registry not json", 400, b"{"),
+    registry(
+        "registry off schema", 400, b'{"systems": [{"id": 1}]}', problem_paths=("/systems/0",)
+    ),
+    registry("registry duplicate ids", 400, body_of(DUPLICATE), problem_paths=("/systems/1/id",)),
+    registry("registry as text", 415, b"{}", headers={**AUTH, "Content-Type": "text/plain"}),
+    registry("registry yaml not yaml", 400, b"a: [", headers=YAML),
+    registry("registry yaml aliases", 400, YAML_BOMB, headers=YAML),
+    registry("registry yaml int keys", 400, b"systems: []\n1: 2\n", headers=YAML),
+    registry("registry yaml two documents", 400, b"a: 1\n---\nb: 2\n", headers=YAML),
+    registry("registry yaml nested deep", 400, b"[" * 5000 + b"]" * 5000, headers=YAML),
+    registry("registry gzip bomb", 413, gzip_bomb, headers={"Content-Encoding": "gzip", **JSON}),
 ]
 
 

@@ -8,7 +8,12 @@ import orjson
 import pytest
 
 from stricture_server.errors import InvalidInput
-from stricture_server.lineage.documents import escalation_document, impact_document
+from stricture_server.lineage.documents import (
+    compact_impact_document,
+    escalation_document,
+    expand_impact_document,
+    impact_document,
+)
 from stricture_server.lineage.edges import Annotations
 from stricture_server.lineage.escalation import escalate
 from stricture_server.lineage.impact import classify_run, resolve_system
@@ -302,3 +307,16 @@ def test_the_escalation_answer_lists_steps_closest_first() -> None:
     assert answer[2]["services"] == [
         {"organization": "acme", "project": "platform", "service": "inventory"}
     ]
+
+
+def test_the_stored_compact_form_expands_to_the_answer() -> None:
+    graph = org_graph(factory.SHOP_ORG)
+    many = diff(
+        *[change("Orders:api") for _ in range(5)], change("Nobody:api"), change("Billing:api")
+    )
+    result = classify_run(many, graph, where("orders"), registry=Registry.parse(REGISTRY))
+    compact = compact_impact_document(result)
+    assert sorted(compact["reached"]) == ["billing:api", "orders:api"]
+    assert expand_impact_document(orjson.loads(orjson.dumps(compact))) == orjson.loads(
+        orjson.dumps(impact_document(result))
+    )

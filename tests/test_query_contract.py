@@ -295,6 +295,7 @@ def test_a_record_without_its_index_is_repaired_by_a_replay_or_reindex(api: Api)
     done = reindex(api.storage, PREFIX, record_keys(api.storage, PREFIX), jobs=4)
     # Timeline and commit entries, and the entries of the organization, project and service.
     assert (done.records, done.created, done.unreadable) == (1, 5, [])
+    assert done.lineage == 1  # the run's lineage feed entry and lineage-graph.json
     assert api.get(f"{SERVICE}/latest")["run_id"] == "lost"
     assert run_ids(api.get(f"{SERVICE}?commit_sha=abcdef1")["runs"]) == ["lost"]
     again = reindex(api.storage, PREFIX, record_keys(api.storage, PREFIX))

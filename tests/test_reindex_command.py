@@ -34,8 +34,13 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     latest = RunIdentity("acme", "checkout", "api", "latest")
     first = run_reindex(tmp_path)
     assert first.returncode == 0, first.stderr
-    # Per run its timeline and commit entries; once, the organization, project and service.
-    assert orjson.loads(first.stdout) == {"records": 3, "created": 9, "unreadable": []}
+    # Per run its timeline and commit entries; once, the organization, project and service;
+    # and per run its lineage feed entry and lineage-graph.json.
+    summary = {"records": 3, "created": 9, "lineage": 3, "unreadable": []}
+    assert orjson.loads(first.stdout) == summary
+    assert len(list(storage.list("stricture/lineage/v1/org=acme/feed/"))) == 3
+    graphs = [k for k in storage.list("stricture/v1/") if k.endswith("/lineage-graph.json")]
+    assert len(graphs) == 3
     # Not a terminal: no progress bar in the output.
     assert "run/s" not in first.stderr
     assert Queries(runs).latest(latest).identity.run_id == "r0"
@@ -49,7 +54,7 @@ def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:
     done = run_reindex(tmp_path)
     assert done.returncode == 1
     *logged, summary = [orjson.loads(line) for line in done.stdout.splitlines()]
-    assert summary == {"records": 1, "created": 0, "unreadable": [key]}
+    assert summary == {"records": 1, "created": 0, "lineage": 0, "unreadable": [key]}
     # The log (JSON lines on stdout, like the server's) names it too, and the record is kept.
     assert [(line["message"], line["key"]) for line in logged] == [("not a readable record", key)]
     assert FileStorage(tmp_path).read(key) == b"[1, 2]"
@@ -94,6 +99,7 @@ def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path:
     assert orjson.loads(run_scoped(tmp_path).stdout) == {
         "records": 4,
         "created": 0,
+        "lineage": 0,
         "unreadable": [],
     }
 

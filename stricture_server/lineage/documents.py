@@ -83,15 +83,48 @@ def _impacted(item: Impacted) -> dict[str, Any]:
     }
 
 
+def _summary(result: RunImpact) -> dict[str, Any]:
+    return {
+        "impacted_services": len(result.impacted_services),
+        "services": [where(loc) for loc in result.impacted_services],
+        "highest_flow": _flow(result.highest_flow) if result.highest_flow else None,
+        "changes": dict(result.counts),
+    }
+
+
+def compact_impact_document(result: RunImpact) -> dict[str, Any]:
+    """A run's blast radius with each reached system's list given once, under ``reached``.
+
+    Many changes of a diff name one system and share its blast radius: stored this way, a
+    300-change diff is a few kilobytes. :func:`expand_impact_document` gives the answer's shape.
+    """
+    reached: dict[str, list[dict[str, Any]]] = {}
+    for change in result.changes:
+        if change.system is not None and change.system not in reached:
+            reached[change.system] = [_impacted(item) for item in change.impacted]
+    return {
+        "summary": _summary(result),
+        "changes": [
+            {"index": c.index, "system": c.system, "impact": c.impact} for c in result.changes
+        ],
+        "reached": reached,
+    }
+
+
+def expand_impact_document(compact: dict[str, Any]) -> dict[str, Any]:
+    """The :func:`impact_document` shape of a :func:`compact_impact_document`."""
+    reached = compact.pop("reached")
+    compact["changes"] = [
+        {**change, "impacted": reached.get(change["system"], []) if change["system"] else []}
+        for change in compact["changes"]
+    ]
+    return compact
+
+
 def impact_document(result: RunImpact) -> dict[str, Any]:
     """A run's blast radius: each change (by its index in the diff) and the run summary."""
     return {
-        "summary": {
-            "impacted_services": len(result.impacted_services),
-            "services": [where(loc) for loc in result.impacted_services],
-            "highest_flow": _flow(result.highest_flow) if result.highest_flow else None,
-            "changes": dict(result.counts),
-        },
+        "summary": _summary(result),
         "changes": [
             {
                 "index": change.index,

@@ -147,6 +147,11 @@ class RunGraph:
             document = orjson.loads(data)
         except orjson.JSONDecodeError as error:
             raise LineageObjectInvalid(f"run graph is not JSON: {error}") from error
+        return cls.from_document(document)
+
+    @classmethod
+    def from_document(cls, document: Any) -> RunGraph:
+        """The graph of a parsed ``to_json`` document (one embedded in a larger object)."""
         problems = _validator().problems(document)
         if problems:
             raise LineageObjectInvalid(f"run graph is not valid: {problems[0]}")

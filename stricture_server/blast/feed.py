@@ -1,0 +1,185 @@
+"""One organization's org graph, assembled from its snapshots and its append-only feed.
+
+Writers never touch a shared object: each ingest creates one feed entry, and now and then a
+process creates a new snapshot under a new key. A reader takes the newest snapshot, then
+applies every feed entry written after its watermark minus the skew margin (the merge is
+idempotent, so entries it already holds change nothing). The margin covers the clocks of the
+processes that write the feed and the time between reading a clock and the create landing: an
+entry named more than the margin before a snapshot's watermark, yet written after it was taken,
+is not seen by readers of that snapshot (docs/lineage.md, "Concurrent ingests").
+
+This process keeps what it assembled and, on each use, lists only the feed entries written
+since (again from the margin on), so an ingest usually costs one listing and one read per new
+entry, not a read of every service's graph.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import orjson
+
+from ..errors import LineageObjectInvalid, ObjectExists, ObjectNotFound, StorageUnavailable
+from ..lineage.edges import RunGraph
+from ..lineage.graph import Location, OrgGraph
+from ..storage import Storage
+from . import keys
+from .state import Latest, entry_bytes, merge, parse_entry, parse_snapshot, snapshot_bytes
+
+log = logging.getLogger(__name__)
+
+MAX_DAYS_LISTED = 31
+"""Past this many day directories since the last entry applied, one listing of the whole feed
+costs fewer requests than one per day."""
+
+
+@dataclass(frozen=True, slots=True)
+class GraphVersion:
+    """Which org graph an answer used: the snapshot it started from and the last feed entry."""
+
+    snapshot: str | None
+    through: str | None
+    services: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The version as answers and stored objects spell it."""
+        return {"snapshot": self.snapshot, "through": self.through, "services": self.services}
+
+
+class OrgFeed:
+    """The feed and snapshots of one organization, and the graph this process assembled."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        prefix: str,
+        organization: str,
+        *,
+        skew_ms: int,
+        snapshot_every: int,
+        clock_ms: Callable[[], int],
+    ) -> None:
+        self.storage = storage
+        self.root = keys.org_root(prefix, organization)
+        self._skew_ms = skew_ms
+        self._snapshot_every = snapshot_every
+        self._clock_ms = clock_ms
+        self._lock = threading.Lock()
+        self._state: dict[Location, Latest] | None = None
+        self._snapshot: str | None = None
+        self._watermark = 0
+        self._applied: dict[str, None] = {}
+        """Feed entries applied whose time is within the margin of the newest: listed again."""
+        self._through: str | None = None
+        self._since_snapshot = 0
+        self._graph: OrgGraph | None = None
+
+    def append(self, location: Location, time_ms: int, graph: RunGraph) -> str:
+        """Add a run's graph to the feed, and to this process's graph; the entry's name."""
+        name = append(self.storage, self.root, location, time_ms, graph, self._clock_ms())
+        with self._lock:
+            # Applied here rather than read back: the same entry, without a read and a check.
+            if self._state is not None and name not in self._applied:
+                self._applied[name] = None
+                self._since_snapshot += 1
+                self._through = max(self._through or name, name)
+                if merge(self._state, location, Latest(time_ms, graph.run_id, graph)):
+                    self._graph = None
+        return name
+
+    def current(self) -> tuple[OrgGraph, GraphVersion]:
+        """The org graph with every feed entry written so far, and which version it is."""
+        with self._lock:
+            if self._state is None:
+                self._state = self._load_snapshot()
+            if self._catch_up(self._state):
+                self._graph = None
+            if self._since_snapshot >= self._snapshot_every:
+                self._write_snapshot(self._state)
+            if self._graph is None:
+                self._graph = OrgGraph({loc: latest.graph for loc, latest in self._state.items()})
+            version = GraphVersion(self._snapshot, self._through, len(self._state))
+            return self._graph, version
+
+    def runs(self) -> dict[Location, Latest]:
+        """The latest run of each service as of the last :meth:`current`."""
+        with self._lock:
+            return dict(self._state or {})
+
+    def _load_snapshot(self) -> dict[Location, Latest]:
+        for key in self.storage.list(self.root + keys.SNAPSHOTS):
+            try:
+                watermark, state = parse_snapshot(self.storage.read(key))
+            except (LineageObjectInvalid, ObjectNotFound) as exc:
+                # An older snapshot and a longer feed give the same graph.
+                _unreadable("lineage snapshot unreadable", key, exc)
+                continue
+            self._snapshot = key.rpartition("/")[2]
+            self._watermark = watermark
+            return state
+        return {}
+
+    def _listing(self) -> Iterator[str]:
+        """The feed keys from the newest applied (or the watermark) minus the margin on."""
+        feed = self.root + keys.FEED
+        if not self._applied and not self._watermark:
+            return self.storage.list(feed)  # the first read of an org without a snapshot
+        newest = max((keys.time_of(n) for n in self._applied), default=self._watermark)
+        start = newest - self._skew_ms
+        # Up to the margin past this clock: another process's clock may be ahead.
+        days = keys.feed_days(start, self._clock_ms() + self._skew_ms)
+        if len(days) > MAX_DAYS_LISTED:
+            return self.storage.list(feed, feed + keys.feed_start(start))
+        after = feed + keys.feed_start(start)
+        return chain.from_iterable(self.storage.list(feed + day, after) for day in days)
+
+    def _catch_up(self, state: dict[Location, Latest]) -> bool:
+        changed = False
+        for key in self._listing():
+            name = key.removeprefix(self.root + keys.FEED)
+            if name in self._applied:
+                continue
+            self._applied[name] = None
+            self._since_snapshot += 1
+            if self._through is None or name > self._through:
+                self._through = name
+            try:
+                changed |= merge(state, *parse_entry(orjson.loads(self.storage.read(key))))
+            except (LineageObjectInvalid, orjson.JSONDecodeError, ObjectNotFound) as exc:
+                _unreadable("lineage feed entry unreadable", key, exc)
+        horizon = max((keys.time_of(n) for n in self._applied), default=0) - self._skew_ms
+        self._applied = {n: None for n in self._applied if keys.time_of(n) >= horizon}
+        return changed
+
+    def _write_snapshot(self, state: dict[Location, Latest]) -> None:
+        watermark = keys.time_of(self._through) if self._through else self._watermark
+        name = keys.newest_first_name(watermark)
+        try:
+            self.storage.create(self.root + keys.SNAPSHOTS + name, snapshot_bytes(watermark, state))
+        except (ObjectExists, StorageUnavailable) as exc:
+            # A snapshot only saves later readers work: without it the feed is read further.
+            log.warning("lineage snapshot not written", extra={"fields": {"reason": str(exc)}})
+            return
+        self._snapshot, self._watermark, self._since_snapshot = name, watermark, 0
+
+
+def append(
+    storage: Storage, root: str, location: Location, time_ms: int, graph: RunGraph, now_ms: int
+) -> str:
+    """Create the feed entry of a run's graph under the org root ``root``; its name.
+
+    Named by the time it is written, not the run's time: a reader's margin then only has to
+    cover clocks and write delays, however old the run is.
+    """
+    name = keys.feed_name(now_ms)
+    storage.create(root + keys.FEED + name, entry_bytes(location, time_ms, graph))
+    return name
+
+
+def _unreadable(message: str, key: str, exc: Exception) -> None:
+    log.error(message, extra={"fields": {"key": key, "reason": str(exc)}})

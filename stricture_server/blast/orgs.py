@@ -1,0 +1,41 @@
+"""The org feeds this process has opened, one per organization, made on first use."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from ..settings import Settings
+from ..storage import Storage
+from .feed import OrgFeed
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Orgs:
+    """Hands out one :class:`OrgFeed` per organization, kept for the life of the process."""
+
+    def __init__(self, storage: Storage, settings: Settings) -> None:
+        self.storage = storage
+        self.prefix = settings.object_prefix
+        self._skew_ms = settings.lineage_skew_seconds * 1000
+        self._snapshot_every = settings.lineage_snapshot_every
+        self._feeds: dict[str, OrgFeed] = {}
+        self._lock = threading.Lock()
+
+    def feed(self, organization: str) -> OrgFeed:
+        """The feed of ``organization`` (a sanitised name)."""
+        with self._lock:
+            found = self._feeds.get(organization)
+            if found is None:
+                found = self._feeds[organization] = OrgFeed(
+                    self.storage,
+                    self.prefix,
+                    organization,
+                    skew_ms=self._skew_ms,
+                    snapshot_every=self._snapshot_every,
+                    clock_ms=_now_ms,
+                )
+            return found
