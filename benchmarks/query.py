@@ -144,7 +144,7 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
     from moto.server import ThreadedMotoServer
 
     from stricture_server.settings import Settings
-    from stricture_server.storage.s3 import S3Storage, make_client
+    from stricture_server.storage.s3 import open_object_storage
 
     for name, value in (("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "x")):
         os.environ.setdefault(name, value)
@@ -161,15 +161,15 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
     }
     settings = Settings.from_env(env)
     os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
-    client = make_client(settings, "s3")
+    storage = open_object_storage(settings, "s3")
     sent = [0]
 
     def count(**_: object) -> None:
         sent[0] += 1
 
     # One event per HTTP request botocore sends, retries included.
-    client.meta.events.register("before-send.s3", count)
-    return S3Storage(client, "bench"), lambda: sent[0], server.stop
+    storage.client.meta.events.register("before-send.s3", count)
+    return storage, lambda: sent[0], server.stop
 
 
 def main() -> int:

@@ -116,6 +116,10 @@ class Settings:
     object_max_attempts: int = 3
     mirror_target: str = ""
     mirror_retry_max_seconds: int = 60
+    object_deadline_seconds: int = 10
+    """Most seconds one object-store call may take, whatever the store does."""
+    object_cooldown_seconds: int = 5
+    """Seconds the object store is not asked after failing several calls in a row."""
 
     @property
     def addr(self) -> str:
@@ -167,6 +171,12 @@ class Settings:
                 f"{PREFIX}READ_TIMEOUT_SECONDS={read_timeout!r}: must be less than "
                 f"{PREFIX}TIMEOUT_SECONDS ({timeout}), so a stalled client is answered before "
                 "its worker is replaced"
+            )
+        if driver != "fs" and objects["object_deadline_seconds"] >= timeout:
+            raise ConfigError(
+                f"{PREFIX}OBJECT_DEADLINE_SECONDS={objects['object_deadline_seconds']!r}: must "
+                f"be less than {PREFIX}TIMEOUT_SECONDS ({timeout}), so a silent object store "
+                "is answered 503 before the worker is replaced"
             )
         threads = reader.get("THREADS", "2", _positive_int)
         max_connections = reader.get("MAX_CONNECTIONS", "1000", _positive_int)
@@ -241,6 +251,8 @@ def _object_store(env: Mapping[str, str], reader: _Reader, driver: str) -> dict[
         "object_max_attempts": reader.get("OBJECT_MAX_ATTEMPTS", "3", _positive_int),
         "mirror_target": mirror_target,
         "mirror_retry_max_seconds": reader.get("MIRROR_RETRY_MAX_SECONDS", "60", _positive_int),
+        "object_deadline_seconds": reader.get("OBJECT_DEADLINE_SECONDS", "10", _positive_int),
+        "object_cooldown_seconds": reader.get("OBJECT_COOLDOWN_SECONDS", "5", _positive_int),
     }
 
 
@@ -292,6 +304,8 @@ KNOWN_VARIABLES = tuple(
         "OBJECT_MAX_ATTEMPTS",
         "MIRROR_TARGET",
         "MIRROR_RETRY_MAX_SECONDS",
+        "OBJECT_DEADLINE_SECONDS",
+        "OBJECT_COOLDOWN_SECONDS",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

@@ -2,14 +2,19 @@
 
 The moto server runs once per test process (``moto()``); each test makes its own bucket.
 :class:`FaultProxy` sits between the server under test and moto and can answer what moto
-never does: ``409 ConditionalRequestConflict``, ``500``, a hang, or no connection at all.
+never does: ``409 ConditionalRequestConflict``, R2's ``429`` on a second write to a key within
+a second, ``500``, silence, one byte a second, a reset in the middle of a body, no
+``100 Continue``, or no connection at all.
 """
 
 from __future__ import annotations
 
 import http.client
 import os
+import socket
+import struct
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +26,7 @@ from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from stricture_server import Settings
-from stricture_server.storage.s3 import S3Storage, make_client
+from stricture_server.storage.s3 import S3Storage, open_object_storage
 
 # moto accepts any credentials, but botocore must find some to sign with; never real ones.
 FAKE_AWS = {
@@ -58,6 +63,10 @@ def new_bucket() -> str:
     return name
 
 
+COOLDOWN_SECONDS = 1
+"""The tests' cool-down after repeated store failures: a store back up is asked again after it."""
+
+
 def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[str, str]:
     """Settings variables for ``driver`` (s3, r2 or mirror) on ``bucket`` behind ``endpoint``."""
     env = {
@@ -67,6 +76,7 @@ def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[st
         "STRICTURE_SERVER_OBJECT_CONNECT_TIMEOUT_SECONDS": "1",
         "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "1",
         "STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS": "2",
+        "STRICTURE_SERVER_OBJECT_COOLDOWN_SECONDS": str(COOLDOWN_SECONDS),
     }
     if driver == "r2":
         # As configured for Cloudflare; the endpoint variable points it at moto instead.
@@ -77,8 +87,7 @@ def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[st
 
 def s3_storage(driver: str, bucket: str, endpoint: str) -> S3Storage:
     """The ``s3`` or ``r2`` driver, built from settings as the server builds it."""
-    settings = Settings.from_env(object_env(driver, bucket, endpoint))
-    return S3Storage(make_client(settings, driver), bucket)
+    return open_object_storage(Settings.from_env(object_env(driver, bucket, endpoint)), driver)
 
 
 def stored(bucket: str) -> dict[str, bytes]:
@@ -95,20 +104,43 @@ def stored(bucket: str) -> dict[str, bytes]:
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
+_EMPTY_TRUNCATED_PAGE = (
+    b'<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>'
+    b"<IsTruncated>true</IsTruncated><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys>"
+    b"</ListBucketResult>"
+)
+
+R2_WRITE_SECONDS = 1.0
+"""R2 takes one write a second per key: https://developers.cloudflare.com/r2/platform/limits/"""
+
+
 class FaultProxy:
     """An HTTP proxy in front of moto that can fail on demand.
 
     ``mode`` is ``pass`` (forward), ``conflict`` (answer conditional PUTs 409
-    ConditionalRequestConflict, ``conflicts`` times, then forward), ``error`` (answer 500),
-    ``hang`` (hold the request without answering until :meth:`close` or 30 s), or
-    ``down`` (the port refuses connections).
+    ConditionalRequestConflict, ``conflicts`` times, then forward), ``r2`` (forward, but answer
+    429 to a PUT on a key that another PUT is writing or wrote within the last second, as R2
+    does), ``error`` (answer 500), ``hang`` (hold the request without answering until
+    :meth:`close` or 30 s), ``slow`` (forward, then send the answer one byte every
+    ``drip_seconds``), ``empty-page`` (answer every listing with no keys, marked truncated),
+    ``reset`` (read half of a request's body, or send half of an answer's,
+    then reset the connection) or ``down`` (the port refuses connections).
+
+    ``continues`` False stops the proxy answering ``Expect: 100-continue`` (R2 never does).
+    ``seen`` holds every request's method, path and headers (names in lower case).
     """
 
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.removeprefix("http://")
         self.mode = "pass"
         self.conflicts = 0
+        self.continues = True
+        self.drip_seconds = 0.5
         self.requests: list[tuple[str, str]] = []
+        self.seen: list[tuple[str, str, dict[str, str]]] = []
+        self.throttled = 0
+        self._writes: dict[str, float] = {}
+        self._writes_lock = threading.Lock()
         self.released = threading.Event()
         self.port = 0
         self._server: ThreadingHTTPServer | None = None
@@ -152,8 +184,20 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""
 
+        def handle_expect_100(self) -> bool:
+            """Answer ``100 Continue``, unless the proxy plays a store that never does."""
+            if proxy.continues:
+                return super().handle_expect_100()
+            return True
+
         def _forward(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            proxy.seen.append((self.command, self.path, headers))
+            if proxy.mode == "reset" and length:
+                self.rfile.read(length // 2)
+                self._reset()
+                return
             body = self.rfile.read(length) if length else b""
             proxy.requests.append((self.command, self.path))
             if proxy.mode == "down":
@@ -171,25 +215,78 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 proxy.conflicts -= 1
                 self._answer(409, b"<Error><Code>ConditionalRequestConflict</Code></Error>")
                 return
+            if proxy.mode == "empty-page" and self.command == "GET" and "list-type=2" in self.path:
+                # Seen from S3-compatible stores: no keys, and yet "truncated".
+                self._answer(200, _EMPTY_TRUNCATED_PAGE)
+                return
+            if proxy.mode == "r2" and self.command == "PUT":
+                self._write_once_a_second(body)
+                return
             self._relay(body)
 
-        def _relay(self, body: bytes) -> None:
+        def _write_once_a_second(self, body: bytes) -> None:
+            key = self.path.split("?", 1)[0]
+            with proxy._writes_lock:
+                last = proxy._writes.get(key, float("-inf"))
+                if time.monotonic() - last < R2_WRITE_SECONDS:
+                    proxy.throttled += 1
+                    busy = True
+                else:
+                    # In flight counts as written now: a concurrent write is refused too.
+                    proxy._writes[key] = time.monotonic()
+                    busy = False
+            if busy:
+                self._answer(429, b"<Error><Code>TooManyRequests</Code></Error>")
+                return
+            if self._relay(body) != 200:
+                with proxy._writes_lock:
+                    # Refused (412): nothing was written.
+                    proxy._writes[key] = last
+            else:
+                with proxy._writes_lock:
+                    proxy._writes[key] = time.monotonic()
+
+        def _relay(self, body: bytes) -> int:
             upstream = http.client.HTTPConnection(proxy.upstream, timeout=30)
             try:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 upstream.request(self.command, self.path, body=body, headers=headers)
                 response = upstream.getresponse()
                 data = response.read()
-                self.send_response(response.status)
-                for name, value in response.getheaders():
-                    if name.lower() not in _HOP_BY_HOP:
-                        self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
+                head = [f"HTTP/1.1 {response.status} {response.reason}"]
+                head += [
+                    f"{name}: {value}"
+                    for name, value in response.getheaders()
+                    if name.lower() not in _HOP_BY_HOP
+                ]
+                head.append(f"Content-Length: {len(data)}")
+                raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
                 if self.command != "HEAD":
-                    self.wfile.write(data)
+                    raw += data
+                self._send(raw, len(raw) - len(data))
+                return response.status
             finally:
                 upstream.close()
+
+        def _send(self, raw: bytes, head_length: int) -> None:
+            if proxy.mode == "slow":
+                for n in range(len(raw)):
+                    if proxy.released.wait(proxy.drip_seconds):
+                        break
+                    self.wfile.write(raw[n : n + 1])
+                    self.wfile.flush()
+                self.close_connection = True
+            elif proxy.mode == "reset" and len(raw) > head_length:
+                self.wfile.write(raw[: head_length + (len(raw) - head_length) // 2])
+                self.wfile.flush()
+                self._reset()
+            else:
+                self.wfile.write(raw)
+
+        def _reset(self) -> None:
+            # SO_LINGER 0: close() sends RST, as a store that drops the connection does.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
 
         def _answer(self, status: int, body: bytes) -> None:
             self.send_response(status)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import orjson
@@ -125,3 +126,58 @@ def test_mirror_acknowledges_while_the_store_is_down_and_delivers_after_kill_9(
             time.sleep(0.2)
         assert (status["pending"], status["failed"], status["replicated"]) == done
         assert stored(bucket) == expected
+
+
+def test_a_silent_store_answers_503_fast_and_healthz_does_not_wait(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    env = server_env("s3", new_bucket(), proxy, tmp_path)
+    env.update(
+        STRICTURE_SERVER_WORKERS="1",
+        STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS="50",
+        STRICTURE_SERVER_OBJECT_DEADLINE_SECONDS="30",
+        STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS="1",
+    )
+    with server_process(env) as (port, _), ThreadPoolExecutor(4) as pool:
+        proxy.mode = "hang"
+        proxy.seen.clear()
+        held = [pool.submit(ingest, port, factory.envelope(run_id=f"held-{n}")) for n in range(2)]
+        while len(proxy.seen) < 2:  # both request threads of the worker wait on the store
+            time.sleep(0.05)
+        assert http_send(port, "GET", "/healthz", {}).status == 200
+        assert not any(future.done() for future in held)  # answered while they wait
+        proxy.released.set()
+        for future in held:
+            status, headers, body = future.result()
+            assert status == 503
+            assert int(headers["Retry-After"]) > 0
+            assert orjson.loads(body) == {"error": "storage is unavailable; retry later"}
+        # A third failure in a row starts the cool-down: then the store is not asked at all.
+        assert ingest(port, factory.envelope(run_id="third"))[0] == 503
+        asked = len(proxy.seen)
+        status, headers, _ = ingest(port, factory.envelope(run_id="cooling"))
+        assert (status, len(proxy.seen)) == (503, asked)
+        assert int(headers["Retry-After"]) > 0
+
+
+def test_mirror_reads_from_local_disk_while_the_store_is_down(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    env = server_env("mirror", new_bucket(), proxy, tmp_path)
+    proxy.down()
+    with server_process(env) as (port, _):
+        document = factory.envelope(run_id="local", commit_sha="b" * 40)
+        status, headers, _ = ingest(port, document)
+        assert status == 202
+        service = f"/v1/artifacts/{document['organization']}/checkout/api"
+        latest = http_send(port, "GET", f"{service}/latest", AUTH)
+        assert (latest.status, latest.headers["Content-Location"]) == (200, headers["Location"])
+        runs = http_send(port, "GET", service, AUTH)
+        assert runs.status == 200
+        assert [run["run_id"] for run in runs.json()["runs"]] == ["local"]
+        by_commit = http_send(port, "GET", f"{service}?commit_sha={'b' * 40}", AUTH)
+        assert [run["run_id"] for run in by_commit.json()["runs"]] == ["local"]
+        assert (
+            http_send(port, "GET", f"/v1/artifacts/{document['organization']}", AUTH).status == 200
+        )
+        assert http_send(port, "GET", f"{service}/unknown", AUTH).status == 404

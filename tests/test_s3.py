@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -12,11 +14,21 @@ import pytest
 from werkzeug.test import Client
 
 from stricture_server import Settings, create_app
-from stricture_server.errors import StorageUnavailable
-from stricture_server.storage.s3 import CONFLICT_ATTEMPTS, S3Storage
+from stricture_server.errors import ObjectExists, ObjectNotFound, StorageUnavailable
+from stricture_server.storage.guard import FAILURES_BEFORE_COOLDOWN
+from stricture_server.storage.s3 import CONFLICT_ATTEMPTS, S3Storage, open_object_storage
 
 from . import factory
-from .objectstore import FaultProxy, admin_client, fault_proxy, moto, new_bucket, object_env
+from .objectstore import (
+    COOLDOWN_SECONDS,
+    FaultProxy,
+    admin_client,
+    fault_proxy,
+    moto,
+    new_bucket,
+    object_env,
+    stored,
+)
 from .objectstore import s3_storage as make_storage
 
 # object_env: connect 1 s, read 1 s, 2 attempts. Worst case 2 x (1 + 1) s plus botocore's
@@ -85,6 +97,7 @@ def test_failing_store_is_unavailable_within_the_bound(
         assert caught.value.retry_after > 0
     proxy.released.set()
     proxy.up()
+    time.sleep(COOLDOWN_SECONDS)  # three failures in a row: the store is not asked until then
     behind_proxy.create("p/k.json", b"data")
     assert behind_proxy.read("p/k.json") == b"data"
 
@@ -156,3 +169,128 @@ def test_requests_per_ingest() -> None:
     assert count("POST", "/v1/artifacts", changed) == (409, conflict, 3)
     with_commit = orjson.dumps(factory.envelope(run_id="r-2", commit_sha="a" * 40))
     assert count("POST", "/v1/artifacts", with_commit)[1:] == ([*new, "PutObject index"], 4)
+
+
+def guarded(proxy: FaultProxy, driver: str = "s3", **extra: str) -> S3Storage:
+    """The ``driver`` on a fresh bucket through the proxy, with settings of its own."""
+    env = object_env(driver, new_bucket(), proxy.url, **extra)
+    return open_object_storage(Settings.from_env(env), driver)
+
+
+# Per-attempt timeouts far above the deadline: only the deadline can end the call.
+PATIENT = {
+    "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "60",
+    "STRICTURE_SERVER_OBJECT_DEADLINE_SECONDS": "2",
+}
+
+
+@pytest.mark.parametrize("mode", ["hang", "slow"])
+def test_a_silent_or_dripping_store_is_cut_at_the_deadline(proxy: FaultProxy, mode: str) -> None:
+    """botocore's read timeout is per socket read: neither store would ever trip it."""
+    storage = guarded(proxy, **PATIENT)
+    storage.create("p/there.json", b"x")
+    proxy.mode = mode
+    for operation in (
+        lambda: storage.create("p/k.json", b"data"),
+        lambda: storage.read("p/there.json"),
+        lambda: list(storage.list("p/")),
+    ):
+        with pytest.raises(StorageUnavailable, match="did not answer within"):
+            operation()
+
+
+def test_repeated_failures_fail_fast_for_the_cooldown(proxy: FaultProxy) -> None:
+    storage = guarded(proxy, STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS="1")
+    proxy.mode = "error"
+    for _ in range(FAILURES_BEFORE_COOLDOWN):
+        with pytest.raises(StorageUnavailable, match="500"):
+            storage.read("p/k.json")
+    asked = len(proxy.seen)
+    with pytest.raises(StorageUnavailable, match="not asked again") as caught:
+        storage.create("p/k.json", b"data")
+    assert len(proxy.seen) == asked  # the store was not asked
+    assert 0 < caught.value.retry_after <= COOLDOWN_SECONDS
+    proxy.mode = "pass"
+    time.sleep(COOLDOWN_SECONDS)
+    storage.create("p/k.json", b"data")  # the trial after the cool-down
+    assert storage.read("p/k.json") == b"data"
+
+
+def test_answers_that_refuse_do_not_count_as_failures(proxy: FaultProxy) -> None:
+    storage = guarded(proxy)
+    storage.create("p/k.json", b"data")
+    for _ in range(FAILURES_BEFORE_COOLDOWN + 1):
+        with pytest.raises(ObjectExists):
+            storage.create("p/k.json", b"data")
+        with pytest.raises(ObjectNotFound):
+            storage.read("p/none.json")
+    assert storage.read("p/k.json") == b"data"
+
+
+def test_a_reset_in_the_middle_of_a_body_stores_nothing(proxy: FaultProxy) -> None:
+    bucket = new_bucket()
+    storage = open_object_storage(Settings.from_env(object_env("s3", bucket, proxy.url)), "s3")
+    storage.create("p/there.json", b"x" * 4096)
+    proxy.mode = "reset"
+    with pytest.raises(StorageUnavailable):
+        storage.create("p/k.json", b"y" * 4096)
+    with pytest.raises(StorageUnavailable):
+        storage.read("p/there.json")
+    assert stored(bucket) == {"p/there.json": b"x" * 4096}
+
+
+def test_r2_racers_get_one_winner_and_the_others_exists(proxy: FaultProxy) -> None:
+    """R2 answers 429 to a second write on a key within a second: retried, not a failure."""
+    storage = guarded(proxy, "r2")
+    proxy.mode = "r2"
+
+    def race(n: int) -> str:
+        try:
+            storage.create("p/run.json", b"same")
+        except ObjectExists:
+            return "exists"
+        return "created"
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(race, range(20)))
+    assert sorted(outcomes) == ["created"] + ["exists"] * 19
+    assert proxy.throttled > 0  # the emulated limit was hit, and retried through
+
+
+def test_r2_is_sent_no_expect_100_continue(proxy: FaultProxy) -> None:
+    """R2 never answers 100 Continue; botocore would wait a second for it on each PutObject."""
+    proxy.continues = False
+    for driver, expect in (("r2", None), ("s3", "100-continue")):
+        storage = guarded(proxy, driver)
+        proxy.seen.clear()
+        storage.create("p/k.json", b"data")
+        [(method, _, headers)] = proxy.seen
+        assert (method, headers.get("expect")) == ("PUT", expect)
+
+
+def test_headers_sent_are_pinned(proxy: FaultProxy) -> None:
+    """Fails if an SDK upgrade changes what goes on the wire: SHA-256 only, no CRC trailers."""
+    storage = guarded(proxy, "r2")
+    proxy.seen.clear()
+    storage.create("p/k.json", b"data")
+    storage.read("p/k.json")
+    list(storage.list("p/"))
+    put, get, listing = (headers for _, _, headers in proxy.seen)
+    digest = base64.b64encode(hashlib.sha256(b"data").digest()).decode()
+    assert put["x-amz-checksum-sha256"] == digest
+    assert put["if-none-match"] == "*"
+    assert put["x-amz-meta-sha256"] == hashlib.sha256(b"data").hexdigest()
+    assert put["content-length"] == "4"
+    for headers, checksums in ((put, {"x-amz-checksum-sha256"}), (get, set()), (listing, set())):
+        assert {k for k in headers if "checksum" in k or "trailer" in k} == checksums
+        assert "content-encoding" not in headers  # no aws-chunked body
+        assert "x-amz-checksum-mode" not in headers
+        assert "expect" not in headers
+    assert [m for m, _, _ in proxy.seen] == ["PUT", "GET", "GET"]
+
+
+def test_an_empty_truncated_listing_page_ends_the_listing(proxy: FaultProxy) -> None:
+    storage = guarded(proxy)
+    proxy.mode = "empty-page"
+    assert list(storage.list("p/")) == []
+    assert len(proxy.seen) == 1

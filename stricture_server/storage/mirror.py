@@ -130,7 +130,8 @@ class MirrorStorage:
 
     A create returns once the local object and its outbox entry are fsynced; replication
     follows. Reads are local first, then remote (a new data directory in front of a filled
-    bucket still serves it).
+    bucket still serves it); while the store is unavailable they are answered from the local
+    copy alone, which holds every run this data directory accepted.
     """
 
     def __init__(self, local: FileStorage, remote: Storage, replicator: Replicator) -> None:
@@ -152,16 +153,20 @@ class MirrorStorage:
         self.replicator.wake.set()
 
     def read(self, key: str) -> bytes:
-        """The local bytes, else the object store's."""
+        """The local bytes, else the object store's; not found if the store is unavailable."""
         try:
             return self.local.read(key)
         except ObjectNotFound:
-            return self.remote.read(key)
+            try:
+                return self.remote.read(key)
+            except StorageUnavailable:
+                raise ObjectNotFound(key) from None
 
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
-        """Keys held locally or remotely, merged, in order."""
+        """Keys held locally or remotely, merged, in order; local ones only if the store fails."""
         merged = heapq.merge(
-            self.local.list(prefix, start_after), self.remote.list(prefix, start_after)
+            self.local.list(prefix, start_after),
+            _until_unavailable(self.remote.list(prefix, start_after)),
         )
         for key, _ in groupby(merged):
             yield key
@@ -185,6 +190,14 @@ class MirrorStorage:
     def replication_status(self) -> dict[str, Any]:
         """Pending, replicated and failed counts, oldest pending age, last error."""
         return self.replicator.outbox.status()
+
+
+def _until_unavailable(keys: Iterator[str]) -> Iterator[str]:
+    """``keys``, ending early, without error, at the first the store cannot list."""
+    try:
+        yield from keys
+    except StorageUnavailable:
+        return
 
 
 def open_mirror_storage(settings: Settings) -> MirrorStorage:
