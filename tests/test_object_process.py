@@ -181,3 +181,19 @@ def test_mirror_reads_from_local_disk_while_the_store_is_down(
             http_send(port, "GET", f"/v1/artifacts/{document['organization']}", AUTH).status == 200
         )
         assert http_send(port, "GET", f"{service}/unknown", AUTH).status == 404
+
+
+def test_r2_racers_and_replays_get_the_answers_s3_gives(tmp_path: Path, proxy: FaultProxy) -> None:
+    """R2 refuses a second write on a key within a second (429) and never sends 100 Continue."""
+    env = server_env("r2", new_bucket(), proxy, tmp_path)
+    with server_process(env) as (port, _), ThreadPoolExecutor(20) as pool:
+        proxy.mode, proxy.continues = "r2", False
+        first = factory.envelope(run_id="raced")
+        racers = [{**first, "artifact": factory.artifact(n)} for n in range(1, 21)]
+        statuses = [reply[0] for reply in pool.map(lambda d: ingest(port, d), racers)]
+        assert sorted(statuses) == [202] + [409] * 19
+        winner = racers[statuses.index(202)]
+        replays = [reply[0] for reply in pool.map(lambda _: ingest(port, winner), range(10))]
+        assert replays == [202] * 10
+        assert proxy.throttled > 0  # the limit was hit, and answered as S3 would be
+        assert not any("expect" in headers for _, _, headers in proxy.seen)
