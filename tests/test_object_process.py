@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -197,3 +200,83 @@ def test_r2_racers_and_replays_get_the_answers_s3_gives(tmp_path: Path, proxy: F
         assert replays == [202] * 10
         assert proxy.throttled > 0  # the limit was hit, and answered as S3 would be
         assert not any("expect" in headers for _, _, headers in proxy.seen)
+
+
+_OWN_GUNICORN = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "-k",
+    "stricture_server.worker.DeadlineWorker",
+    "-w",
+    "2",
+    "-b",
+    "127.0.0.1:{port}",
+]
+LAUNCHES: dict[str, list[list[str] | None]] = {
+    "serve": [None],
+    "wsgi": [[*_OWN_GUNICORN, "stricture_server.wsgi:app"]],
+    "wsgi --preload": [[*_OWN_GUNICORN, "--preload", "stricture_server.wsgi:app"]],
+    "two processes on one data dir": [None, None],
+}
+"""Every way the docs offer to run the server: the processes of one launch share a data dir."""
+
+RUNS = 12
+
+
+def _replication(port: int) -> dict[str, Any]:
+    reply = http_send(port, "GET", "/v1/replication", AUTH)
+    assert reply.status == 200
+    status: dict[str, Any] = reply.json()
+    return status
+
+
+def _drained(port: int, replicated: int) -> dict[str, Any]:
+    """The replication status once nothing is pending and ``replicated`` objects were copied."""
+    deadline = time.monotonic() + 120
+    status = _replication(port)
+    while time.monotonic() < deadline:
+        status = _replication(port)
+        if (status["pending"], status["failed"], status["replicated"]) == (0, 0, replicated):
+            break
+        time.sleep(0.2)
+    assert (status["pending"], status["failed"], status["replicated"]) == (0, 0, replicated)
+    return status
+
+
+@pytest.mark.parametrize("launch", sorted(LAUNCHES))
+def test_mirror_delivers_every_record_however_it_is_run(
+    tmp_path: Path, proxy: FaultProxy, launch: str
+) -> None:
+    """kill -9 with entries pending, a restart while the store is down, then the store back."""
+    bucket = new_bucket()
+    env = server_env("mirror", bucket, proxy, tmp_path)
+    commands = LAUNCHES[launch]
+    sent: list[dict[str, Any]] = []
+    proxy.down()
+    for phase in ("before-kill", "after-restart"):
+        with ExitStack() as stack:
+            servers = [stack.enter_context(server_process(env, c)) for c in commands]
+            for n in range(RUNS):
+                document = factory.envelope(run_id=f"{phase}-{n}")
+                assert ingest(servers[n % len(servers)][0], document)[0] == 202
+                sent.append(document)
+            if phase == "before-kill":
+                for _, process in servers:
+                    _kill_hard(process)
+                assert stored(bucket) == {}
+                continue
+            local = FileStorage(tmp_path)
+            expected = {key: local.read(key) for key in local.list("")}
+            assert sum(key.endswith("/payload.json") for key in expected) == 2 * RUNS
+            proxy.up()
+            port = servers[-1][0]
+            _drained(port, len(expected))
+            assert stored(bucket) == expected
+            # Identical replays queue their keys again: found in the bucket, not counted again.
+            for document in sent[:5]:
+                assert ingest(servers[0][0], document)[0] == 202
+            status = _drained(port, len(expected))
+            assert stored(bucket) == expected
+            assert status["behind"] is False
+            assert status["recovered_at"] > status["last_error_at"]
