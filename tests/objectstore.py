@@ -9,6 +9,8 @@ a second, ``500``, silence, one byte a second, a reset in the middle of a body, 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import os
 import socket
@@ -123,11 +125,13 @@ class FaultProxy:
     does), ``error`` (answer 500), ``hang`` (hold the request without answering until
     :meth:`close` or 30 s), ``slow`` (forward, then send the answer one byte every
     ``drip_seconds``), ``empty-page`` (answer every listing with no keys, marked truncated),
-    ``reset`` (read half of a request's body, or send half of an answer's,
-    then reset the connection) or ``down`` (the port refuses connections).
+    ``corrupt`` (flip a bit of each request body on the way), ``reset`` (read half of a
+    request's body, or send half of an answer's, then reset the connection) or ``down`` (the
+    port refuses connections).
 
     ``continues`` False stops the proxy answering ``Expect: 100-continue`` (R2 never does).
-    ``seen`` holds every request's method, path and headers (names in lower case).
+    ``seen`` holds every request's method, path and headers (names in lower case). Like S3 and
+    R2, and unlike moto, the proxy refuses a body whose ``x-amz-checksum-sha256`` is wrong.
     """
 
     def __init__(self, upstream: str) -> None:
@@ -200,6 +204,13 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return
             body = self.rfile.read(length) if length else b""
             proxy.requests.append((self.command, self.path))
+            if proxy.mode == "corrupt" and body:
+                body = bytes([body[0] ^ 1]) + body[1:]  # one bit flipped on the way
+            claimed = self.headers.get("x-amz-checksum-sha256")
+            if claimed and claimed != base64.b64encode(hashlib.sha256(body).digest()).decode():
+                # What S3 and R2 answer, and moto does not: it stores the object anyway.
+                self._answer(400, b"<Error><Code>BadDigest</Code></Error>")
+                return
             if proxy.mode == "down":
                 # A kept-alive connection opened before `down`: drop it unanswered.
                 self.close_connection = True

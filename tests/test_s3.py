@@ -294,3 +294,16 @@ def test_an_empty_truncated_listing_page_ends_the_listing(proxy: FaultProxy) -> 
     proxy.mode = "empty-page"
     assert list(storage.list("p/")) == []
     assert len(proxy.seen) == 1
+
+
+def test_a_body_changed_on_the_way_is_refused_by_the_store(proxy: FaultProxy) -> None:
+    """The SHA-256 the driver sends lets the store refuse what it did not receive intact."""
+    bucket = new_bucket()
+    storage = open_object_storage(Settings.from_env(object_env("s3", bucket, proxy.url)), "s3")
+    proxy.mode = "corrupt"
+    with pytest.raises(StorageUnavailable, match="400 BadDigest"):
+        storage.create("p/k.json", b"data")
+    assert stored(bucket) == {}
+    proxy.mode = "pass"
+    storage.create("p/k.json", b"data")
+    assert stored(bucket) == {"p/k.json": b"data"}

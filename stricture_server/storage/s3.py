@@ -127,6 +127,8 @@ class S3Storage:
                 if status == 429:
                     # Another write on this key within the second; retried until the deadline.
                     delay = RATE_LIMITED_SECONDS + random.uniform(0, 0.5)  # noqa: S311 (jitter)
+                elif status != 409 and code != "ConditionalRequestConflict":
+                    raise refused.unavailable from None
                 elif conflicts < CONFLICT_ATTEMPTS - 1:
                     # Another conditional write on this key is in flight; its outcome decides.
                     conflicts += 1
