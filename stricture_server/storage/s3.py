@@ -60,10 +60,10 @@ def make_client(settings: Settings, target: str) -> Any:
         # R2 has one region, "auto"; SigV4 must be signed for it.
         options["region_name"] = "auto"
     client = boto3.session.Session().client("s3", **options)
-    if target == "r2":
-        # botocore sends ``Expect: 100-continue`` with every PutObject and then waits up to
-        # 1 s for a ``100 Continue`` that R2 never sends: a second lost on each create.
-        client.meta.events.unregister("before-call.s3", add_expect_header)
+    # botocore sends ``Expect: 100-continue`` with every PutObject and then waits up to 1 s
+    # for a ``100 Continue`` that R2 never sends: a second lost on each create. S3 sends it,
+    # but for our bodies it only costs a round trip (benchmarks/expect_continue.py).
+    client.meta.events.unregister("before-call.s3", add_expect_header)
     return client
 
 
