@@ -18,18 +18,15 @@ refused creates with it (moto reads the whole body before answering, as its serv
 from __future__ import annotations
 
 import contextlib
-import os
 import statistics
 import time
 import uuid
 
-import boto3
 from bodies import bodies
 from botocore.handlers import add_expect_header
-from moto.server import ThreadedMotoServer
+from query import moto_bucket
 
 from stricture_server.errors import ObjectExists
-from stricture_server.settings import Settings
 from stricture_server.storage.s3 import S3Storage, open_object_storage
 
 REPEAT = 20
@@ -51,20 +48,9 @@ def median_ms(storage: S3Storage, data: bytes, refused: bool) -> float:
 
 def main() -> int:
     """Print a Markdown table: create and refused create, with and without the header."""
-    os.environ.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
-    env = {
-        "STRICTURE_SERVER_STORAGE_DRIVER": "s3",
-        "STRICTURE_SERVER_OBJECT_BUCKET": "bench",
-        "AWS_ENDPOINT_URL_S3": endpoint,
-    }
-    without = open_object_storage(Settings.from_env(env), "s3")
-    with_header = open_object_storage(Settings.from_env(env), "s3")
+    settings, stop = moto_bucket()
+    without = open_object_storage(settings, "s3")
+    with_header = open_object_storage(settings, "s3")
     # The driver no longer sends it: put botocore's handler back for the comparison.
     with_header.client.meta.events.register("before-call.s3", add_expect_header)
     print("| body | create, Expect | create, none | refused, Expect | refused, none |")
@@ -79,7 +65,7 @@ def main() -> int:
             ]
             print(f"| {body.name} | " + " | ".join(f"{ms:.1f} ms" for ms in cells) + " |")
     finally:
-        server.stop()
+        stop()
     return 0
 
 

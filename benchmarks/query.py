@@ -31,6 +31,7 @@ from stricture_server.query import Queries
 from stricture_server.records import RunIdentity, normalize
 from stricture_server.reindex import record_keys, reindex
 from stricture_server.runs import RunStore, format_time
+from stricture_server.settings import Settings
 from stricture_server.storage import Storage
 from stricture_server.storage.fs import FileStorage
 
@@ -138,13 +139,10 @@ def measure(
     return name, statistics.median(times), spent
 
 
-def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
-    """The s3 driver on a fresh bucket of a moto server, and its request counter."""
+def moto_bucket() -> tuple[Settings, Callable[[], None]]:
+    """Settings of the s3 driver on bucket ``bench`` of a new moto server, and its stop."""
     import boto3
     from moto.server import ThreadedMotoServer
-
-    from stricture_server.settings import Settings
-    from stricture_server.storage.s3 import open_object_storage
 
     for name, value in (("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "x")):
         os.environ.setdefault(name, value)
@@ -159,8 +157,15 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
         "STRICTURE_SERVER_OBJECT_BUCKET": "bench",
         "AWS_ENDPOINT_URL_S3": endpoint,
     }
-    settings = Settings.from_env(env)
     os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+    return Settings.from_env(env), server.stop
+
+
+def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
+    """The s3 driver on a fresh bucket of a moto server, and its request counter."""
+    from stricture_server.storage.s3 import open_object_storage
+
+    settings, stop = moto_bucket()
     storage = open_object_storage(settings, "s3")
     sent = [0]
 
@@ -169,7 +174,7 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
 
     # One event per HTTP request botocore sends, retries included.
     storage.client.meta.events.register("before-send.s3", count)
-    return storage, lambda: sent[0], server.stop
+    return storage, lambda: sent[0], stop
 
 
 def main() -> int:
