@@ -135,6 +135,16 @@ def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float 
     raise RuntimeError("server did not become healthy in time")
 
 
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @contextmanager
 def server_process(
     env: Mapping[str, str], command: list[str] | None = None
@@ -157,12 +167,7 @@ def server_process(
         wait_for_health(port, process)
         yield port, process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         if process.stdout:
             process.stdout.close()
 

@@ -1,27 +1,33 @@
-"""A real S3 endpoint for tests: moto's server on loopback, and a fault-injecting proxy.
+"""A real S3 endpoint for tests: an emulator on loopback, and a fault-injecting proxy.
 
-The moto server runs once per test process (``moto()``); each test makes its own bucket.
-:class:`FaultProxy` sits between the server under test and moto and can answer what moto
-never does: ``409 ConditionalRequestConflict``, R2's ``429`` on a second write to a key within
-a second, ``500``, silence, one byte a second, a reset in the middle of a body, no
-``100 Continue``, or no connection at all.
+The emulator (moto's server, or LocalStack with ``STRICTURE_TEST_EMULATOR=localstack``) runs
+once per test process (``emulator()``); each test makes its own bucket. :class:`FaultProxy`
+sits between the server under test and the emulator and can answer what neither does:
+``409 ConditionalRequestConflict``, R2's ``429`` on a second write to a key within a second,
+``500``, silence, one byte a second, a reset in the middle of a body, no ``100 Continue``, or
+no connection at all.
 """
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hashlib
 import http.client
 import os
 import socket
 import struct
+import subprocess
+import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import boto3
 from botocore.config import Config
@@ -30,32 +36,77 @@ from moto.server import ThreadedMotoServer
 from stricture_server import Settings
 from stricture_server.storage.s3 import S3Storage, open_object_storage
 
-# moto accepts any credentials, but botocore must find some to sign with; never real ones.
+from .deliveries import ROOT, stop_process
+
+# Emulators accept any credentials, but botocore must find some to sign with; never real ones.
 FAKE_AWS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 
-_server: ThreadedMotoServer | None = None
+EMULATOR = os.environ.get("STRICTURE_TEST_EMULATOR", "moto")
+"""The S3 emulator of this test process: ``moto`` (the default), or ``localstack``, a faithful
+emulator that checks checksums (run by ``.ci/run``; installed by ``scripts/localstack``)."""
+
+_endpoint = ""
 _lock = threading.Lock()
 
 
-def moto() -> str:
-    """The endpoint URL of this process's moto server, started on first use."""
-    global _server
+def emulator() -> str:
+    """The endpoint URL of this process's S3 emulator, started on first use."""
+    global _endpoint
     with _lock:
-        if _server is None:
+        if not _endpoint:
             os.environ.update(FAKE_AWS)
-            _server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            _server.start()
-        host, port = _server.get_host_and_port()
-    return f"http://{host}:{port}"
+            if EMULATOR == "localstack":
+                _endpoint = _start_localstack()
+            elif EMULATOR == "moto":
+                server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+                server.start()
+                host, port = server.get_host_and_port()
+                _endpoint = f"http://{host}:{port}"
+            else:
+                raise RuntimeError(f"STRICTURE_TEST_EMULATOR={EMULATOR!r}: moto or localstack")
+    return _endpoint
+
+
+def _start_localstack() -> str:
+    """LocalStack's S3 on a free loopback port, stopped when the test process ends."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    state = tempfile.mkdtemp(prefix="stricture-localstack-")
+    log = open(Path(state) / "localstack.log", "wb")  # noqa: SIM115 (lives with the process)
+    process = subprocess.Popen(
+        ["bash", str(ROOT / "scripts" / "localstack"), "run", str(port), state],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    atexit.register(_stop, process, log)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(1200):  # LocalStack starts in a few seconds; a loaded machine may need more
+        if process.poll() is not None:
+            raise RuntimeError(f"LocalStack exited; see {log.name}")
+        with (
+            suppress(OSError),
+            urllib.request.urlopen(f"{url}/_localstack/health", timeout=5) as answer,
+        ):
+            if answer.status == 200:
+                return url
+        time.sleep(0.1)
+    raise RuntimeError(f"LocalStack did not start; see {log.name}")
+
+
+def _stop(process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+    stop_process(process)
+    log.close()
 
 
 def admin_client() -> Any:
-    """A plain boto3 client on moto itself, to make buckets and look at what was stored."""
-    return boto3.client("s3", endpoint_url=moto(), config=Config(retries={"max_attempts": 1}))
+    """A plain boto3 client on the emulator, to make buckets and look at what was stored."""
+    return boto3.client("s3", endpoint_url=emulator(), config=Config(retries={"max_attempts": 1}))
 
 
 def new_bucket() -> str:
@@ -313,8 +364,8 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def fault_proxy() -> Iterator[FaultProxy]:
-    """A :class:`FaultProxy` in front of moto, closed after."""
-    proxy = FaultProxy(moto())
+    """A :class:`FaultProxy` in front of the emulator, closed after."""
+    proxy = FaultProxy(emulator())
     try:
         yield proxy
     finally:

@@ -23,8 +23,8 @@ from .objectstore import (
     COOLDOWN_SECONDS,
     FaultProxy,
     admin_client,
+    emulator,
     fault_proxy,
-    moto,
     new_bucket,
     object_env,
     stored,
@@ -118,7 +118,7 @@ def test_listing_is_paged_by_1000_and_lazy() -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda key: admin.put_object(Bucket=bucket, Key=key, Body=b"{}"), keys))
     admin.put_object(Bucket=bucket, Key="q/other.json", Body=b"{}")
-    storage = make_storage("s3", bucket, moto())
+    storage = make_storage("s3", bucket, emulator())
     operations = sent(storage)
     assert list(storage.list("p/")) == keys
     assert operations.count("ListObjectsV2") == 2
@@ -130,7 +130,7 @@ def test_listing_is_paged_by_1000_and_lazy() -> None:
 
 def test_objects_carry_their_sha256() -> None:
     bucket = new_bucket()
-    make_storage("r2", bucket, moto()).create("p/k.json", b"data")
+    make_storage("r2", bucket, emulator()).create("p/k.json", b"data")
     head = admin_client().head_object(Bucket=bucket, Key="p/k.json")
     assert head["Metadata"]["sha256"] == (
         "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
@@ -139,7 +139,7 @@ def test_objects_carry_their_sha256() -> None:
 
 def test_requests_per_ingest() -> None:
     """Claim and record cost one request each; the read API's index adds one per fact."""
-    env = object_env("s3", new_bucket(), moto(), STRICTURE_SERVER_LOG_LEVEL="error")
+    env = object_env("s3", new_bucket(), emulator(), STRICTURE_SERVER_LOG_LEVEL="error")
     app = create_app(Settings.from_env(env))
     assert isinstance(app.runs.storage, S3Storage)
     operations = sent(app.runs.storage)
