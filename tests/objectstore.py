@@ -15,6 +15,7 @@ import base64
 import hashlib
 import http.client
 import os
+import shutil
 import socket
 import struct
 import subprocess
@@ -84,7 +85,7 @@ def _start_localstack() -> str:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    atexit.register(_stop, process, log)
+    atexit.register(_stop, process, log, state)
     url = f"http://127.0.0.1:{port}"
     for _ in range(1200):  # LocalStack starts in a few seconds; a loaded machine may need more
         if process.poll() is not None:
@@ -99,9 +100,10 @@ def _start_localstack() -> str:
     raise RuntimeError(f"LocalStack did not start; see {log.name}")
 
 
-def _stop(process: subprocess.Popen[bytes], log: IO[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes], log: IO[bytes], state: str) -> None:
     stop_process(process)
     log.close()
+    shutil.rmtree(state, ignore_errors=True)
 
 
 def admin_client() -> Any:
