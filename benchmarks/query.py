@@ -21,12 +21,14 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stricture_server.index import Index, RunFacts
+from stricture_server.listings import Listings
 from stricture_server.query import Queries
 from stricture_server.records import RunIdentity, normalize
 from stricture_server.reindex import record_keys, reindex
@@ -140,7 +142,7 @@ def measure(
 
 
 def moto_bucket() -> tuple[Settings, Callable[[], None]]:
-    """Settings of the s3 driver on bucket ``bench`` of a new moto server, and its stop."""
+    """Settings of the s3 driver on a new bucket of a new moto server, and its stop."""
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -151,10 +153,12 @@ def moto_bucket() -> tuple[Settings, Callable[[], None]]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket="bench")
+    # moto's servers in one process share their buckets: each store gets a bucket of its own.
+    bucket = f"bench-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
     env = {
         "STRICTURE_SERVER_STORAGE_DRIVER": "s3",
-        "STRICTURE_SERVER_OBJECT_BUCKET": "bench",
+        "STRICTURE_SERVER_OBJECT_BUCKET": bucket,
         "AWS_ENDPOINT_URL_S3": endpoint,
     }
     os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
@@ -177,6 +181,16 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
     return storage, lambda: sent[0], stop
 
 
+def open_store(
+    driver: str, directory: str
+) -> tuple[Storage, Callable[[], int], Callable[[], None]]:
+    """The driver's store (``fs`` in ``directory``), its request count, and how to stop it."""
+    if driver == "fs":
+        counted = Counted(FileStorage(directory))
+        return counted, lambda: counted.requests, lambda: None
+    return s3_store()
+
+
 def main() -> int:
     """Populate, measure, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -186,20 +200,15 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
 
-    stop: Callable[[], None] = lambda: None  # noqa: E731
     with tempfile.TemporaryDirectory() as tmp:
-        if options.driver == "fs":
-            counted = Counted(FileStorage(tmp))
-            storage: Storage = counted
-            requests: Callable[[], int] = lambda: counted.requests  # noqa: E731
-        else:
-            storage, requests, stop = s3_store()
+        storage, requests, stop = open_store(options.driver, tmp)
         started = time.perf_counter()
         before = requests()
         shas = populate(storage, options.runs, options.days)
         ingest_s = time.perf_counter() - started
         per_ingest = (requests() - before) / options.runs
         queries = Queries(RunStore(storage, PREFIX))
+        listings = Listings(storage, PREFIX)
         service = RunIdentity(ORG, PROJECT, SERVICE, "latest")
         day = (START + timedelta(days=options.days // 2)).date().isoformat()
         last = (START + timedelta(days=options.days - 1)).date().isoformat()
@@ -227,7 +236,7 @@ def main() -> int:
             ("commit lookup, 7-digit prefix", lambda: runs({"commit_sha": [sha[:7]]})),
             ("change feed, page of 100", lambda: changes({})),
             ("change feed, page of 100, `severity=high`", lambda: changes({"severity": ["high"]})),
-            ("project's services with latest runs", lambda: queries.services_of(ORG, PROJECT, {})),
+            ("project's services with latest runs", lambda: listings.services_of(ORG, PROJECT, {})),
         ]
         results = [measure(name, action, requests, options.repeat) for name, action in rows]
         keys = list(record_keys(storage, PREFIX))

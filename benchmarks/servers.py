@@ -93,8 +93,13 @@ SYNC = "stricture-sync"
 
 
 @contextmanager
-def start(name: str, work: Path, workers: int) -> Iterator[Server]:
-    """Start ``floor`` or ``stricture`` with ``workers`` sync workers; stop it after."""
+def start(
+    name: str, work: Path, workers: int, settings: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Start ``floor`` or ``stricture`` with ``workers`` sync workers; stop it after.
+
+    ``settings`` adds or overrides ``STRICTURE_SERVER_*`` variables of ``stricture``.
+    """
     port = free_port()
     data = work / f"data-{name}-{port}"
     data.mkdir(parents=True)
@@ -122,6 +127,7 @@ def start(name: str, work: Path, workers: int) -> Iterator[Server]:
             STRICTURE_SERVER_WORKERS=str(workers),
             STRICTURE_SERVER_MAX_BODY_BYTES=str(MAX_BODY),
         )
+        env.update(settings or {})
         command = [str(VENV / "stricture-server"), "serve"]
         if name == SYNC:
             # The same app under gunicorn's sync worker, as served before the deadline worker.
@@ -148,11 +154,12 @@ def start(name: str, work: Path, workers: int) -> Iterator[Server]:
         # would weigh on it four times as much.
 
 
-def post(port: int, body: bytes) -> int:
+def post(port: int, body: bytes, headers: dict[str, str] | None = None) -> int:
     """One POST /v1/artifacts; the status."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
-        connection.request("POST", "/v1/artifacts", body, {"Content-Type": "application/json"})
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        connection.request("POST", "/v1/artifacts", body, sent)
         response = connection.getresponse()
         response.read()
         return response.status

@@ -31,6 +31,7 @@ from .validation import EnvelopeValidator
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from .listings import Listings
     from .query import Queries
     from .query_params import Args
 
@@ -67,6 +68,7 @@ class App:
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
                 Rule("/v1/artifacts", endpoint=self.ingest, methods=["POST"]),
+                Rule("/v1/artifacts", endpoint=self.organizations, methods=["GET"]),
                 Rule(
                     "/v1/artifacts/<organization>/<project>/<service>/<run_id>",
                     endpoint=self.read_run,
@@ -100,6 +102,13 @@ class App:
         from .query import Queries
 
         return Queries(self.runs)
+
+    @cached_property
+    def listings(self) -> Listings:
+        """The listings of names, imported on first use like :attr:`queries`."""
+        from .listings import Listings
+
+        return Listings(self.runs.storage, self.runs.prefix)
 
     def handle(self, request: Request) -> Response:
         """Answer one request. Never raises: every error becomes a JSON response."""
@@ -158,11 +167,16 @@ class App:
             encoding=request.headers.get("Content-Encoding", ""),
             limit=self.settings.max_body_bytes,
         )
-        document = parse_json(body)
+        document = parse_json(body, max_values=self.settings.max_json_values)
         del body
-        problems = self.validator.problems(document)
-        if problems:
-            raise InvalidInput("the envelope does not match the schema", problems)
+        found = self.validator.findings(document)
+        if found.listed:
+            raise InvalidInput(
+                "the envelope does not match the schema",
+                found.listed,
+                omitted=found.omitted,
+                omitted_is_lower_bound=not found.complete,
+            )
         received = self.clock()
         record = normalize(document, received)
         # The artifact is serialised into the record now; the rest feeds the index below.
@@ -227,15 +241,19 @@ class App:
         self.authenticator.authenticate(request)
         return json_response(200, answer(request.args.to_dict(flat=False)))
 
+    def organizations(self, request: Request, fields: Fields) -> Response:
+        """``GET /v1/artifacts``: the organizations."""
+        return self._answer(request, self.listings.organizations)
+
     def projects(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/artifacts/{org}``: the organization's projects."""
-        return self._answer(request, lambda a: self.queries.projects_of(organization, a))
+        return self._answer(request, lambda a: self.listings.projects_of(organization, a))
 
     def services(
         self, request: Request, fields: Fields, organization: str, project: str
     ) -> Response:
         """``GET /v1/artifacts/{org}/{project}``: the project's services and their latest runs."""
-        return self._answer(request, lambda a: self.queries.services_of(organization, project, a))
+        return self._answer(request, lambda a: self.listings.services_of(organization, project, a))
 
     def runs_of(self, request: Request, fields: Fields, **names: str) -> Response:
         """``GET /v1/artifacts/{org}/{project}/{service}``: run summaries, newest first."""

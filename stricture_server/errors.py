@@ -21,10 +21,20 @@ class Problem:
 class InvalidInput(StrictureError):
     """The request content is not acceptable; ``problems`` lists every reason found."""
 
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        problems: Sequence[Problem] = (),
+        *,
+        omitted: int = 0,
+        omitted_is_lower_bound: bool = False,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.problems = tuple(problems)
+        self.omitted = omitted
+        """Problems found but not listed; at least this many if ``omitted_is_lower_bound``."""
+        self.omitted_is_lower_bound = omitted_is_lower_bound
 
 
 class BodyTimedOut(StrictureError):
@@ -125,3 +135,15 @@ class UnsupportedEvent(StrictureError):
     def __init__(self, kind: str, supported: str) -> None:
         super().__init__(f"unsupported event: {kind}; this function serves {supported}")
         self.kind = kind
+
+
+class LineageObjectInvalid(StrictureError):
+    """A stored derived lineage object does not match its schema: written by a bug or by hand."""
+
+
+class TooManyValues(StrictureError):
+    """The body holds more JSON values than the configured limit; refused before parsing."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body holds more than {limit} JSON values")
+        self.limit = limit

@@ -18,6 +18,7 @@ from .errors import (
     RecordMissing,
     RecordNotFound,
     StorageUnavailable,
+    TooManyValues,
     Unauthenticated,
     UnsupportedEncoding,
     UnsupportedEvent,
@@ -42,6 +43,10 @@ def error_response(exc: Exception) -> tuple[Response, str]:
         body: dict[str, Any] = {"error": exc.message}
         if exc.problems:
             body["problems"] = [{"path": p.path, "message": p.message} for p in exc.problems]
+        if exc.omitted:
+            body["problems_omitted"] = exc.omitted
+            if exc.omitted_is_lower_bound:
+                body["problems_omitted_is_lower_bound"] = True
         return json_response(400, body), exc.message
     if isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="stricture-server"'}
@@ -58,6 +63,8 @@ def error_response(exc: Exception) -> tuple[Response, str]:
         return late_request_response(str(exc)), "request timeout"
     if isinstance(exc, BodyTooLarge):
         return json_response(413, {"error": str(exc), "limit": exc.limit}), "body too large"
+    if isinstance(exc, TooManyValues):
+        return json_response(413, {"error": str(exc), "limit": exc.limit}), "too many values"
     if isinstance(exc, UnsupportedEncoding | UnsupportedMediaType):
         return json_response(415, {"error": str(exc)}), str(exc)
     if isinstance(exc, RecordCorrupt):

@@ -7,13 +7,15 @@ For each run, under ``<prefix>/index/v1/org=<o>/project=<p>/service=<s>/``:
 - ``sha/<commit_sha>!<timeline name>``: the same, listed by commit (runs with a commit only).
 
 ``runs/`` sorts before ``sha/``, so the first key under a service's index is its latest run.
-Everything here is rebuilt from the records by ``stricture-server reindex``; each object is
-written with create-if-absent, so writers racing on one service lose nothing and a rebuild
-never changes an existing object.
+The names of organizations, projects and services have entries of their own (:mod:`.names`),
+written before the run's objects. Everything here is rebuilt from the records by
+``stricture-server reindex``; each object is written with create-if-absent, so writers racing
+on one service lose nothing and a rebuild never changes an existing object.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import suppress
@@ -26,8 +28,11 @@ import orjson
 from .entries import SEVERITIES, Counts, Summary, commit_name, timeline_name, to_ms
 from .errors import ObjectExists
 from .integrity import Corrupt
+from .names import Names, index_root
 from .records import RunIdentity, identity_from_path, parse_rfc3339
 from .storage import Storage
+
+log = logging.getLogger(__name__)
 
 TIMELINE = "runs/"
 COMMITS = "sha/"
@@ -57,8 +62,7 @@ class ServiceRef:
 
 def org_prefix(prefix: str, organization: str) -> str:
     """The key prefix of an organization's index objects."""
-    root = f"{prefix}/" if prefix else ""
-    return f"{root}index/v1/org={organization}/"
+    return f"{index_root(prefix)}org={organization}/"
 
 
 def project_prefix(prefix: str, organization: str, project: str) -> str:
@@ -154,16 +158,34 @@ def parse_entry(data: bytes) -> tuple[Summary, list[dict[str, Any]]]:
     return summary, changes
 
 
+def sound_entry(key: str, data: bytes) -> tuple[Summary, list[dict[str, Any]]] | None:
+    """An index object's summary and changes; None, logged, when it is corrupt.
+
+    One corrupt object must not take a whole listing down: it is skipped, and
+    ``stricture-server verify`` names it.
+    """
+    try:
+        return parse_entry(data)
+    except Corrupt as exc:
+        log.warning(
+            "corrupt index entry skipped", extra={"fields": {"key": key, "reason": str(exc)}}
+        )
+        return None
+
+
 class Index:
     """Writes the index objects of runs, each with create-if-absent."""
 
     def __init__(self, storage: Storage, prefix: str) -> None:
         self.storage = storage
         self.prefix = prefix
+        self.names = Names(storage, prefix)
 
     def add(self, facts: RunFacts) -> int:
-        """Write the run's index objects that are missing; the number written."""
-        created = 0
+        """Write the run's name entries and index objects that are missing; the number written."""
+        service = facts.service
+        # Names first: an index object is never stored before its service can be listed.
+        created = self.names.add(service.organization, service.project, service.service)
         for key, body in facts.objects(self.prefix):
             with suppress(ObjectExists):
                 self.storage.create(key, body)

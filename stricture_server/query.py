@@ -1,4 +1,6 @@
-"""The read API's answers, from prefix listings of the index (see :mod:`.index`).
+"""The read API's answers about runs, from prefix listings of the index (see :mod:`.index`).
+
+The listings of names (organizations, projects, services) are in :mod:`.listings`.
 
 Each answer costs a known number of storage requests (docs/storage.md, "Index"): a listing
 is one request per 1000 keys, and summaries come from key names, so a page of runs is usually
@@ -7,8 +9,7 @@ one listing and ``latest`` is one listing plus one read.
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import chain
 from typing import Any
 
@@ -24,22 +25,13 @@ from .entries import (
     parse_timeline,
 )
 from .errors import InvalidInput, ObjectNotFound, Problem, RecordNotFound
-from .identity import MAX_LENGTH, sanitize
-from .index import COMMITS, TIMELINE, ServiceRef, org_prefix, parse_entry, project_prefix
-from .integrity import Corrupt
-from .query_params import CHANGES, PAGE, RUNS, Args, Query, parse
+from .index import COMMITS, TIMELINE, ServiceRef, sound_entry
+from .query_params import CHANGES, RUNS, Args, Query, parse
 from .records import RunIdentity, sanitized
 from .runs import RunStore, StoredRun, checked
 
-log = logging.getLogger(__name__)
-
 Answer = dict[str, Any]
 Parser = Callable[[str], Entry | None]
-
-
-def _is_identity(name: str) -> bool:
-    # ASCII first: sanitize raises on other names instead of answering.
-    return name.isascii() and sanitize(name) == name and 0 < len(name) <= MAX_LENGTH
 
 
 def _service(organization: str, project: str, service: str) -> ServiceRef:
@@ -140,7 +132,7 @@ class Queries:
             if entry is None or not query.in_range(entry.time_ms) or _no_changes(entry, query):
                 continue
             resuming = resume is not None and name == resume.name
-            body = self._parsed(base + name, self._entry_body(base + name, resuming))
+            body = sound_entry(base + name, self._entry_body(base + name, resuming))
             if body is None:
                 continue
             summary = entry.summary or body[0]
@@ -166,82 +158,9 @@ class Queries:
             problem = Problem("?cursor", "not a cursor this listing gave")
             raise InvalidInput("invalid cursor", [problem]) from None
 
-    def services_of(self, organization: str, project: str, args: Args) -> Answer:
-        """A page of a project's services, each with its latest run's summary."""
-        query = parse(args, PAGE)
-        names = sanitized({"organization": organization, "project": project})
-        base = project_prefix(self.prefix, names["organization"], names["project"])
-        services: list[Answer] = []
-        for name, key in self._distinct(base, "service", "s", query):
-            if len(services) == query.limit:
-                next_cursor = Cursor("s", services[-1]["service"]).encode()
-                return {**names, "services": services, "next_cursor": next_cursor}
-            ref = ServiceRef(names["organization"], names["project"], name)
-            services.append(
-                {"service": name, "location": ref.location, "latest": self._first(ref, key)}
-            )
-        return {**names, "services": services, "next_cursor": None}
-
-    def _first(self, ref: ServiceRef, key: str) -> Answer | None:
-        # The first key under a service's index is its newest timeline entry ("runs/" sorts
-        # before "sha/"), so the listing that found the service also found its latest run.
-        base = ref.index_prefix(self.prefix) + TIMELINE
-        entry = parse_timeline(key[len(base) :]) if key.startswith(base) else None
-        if entry is None:
-            return None
-        summary = entry.summary or self._summary(key)
-        return summary.as_json(ref.run(summary.run_id).location) if summary else None
-
     def _summary(self, key: str) -> Summary | None:
-        body = self._parsed(key, self.storage.read(key))
+        body = sound_entry(key, self.storage.read(key))
         return body[0] if body else None
-
-    def _parsed(self, key: str, data: bytes) -> tuple[Summary, list[dict[str, Any]]] | None:
-        """An index object's summary and changes; None, logged, when it is corrupt.
-
-        One corrupt object must not take a whole listing down: it is skipped, and
-        ``stricture-server verify`` names it.
-        """
-        try:
-            return parse_entry(data)
-        except Corrupt as exc:
-            log.warning(
-                "corrupt index entry skipped", extra={"fields": {"key": key, "reason": str(exc)}}
-            )
-            return None
-
-    def projects_of(self, organization: str, args: Args) -> Answer:
-        """A page of an organization's projects."""
-        query = parse(args, PAGE)
-        names = sanitized({"organization": organization})
-        org = names["organization"]
-        projects: list[Answer] = []
-        for name, _ in self._distinct(org_prefix(self.prefix, org), "project", "p", query):
-            if len(projects) == query.limit:
-                next_cursor = Cursor("p", projects[-1]["project"]).encode()
-                return {**names, "projects": projects, "next_cursor": next_cursor}
-            projects.append({"project": name, "location": f"/v1/artifacts/{org}/{name}"})
-        return {**names, "projects": projects, "next_cursor": None}
-
-    def _distinct(
-        self, base: str, label: str, kind: str, query: Query
-    ) -> Iterator[tuple[str, str]]:
-        """Each distinct ``<label>=<name>/`` under ``base`` with its first key, one listing each.
-
-        After a name is found, the next listing starts after every key under it (``~`` sorts
-        after every character of a key), so the cost is one request per name, whatever the
-        number of runs.
-        """
-        after = ""
-        if query.cursor is not None:
-            after = f"{base}{label}={decode(query.cursor, kind, _is_identity).name}/~"
-        while True:
-            key = next(iter(self.storage.list(f"{base}{label}=", after)), None)
-            if key is None:
-                return
-            name = key[len(base) + len(label) + 1 :].partition("/")[0]
-            yield name, key
-            after = f"{base}{label}={name}/~"
 
 
 def _names(ref: ServiceRef) -> Answer:

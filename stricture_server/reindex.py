@@ -1,9 +1,10 @@
 """``stricture-server reindex``: rebuild the index objects from the records.
 
-For a bug fixed in the index, a restore, a bucket copied from elsewhere, or an ingest that
-stopped between its record and its index. Idempotent: objects are created only where missing,
-so running it twice, or while the server ingests, changes nothing that exists. It can be
-narrowed to one organization, project or service.
+For a bug fixed in the index, a restore, a bucket copied from elsewhere, an ingest that
+stopped between its record and its index, or a store written before name entries existed
+(a full rebuild then marks the names complete, see :mod:`.names`). Idempotent: objects are
+created only where missing, so running it twice, or while the server ingests, changes nothing
+that exists. It can be narrowed to one organization, project or service.
 """
 
 from __future__ import annotations
@@ -75,8 +76,13 @@ def reindex(
     keys: Iterable[str],
     jobs: int = 8,
     progress: bool = False,
+    every_record: bool = False,
 ) -> Reindexed:
-    """Write the missing index objects of the records under ``keys``, ``jobs`` at a time."""
+    """Write the missing index objects of the records under ``keys``, ``jobs`` at a time.
+
+    ``every_record`` says ``keys`` are all the store's records: once they are indexed, every
+    name has its entry, and the store is marked so.
+    """
     from tqdm import tqdm
 
     index = Index(storage, prefix)
@@ -101,6 +107,8 @@ def reindex(
                 done.unreadable.append(key)
             else:
                 done.created += created
+    if every_record:
+        index.names.mark_complete()
     return done
 
 
@@ -112,7 +120,9 @@ def reindex_command(
     logs.configure(settings.log_level)
     storage = open_storage(settings)
     keys = record_keys(storage, settings.object_prefix, scope)
-    done = reindex(storage, settings.object_prefix, keys, jobs=jobs, progress=progress)
+    done = reindex(
+        storage, settings.object_prefix, keys, jobs=jobs, progress=progress, every_record=not scope
+    )
     summary = {"records": done.records, "created": done.created, "unreadable": done.unreadable}
     print(orjson.dumps(summary).decode(), flush=True)
     return 1 if done.unreadable else 0

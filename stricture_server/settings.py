@@ -19,6 +19,12 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 T = TypeVar("T")
 
+# The default value limit: one JSON value per this many bytes of the body cap. Parsed and
+# stored, a value costs a worker up to about 210 bytes on top of about 3.5 times the body's
+# own size, so at one per 48 bytes the worst body stays under 8 times the cap (7.7x measured,
+# docs/performance.md). The real corpus holds one value per 56 bytes.
+BYTES_PER_VALUE = 48
+
 # S3 bucket naming rules (R2 follows them too): 3 to 63 of a-z 0-9 . -, letter or digit at ends.
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # A Cloudflare account id goes into a host name: allow one DNS label, nothing else.
@@ -116,6 +122,8 @@ class Settings:
     object_max_attempts: int = 3
     mirror_target: str = ""
     mirror_retry_max_seconds: int = 60
+    max_json_values: int = 10 * 1024 * 1024 // BYTES_PER_VALUE
+    """Most JSON values one body may hold; by default one per 48 bytes of the body cap."""
     object_deadline_seconds: int = 10
     """Most seconds one object-store call may take, whatever the store does."""
     object_cooldown_seconds: int = 5
@@ -185,6 +193,8 @@ class Settings:
                 f"{PREFIX}MAX_CONNECTIONS={max_connections!r}: must be more than "
                 f"{PREFIX}THREADS ({threads}), so idle connections can wait without a thread"
             )
+        max_body = reader.get("MAX_BODY_BYTES", "10485760", _positive_int)
+        default_values = max(1, max_body // BYTES_PER_VALUE)
         return cls(
             host=host,
             port=port,
@@ -193,7 +203,7 @@ class Settings:
             object_prefix=prefix,
             auth_mode=auth_mode,
             ingest_tokens=tokens,
-            max_body_bytes=reader.get("MAX_BODY_BYTES", "10485760", _positive_int),
+            max_body_bytes=max_body,
             validation=reader.choice("VALIDATION", "schema", VALIDATION_MODES),
             max_errors=reader.get("MAX_ERRORS", "50", _positive_int),
             workers=reader.get("WORKERS", str(_default_workers()), _positive_int),
@@ -206,6 +216,7 @@ class Settings:
             log_level=reader.choice("LOG_LEVEL", "info", LOG_LEVELS),
             api_base_path=reader.get("API_BASE_PATH", "", _base_path),
             allow_ephemeral_storage=reader.get("ALLOW_EPHEMERAL_STORAGE", "false", _bool),
+            max_json_values=reader.get("MAX_JSON_VALUES", str(default_values), _positive_int),
             **objects,
         )
 
@@ -304,6 +315,7 @@ KNOWN_VARIABLES = tuple(
         "OBJECT_MAX_ATTEMPTS",
         "MIRROR_TARGET",
         "MIRROR_RETRY_MAX_SECONDS",
+        "MAX_JSON_VALUES",
         "OBJECT_DEADLINE_SECONDS",
         "OBJECT_COOLDOWN_SECONDS",
     )

@@ -11,7 +11,7 @@ import sys
 import termios
 from collections.abc import Callable, Mapping
 
-from .deliveries import ROOT
+from .deliveries import HANG_SECONDS, ROOT
 
 
 def run_command(
@@ -27,7 +27,7 @@ def run_command(
         stdout=subprocess.PIPE,
         stderr=stderr,
         text=True,
-        timeout=120,
+        timeout=HANG_SECONDS,
         check=False,
     )
 

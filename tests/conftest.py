@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
+from . import process_log
 from .deliveries import Delivery, Deployment, GunicornDelivery, WsgiDelivery, server_process
-from .factory import SHARED_FIXTURES
+from .factory import CORPUS_MISSING, SHARED_FIXTURES
 from .function_deliveries import FUNCTION_DELIVERIES
 from .objectstore import emulator, new_bucket, object_env
 
@@ -74,4 +75,22 @@ def pytest_report_header() -> str:
     found = sorted(p.name for p in SHARED_FIXTURES.glob("*.json"))
     if found:
         return f"real corpus: {len(found)} files in {SHARED_FIXTURES}"
-    return f"real corpus: NOT FOUND in {SHARED_FIXTURES}; real-corpus tests will be skipped"
+    return CORPUS_MISSING.format(where=SHARED_FIXTURES)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test shows the end of each running server's output, not all of it."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for log in process_log.running():
+            report.sections.append((f"{log.name} output", log.report()))
+    return report
+
+
+@pytest.fixture(scope="session", autouse=True)
+def process_log_directory(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Process logs go under the session's temporary directory, which pytest prunes."""
+    process_log.DIRECTORY[:] = [tmp_path_factory.mktemp("process-logs")]

@@ -26,7 +26,15 @@ from werkzeug.test import Client
 from stricture_server import Settings, create_app
 from stricture_server.storage import Storage, open_storage
 
+from .process_log import ProcessLog, process_log
+
 ROOT = Path(__file__).resolve().parents[1]
+
+READY_SECONDS = 120
+"""How long a process the tests start may take to be ready: a cold start on a loaded machine."""
+HANG_SECONDS = 120
+"""How long a test waits on something that takes milliseconds before it calls it a hang.
+Generous on purpose: a busy machine must never trip it; only a real hang does."""
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,7 @@ def http_send(
     port: int, method: str, path: str, headers: Mapping[str, str], body: bytes = b""
 ) -> Reply:
     """One request over a real socket, with exactly the given headers."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_SECONDS)
     try:
         connection.putrequest(method, path, skip_accept_encoding=True)
         names = {k.lower() for k in headers}
@@ -120,26 +128,25 @@ def http_send(
         connection.close()
 
 
-def wait_for_health(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    """Block until ``GET /healthz`` answers 200, or fail with the process output."""
-    deadline = time.monotonic() + timeout
+def wait_for_health(port: int, process: subprocess.Popen[bytes], log: ProcessLog) -> None:
+    """Block until ``GET /healthz`` answers 200, or fail with the end of the process output."""
+    deadline = time.monotonic() + READY_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.report()}")
         try:
             if http_send(port, "GET", "/healthz", {}).status == 200:
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError("server did not become healthy in time")
+    raise RuntimeError(f"server did not answer GET /healthz in {READY_SECONDS} s:\n{log.report()}")
 
 
-def stop_process(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within 30 s."""
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL if the process is still there after :data:`HANG_SECONDS`."""
     process.terminate()
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=HANG_SECONDS)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -147,11 +154,12 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def server_process(
-    env: Mapping[str, str], command: list[str] | None = None
+    env: Mapping[str, str], command: list[str] | None = None, log: Path | None = None
 ) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """The real ``stricture-server`` process on a loopback port, stopped with SIGTERM after.
 
-    ``command`` replaces the default command line; ``{port}`` in it is the chosen port.
+    ``command`` replaces the default command line; ``{port}`` in it is the chosen port. The
+    process output goes to ``log``, or to a file of its own (:mod:`tests.process_log`).
     """
     port = free_port()
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
@@ -160,16 +168,16 @@ def server_process(
     full_env.setdefault("STRICTURE_SERVER_WORKERS", "2")
     default = [sys.executable, "-m", "stricture_server", "serve"]
     argv = [part.format(port=port) for part in command or default]
-    process = subprocess.Popen(
-        argv, env=full_env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_for_health(port, process)
-        yield port, process
-    finally:
-        stop_process(process)
-        if process.stdout:
-            process.stdout.close()
+    name = Path(argv[2] if argv[1] == "-m" else argv[0]).name
+    with process_log(f"{name}-{port}", log) as output:
+        process = subprocess.Popen(
+            argv, env=full_env, cwd=ROOT, stdout=output.file, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_health(port, process, output)
+            yield port, process
+        finally:
+            stop(process)
 
 
 class GunicornDelivery:

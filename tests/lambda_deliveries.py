@@ -11,7 +11,6 @@ import base64
 import os
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -20,9 +19,10 @@ import orjson
 from werkzeug.datastructures import Headers
 
 from . import lambda_events
-from .deliveries import Reply
+from .deliveries import Reply, stop
 from .entries import ADAPTERS, MB, check_body, load_entry
 from .lambda_runtime_api import InvocationFailed, RuntimeApi
+from .process_log import process_log
 
 LAMBDA_EVENT_LIMIT = 6 * MB
 """Synchronous invocation payload, request and response each.
@@ -99,7 +99,7 @@ def lambda_handler(env: Mapping[str, str], name: str) -> Callable[[dict[str, Any
 def lambda_runtime(env: Mapping[str, str]) -> Iterator[Callable[[dict[str, Any]], Any]]:
     """The real runtime client (``awslambdaric``) running ``handler.handler`` against a local
     Runtime API; yields a function that invokes it."""
-    with RuntimeApi() as api, tempfile.TemporaryFile() as output:
+    with RuntimeApi() as api, process_log("awslambdaric") as output:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
         full_env.update(env)
         full_env.update(
@@ -113,7 +113,7 @@ def lambda_runtime(env: Mapping[str, str]) -> Iterator[Callable[[dict[str, Any]]
             [sys.executable, "-m", "awslambdaric", "handler.handler"],
             cwd=ADAPTERS / "aws_lambda",
             env=full_env,
-            stdout=output,
+            stdout=output.file,
             stderr=subprocess.STDOUT,
         )
 
@@ -121,12 +121,14 @@ def lambda_runtime(env: Mapping[str, str]) -> Iterator[Callable[[dict[str, Any]]
             try:
                 return api.invoke(event)
             except InvocationFailed as exc:
-                output.seek(0)
-                log = output.read().decode(errors="replace")[-4000:]
-                raise InvocationFailed(f"{exc}\nruntime output:\n{log}") from None
+                raise InvocationFailed(f"{exc}\n{output.report()}") from None
 
         try:
             yield invoke
         finally:
+            # Where SIGTERM has a Python handler (coverage's, with sigterm = true), it runs only
+            # once the runtime's native wait for the next invocation returns: end that wait too,
+            # or the process outlives the test run and writes its coverage data during combine.
             process.terminate()
-            process.wait(timeout=30)
+            api.closing.set()
+            stop(process)

@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from .deliveries import HANG_SECONDS
+
 PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:stricture-server"
 
@@ -55,7 +57,7 @@ class RuntimeApi:
         self.server.server_close()
         self.thread.join()
 
-    def invoke(self, event: Any, timeout: float = 60) -> Any:
+    def invoke(self, event: Any, timeout: float = HANG_SECONDS) -> Any:
         """Invoke the function once, as a synchronous invocation, and return its result."""
         request_id = str(uuid.uuid4())
         result: Future[bytes] = Future()
@@ -96,7 +98,7 @@ class _Handler(BaseHTTPRequestHandler):
                 request_id, event = self.api.events.get(timeout=0.1)
             except queue.Empty:
                 continue
-            deadline_ms = int((time.time() + 60) * 1000)
+            deadline_ms = int((time.time() + HANG_SECONDS) * 1000)
             trace = f"Root=1-{uuid.uuid4().hex[:8]}-{uuid.uuid4().hex[:24]}"
             self._answer(
                 200,

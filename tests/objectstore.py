@@ -14,6 +14,7 @@ import atexit
 import base64
 import hashlib
 import http.client
+import logging
 import os
 import shutil
 import socket
@@ -37,7 +38,7 @@ from moto.server import ThreadedMotoServer
 from stricture_server import Settings
 from stricture_server.storage.s3 import S3Storage, open_object_storage
 
-from .deliveries import ROOT, stop_process
+from .deliveries import HANG_SECONDS, ROOT, stop
 
 # Emulators accept any credentials, but botocore must find some to sign with; never real ones.
 FAKE_AWS = {
@@ -63,6 +64,9 @@ def emulator() -> str:
             if EMULATOR == "localstack":
                 _endpoint = _start_localstack()
             elif EMULATOR == "moto":
+                # moto serves with werkzeug, which logs every request at info: a thousand lines
+                # in the report of a failing listing test. Its warnings and errors still show.
+                logging.getLogger("werkzeug").setLevel(logging.WARNING)
                 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
                 server.start()
                 host, port = server.get_host_and_port()
@@ -101,7 +105,7 @@ def _start_localstack() -> str:
 
 
 def _stop(process: subprocess.Popen[bytes], log: IO[bytes], state: str) -> None:
-    stop_process(process)
+    stop(process)
     log.close()
     shutil.rmtree(state, ignore_errors=True)
 
@@ -121,6 +125,9 @@ def new_bucket() -> str:
 COOLDOWN_SECONDS = 1
 """The tests' cool-down after repeated store failures: a store back up is asked again after it."""
 
+GENEROUS_DEADLINE_SECONDS = 50
+"""Just under the worker timeout (60 s), for tests that are not about the deadline."""
+
 
 def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[str, str]:
     """Settings variables for ``driver`` (s3, r2 or mirror) on ``bucket`` behind ``endpoint``."""
@@ -128,8 +135,13 @@ def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[st
         "STRICTURE_SERVER_STORAGE_DRIVER": driver,
         "STRICTURE_SERVER_OBJECT_BUCKET": bucket,
         "AWS_ENDPOINT_URL_S3": endpoint,
-        "STRICTURE_SERVER_OBJECT_CONNECT_TIMEOUT_SECONDS": "1",
-        "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "1",
+        # Generous: moto on a busy machine can take seconds to answer, and a timeout here
+        # would fail a test that is not about timeouts. Tests of a hanging store set
+        # SHORT_READ_TIMEOUT on the client that meets the hang, and only there; tests of the
+        # deadline set their own.
+        "STRICTURE_SERVER_OBJECT_CONNECT_TIMEOUT_SECONDS": str(HANG_SECONDS),
+        "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": str(HANG_SECONDS),
+        "STRICTURE_SERVER_OBJECT_DEADLINE_SECONDS": str(GENEROUS_DEADLINE_SECONDS),
         "STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS": "2",
         "STRICTURE_SERVER_OBJECT_COOLDOWN_SECONDS": str(COOLDOWN_SECONDS),
     }
@@ -140,9 +152,14 @@ def object_env(driver: str, bucket: str, endpoint: str, **extra: str) -> dict[st
     return env
 
 
-def s3_storage(driver: str, bucket: str, endpoint: str) -> S3Storage:
+SHORT_READ_TIMEOUT = {"STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "1"}
+"""For a client that only ever meets a hanging store: the read timeout is what ends the hang."""
+
+
+def s3_storage(driver: str, bucket: str, endpoint: str, **extra: str) -> S3Storage:
     """The ``s3`` or ``r2`` driver, built from settings as the server builds it."""
-    return open_object_storage(Settings.from_env(object_env(driver, bucket, endpoint)), driver)
+    settings = Settings.from_env(object_env(driver, bucket, endpoint, **extra))
+    return open_object_storage(settings, driver)
 
 
 def stored(bucket: str) -> dict[str, bytes]:
@@ -176,7 +193,7 @@ class FaultProxy:
     ConditionalRequestConflict, ``conflicts`` times, then forward), ``r2`` (forward, but answer
     429 to a PUT on a key that another PUT is writing or wrote within the last second, as R2
     does), ``error`` (answer 500), ``hang`` (hold the request without answering until
-    :meth:`close` or 30 s), ``slow`` (forward, then send the answer one byte every
+    :meth:`close`), ``slow`` (forward, then send the answer one byte every
     ``drip_seconds``), ``empty-page`` (answer every listing with no keys, marked truncated),
     ``corrupt`` (flip a bit of each request body on the way), ``reset`` (read half of a
     request's body, or send half of an answer's, then reset the connection) or ``down`` (the
@@ -269,7 +286,9 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             if proxy.mode == "hang":
-                proxy.released.wait(30)
+                # Bounded only so that a client without a read timeout fails the test
+                # (it sees a closed connection, not a timeout) instead of hanging it.
+                proxy.released.wait(HANG_SECONDS)
                 self.close_connection = True
                 return
             if proxy.mode == "error":
@@ -311,7 +330,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                     proxy._writes[key] = time.monotonic()
 
         def _relay(self, body: bytes) -> int:
-            upstream = http.client.HTTPConnection(proxy.upstream, timeout=30)
+            upstream = http.client.HTTPConnection(proxy.upstream, timeout=HANG_SECONDS)
             try:
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 upstream.request(self.command, self.path, body=body, headers=headers)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gzip
 import io
+import json
 
 import pytest
 
-from stricture_server.body import check_media_type, parse_json, read_body
+from stricture_server.body import MAX_DEPTH, check_media_type, parse_json, read_body
 from stricture_server.errors import (
     BodyTimedOut,
     BodyTooLarge,
     InvalidInput,
+    TooManyValues,
     UnsupportedEncoding,
     UnsupportedMediaType,
 )
@@ -107,7 +109,42 @@ def test_other_media_types(mimetype: str) -> None:
 @pytest.mark.parametrize("data", [b"", b"  \n", b"{", b"[1,]", b'{"a": nan}', b"\xef\xbb\xbf{}"])
 def test_strict_json(data: bytes) -> None:
     with pytest.raises(InvalidInput):
-        parse_json(data)
+        parse_json(data, max_values=100)
+
+
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b'{"a": "\xed\xa0\x80"}', "byte 0xed at offset 7: invalid continuation byte"),
+        (b'{"a": "\xff"}', "byte 0xff at offset 7: invalid start byte"),
+        (b'{"a": "caf\xc3"}', "byte 0xc3 at offset 10: invalid continuation byte"),
+    ],
+)
+def test_invalid_utf8_is_named_as_such(data: bytes, where: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_json(data, max_values=100)
+    assert caught.value.message == "the body is not valid UTF-8"
+    assert caught.value.problems[0].message == where
+
+
+def test_values_over_the_limit_are_refused_before_parsing() -> None:
+    assert parse_json(b"[[],[],[]]", max_values=7) == [[], [], []]
+    with pytest.raises(TooManyValues) as caught:
+        parse_json(b"[[],[],[],[]]", max_values=7)
+    assert caught.value.limit == 7
+
+
+def test_commas_and_brackets_in_strings_are_not_values() -> None:
+    document = ["[[[,,,]]]", '{\\"[,]"}', {"k,[": "]"}]
+    assert parse_json(json.dumps(document).encode(), max_values=5) == document
+
+
+def test_nesting_past_the_limit_is_refused() -> None:
+    deep = b"[" * MAX_DEPTH + b"]" * MAX_DEPTH
+    assert parse_json(deep, max_values=1000)
+    with pytest.raises(InvalidInput) as caught:
+        parse_json(b"[" + deep + b"]", max_values=1000)
+    assert caught.value.message == "the body is nested too deeply"
 
 
 def test_a_body_shorter_than_its_content_length_is_refused() -> None:

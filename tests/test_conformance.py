@@ -16,7 +16,10 @@ from typing import Any
 import orjson
 import pytest
 
+from stricture_server import Settings
+from stricture_server.body import MAX_DEPTH
 from stricture_server.index import ServiceRef
+from stricture_server.validation import COUNT_LIMIT, MESSAGE_LIMIT
 
 from . import factory
 from .conftest import MAX_BODY, TOKEN
@@ -74,6 +77,34 @@ def gzip_bomb() -> bytes:
     return gzip.compress(b" " * (MAX_BODY + 1024), compresslevel=9)
 
 
+MAX_VALUES = Settings.from_env({"STRICTURE_SERVER_MAX_BODY_BYTES": str(MAX_BODY)}).max_json_values
+
+
+def shaped(part: bytes, repeat: int, organization: str = "org") -> bytes:
+    """An envelope whose diff holds ``repeat`` copies of ``part``: many values, few bytes each."""
+    head = f'{{"organization":"{organization}","project":"p","service":"s","artifact":{{}},'
+    return head.encode() + b'"diff":{"x":[' + b",".join([part] * repeat) + b"]}}"
+
+
+def empty_lists_bomb() -> bytes:
+    """A few KB of gzip that inflates, under the byte cap, to a million empty lists."""
+    return gzip.compress(shaped(b"[]", MAX_BODY // 3 - 100), compresslevel=9)
+
+
+HOSTILE_SHAPES: dict[str, tuple[bytes, int]] = {
+    "empty lists": (b"[]", MAX_BODY // 3 - 100),
+    "small numbers": (b"0", MAX_BODY // 2 - 100),
+    "strings holding commas": (b'",["', MAX_BODY // 5 - 100),
+    "nesting one past the limit": (b"[" * MAX_DEPTH + b"]" * MAX_DEPTH, 1),
+}
+"""Bodies under the byte cap whose shape is refused before parsing: (part, copies)."""
+
+
+def hostile(name: str) -> Callable[[], bytes]:
+    """The body of one hostile shape."""
+    return lambda: shaped(*HOSTILE_SHAPES[name])
+
+
 READ = "/v1/artifacts/a/b/c"
 CHANGES = "/v1/changes/a/b/c"
 BAD_ARTIFACT = {"schema_version": "2", "fields": [{"field_id": "X"}]}
@@ -96,7 +127,13 @@ CASES = [
     Case(
         "wrong method on health", "DELETE", "/healthz", 405, expect_headers={"Allow": "GET, HEAD"}
     ),
-    Case("wrong method on ingest", "GET", "/v1/artifacts", 405, expect_headers={"Allow": "POST"}),
+    Case(
+        "wrong method on ingest",
+        "PUT",
+        "/v1/artifacts",
+        405,
+        expect_headers={"Allow": "GET, HEAD, POST"},
+    ),
     # auth
     post(
         "no token",
@@ -135,13 +172,40 @@ CASES = [
     raw("NaN", 400, b'{"organization": NaN}'),
     raw("Infinity", 400, b'{"organization": Infinity}'),
     raw("number overflows a double", 400, b'{"organization": 1e400}'),
-    raw("invalid utf-8", 400, b'{"organization": "\xff\xfe"}'),
+    raw(
+        "invalid utf-8",
+        400,
+        b'{"organization": "\xff\xfe"}',
+        expect_json={"error": "the body is not valid UTF-8"},
+    ),
+    raw(
+        "utf-8 encoded surrogate",
+        400,
+        b'{"organization": "\xed\xa0\x80"}',
+        expect_json={"error": "the body is not valid UTF-8"},
+    ),
     raw("lone surrogate", 400, b'{"organization": "\\ud800"}'),
     raw("nesting past the parser limit", 400, b"[" * 5000 + b"]" * 5000),
     post(
         "nesting past the storable limit",
         400,
         lambda: factory.envelope(artifact={**factory.artifact(), "metadata": nested(400)}),
+    ),
+    raw(
+        "gzip bomb of empty lists under the byte cap",
+        413,
+        empty_lists_bomb,
+        headers={"Content-Encoding": "gzip", **JSON},
+        expect_json={"limit": MAX_VALUES},
+    ),
+    raw("many empty lists", 413, hostile("empty lists"), expect_json={"limit": MAX_VALUES}),
+    raw("many small numbers", 413, hostile("small numbers")),
+    raw("many strings holding commas", 413, hostile("strings holding commas")),
+    raw(
+        "nesting past the limit",
+        400,
+        hostile("nesting one past the limit"),
+        expect_json={"error": "the body is nested too deeply"},
     ),
     # the envelope
     post(
@@ -393,6 +457,26 @@ CASES = [
         400,
         problem_paths=("/service",),
     ),
+    Case("organizations", "GET", "/v1/artifacts?limit=1", 200),
+    Case("organizations without token", "GET", "/v1/artifacts", 401, headers={}),
+    Case(
+        "organizations, bad limit", "GET", "/v1/artifacts?limit=x", 400, problem_paths=("?limit",)
+    ),
+    Case("organizations, filter", "GET", "/v1/artifacts?from=2026-01-01", 400),
+    Case(
+        "organizations, a project cursor",
+        "GET",
+        "/v1/artifacts?cursor=cDowOmE",
+        400,
+        problem_paths=("?cursor",),
+    ),
+    Case(
+        "organizations, a cursor naming a key",
+        "GET",
+        "/v1/artifacts?cursor=bzowOi4uLy4uL2V0Yw",
+        400,
+        problem_paths=("?cursor",),
+    ),
 ]
 
 
@@ -591,6 +675,13 @@ def test_the_read_api_answers_alike_on_every_runtime(deployment: Deployment) -> 
     assert changes[0]["change"]["change_type"] == "field_removed"
     assert get(f"/v1/artifacts/{org}/checkout")["services"][0]["latest"]["run_id"] == "r1"
     assert get(f"/v1/artifacts/{org.upper()}")["projects"][0]["project"] == "checkout"
+    cursor, organizations = "", []
+    while cursor is not None:
+        page = get(f"/v1/artifacts?limit=1000{cursor and f'&cursor={cursor}'}")
+        organizations += [o["organization"] for o in page["organizations"]]
+        cursor = page["next_cursor"]
+    assert org in organizations
+    assert organizations == sorted(set(organizations))
 
 
 def test_runs_at_the_ends_of_the_calendar_are_stored_and_read(deployment: Deployment) -> None:
@@ -768,3 +859,57 @@ def test_head_answers_like_get_without_a_body(deployment: Deployment) -> None:
     assert reply.status == 200
     assert reply.headers.get("Content-Type") == "application/json"
     assert reply.body == b""
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE_SHAPES))
+def test_a_body_refused_for_its_shape_stores_nothing(deployment: Deployment, name: str) -> None:
+    organization = factory.unique("shaped")
+    body = shaped(*HOSTILE_SHAPES[name], organization=organization)
+    # Sent compressed, so platforms with a small request limit let it through to the app.
+    headers = {"Content-Encoding": "gzip", **JSON}
+    reply = deployment.delivery.send("POST", "/v1/artifacts", headers, gzip.compress(body))
+    assert reply.status in (400, 413), reply.body[:300]
+    assert reply.json()["error"]
+    keys = deployment.storage.list(f"{deployment.prefix}/")
+    assert not [key for key in keys if organization in key]
+
+
+def test_error_bodies_quote_values_cut_short_and_count_what_they_leave_out(
+    deployment: Deployment,
+) -> None:
+    metadata = {f"key-{n:04d}": "v" * 1000 for n in range(200)}
+    fields = [{**factory.field(n), "owner": "NOT AN OWNER"} for n in range(80)]
+    document = factory.envelope(
+        organization="x" * 3_000_000,
+        metadata=metadata,
+        artifact={"schema_version": "1", "fields": fields},
+    )
+    reply = deployment.delivery.send(
+        "POST",
+        "/v1/artifacts",
+        {"Content-Encoding": "gzip", **JSON},
+        gzip.compress(body_of(document)),
+    )
+    assert reply.status == 400
+    assert len(reply.body) < 50_000
+    answer = reply.json()
+    problems = answer["problems"]
+    assert len(problems) == 50  # STRICTURE_SERVER_MAX_ERRORS' default
+    assert answer["problems_omitted"] == 2 + 80 - 50
+    assert "problems_omitted_is_lower_bound" not in answer
+    by_path = {p["path"]: p["message"] for p in problems}
+    assert by_path["/organization"].endswith("is too long")
+    assert "..." in by_path["/organization"]
+    assert by_path["/metadata"].count("key-") <= 5
+    assert all(len(p["message"]) <= MESSAGE_LIMIT for p in problems)
+
+
+def test_counting_problems_stops_at_its_limit(deployment: Deployment) -> None:
+    # 18 required properties missing from each of 200 empty fields: 3600 problems.
+    document = factory.envelope(artifact={"schema_version": "1", "fields": [{}] * 200})
+    reply = ingest(deployment, document)
+    assert reply.status == 400
+    answer = reply.json()
+    assert len(answer["problems"]) == 50
+    assert answer["problems_omitted"] == COUNT_LIMIT - 50
+    assert answer["problems_omitted_is_lower_bound"] is True

@@ -15,7 +15,7 @@ from stricture_server.storage.fs import FileStorage
 
 from . import factory
 from .damage import plant, plant_index_entry, truncated
-from .deliveries import http_send, server_process
+from .deliveries import HANG_SECONDS, http_send, server_process
 
 JSON = {"Content-Type": "application/json"}
 
@@ -31,7 +31,8 @@ def test_damage_is_answered_and_logged_naming_the_key(tmp_path: Path) -> None:
     service = ServiceRef("o", "checkout", "api")
     entry = plant_index_entry(storage, prefix, service, "x", b"[", when)
     sound = plant(storage, prefix, factory.envelope(organization="p", run_id="sound"))
-    with server_process({"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}) as (port, process):
+    log = tmp_path / "server.log"
+    with server_process({"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}, log=log) as (port, process):
         # Without auth a record may sit in shared caches.
         read = http_send(port, "GET", sound.identity.location, {})
         assert (read.status, read.body) == (200, sound.record)
@@ -45,8 +46,8 @@ def test_damage_is_answered_and_logged_naming_the_key(tmp_path: Path) -> None:
         changes = http_send(port, "GET", "/v1/changes/o/checkout/api", {})
         assert (changes.status, changes.json()["changes"]) == (200, [])
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    lines = [json.loads(line) for line in output.decode().splitlines() if line.startswith("{")]
+        process.wait(timeout=HANG_SECONDS)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     named = {(line["level"], line["message"], line.get("key")) for line in lines}
     assert ("error", "record fails its integrity check", torn.record_key) in named
     assert ("error", "record fails its integrity check", bad_claim.claim_key) in named

@@ -15,10 +15,13 @@ import pytest
 from werkzeug.test import Client
 
 from stricture_server import Settings, create_app
+from stricture_server.entries import Summary
 from stricture_server.errors import ObjectExists
+from stricture_server.index import Index, RunFacts, ServiceRef
+from stricture_server.names import complete_key, entry_key
 from stricture_server.storage.mirror import MirrorStorage, open_mirror_storage
 
-from .deliveries import ROOT
+from .deliveries import HANG_SECONDS, ROOT
 from .objectstore import FaultProxy, admin_client, fault_proxy, new_bucket, object_env, stored
 
 
@@ -161,7 +164,7 @@ def test_processes_draining_one_outbox_upload_each_object_once(
     env["STRICTURE_SERVER_LOG_LEVEL"] = "error"
     command = [sys.executable, "-m", "stricture_server", "replicate"]
     runs = [subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE) for _ in range(4)]
-    outputs = [run.communicate(timeout=120)[0] for run in runs]
+    outputs = [run.communicate(timeout=HANG_SECONDS)[0] for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0, 0]
     assert sum(orjson.loads(out)["replicated_now"] for out in outputs) == len(keys)
     assert stored(bucket) == {key: key.encode() for key in keys}
@@ -179,7 +182,12 @@ def test_replicate_command_exit_codes(tmp_path: Path, proxy: FaultProxy) -> None
 
     def replicate(extra: dict[str, str] | None = None) -> tuple[int, str]:
         done = subprocess.run(
-            command, env={**env, **(extra or {})}, cwd=ROOT, capture_output=True, check=False
+            command,
+            env={**env, **(extra or {})},
+            cwd=ROOT,
+            capture_output=True,
+            timeout=HANG_SECONDS,
+            check=False,
         )
         return done.returncode, done.stdout.decode() + done.stderr.decode()
 
@@ -205,7 +213,7 @@ def test_background_replication_and_status_endpoint(tmp_path: Path) -> None:
         client = Client(app)
         assert client.get("/v1/replication").status_code == 401
         app.runs.storage.create("p/a.json", b"a")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG_SECONDS
         while stored(bucket) != {"p/a.json": b"a"} and time.monotonic() < deadline:
             time.sleep(0.05)
         assert stored(bucket) == {"p/a.json": b"a"}
@@ -241,7 +249,7 @@ def test_the_log_says_when_replication_falls_behind_and_recovers(
         def messages() -> list[str]:
             return [r.getMessage() for r in handler.records]
 
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + HANG_SECONDS
         while "replication is behind" not in messages() and time.monotonic() < deadline:
             time.sleep(0.05)
         proxy.up()
@@ -296,3 +304,22 @@ def test_workers_on_one_data_dir_log_behind_and_recovered_once(
     assert puts() >= 8
     assert stored(bucket) == {"p/0.json": b"x", "p/1.json": b"x"}
     assert messages() == ["replication is behind", "replication recovered"]
+
+
+def test_names_are_entered_locally_while_the_store_is_away(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    store = mirror(tmp_path, new_bucket(), proxy.url)
+    proxy.down()
+    index = Index(store, "p")
+    summary = Summary("r1", 1, 1, False, None, None)
+    # The organization, project and service, then the run's timeline entry.
+    assert index.add(RunFacts(ServiceRef("acme", "checkout", "api"), summary, ())) == 4
+    local = list(store.local.list("p/index/v1/names/"))
+    assert local == [
+        entry_key("p", ("acme",)),
+        entry_key("p", ("acme", "checkout")),
+        entry_key("p", ("acme", "checkout", "api")),
+    ]
+    # Whether the store held older index objects could not be asked: it is not marked.
+    assert complete_key("p") not in local

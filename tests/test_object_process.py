@@ -19,7 +19,7 @@ import pytest
 from stricture_server.storage.fs import FileStorage
 
 from . import factory
-from .deliveries import http_send, server_process
+from .deliveries import HANG_SECONDS, http_send, server_process
 from .objectstore import FaultProxy, fault_proxy, new_bucket, object_env, stored
 
 pytestmark = pytest.mark.slow
@@ -27,8 +27,6 @@ pytestmark = pytest.mark.slow
 TOKEN = "object-process-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 JSON = {**AUTH, "Content-Type": "application/json"}
-BOUND_SECONDS = 10
-"""object_env allows 2 attempts of 1 s connect + 1 s read per request; two requests per run."""
 
 
 @pytest.fixture
@@ -73,11 +71,11 @@ def test_s3_process_stores_reads_and_survives_an_outage(tmp_path: Path, proxy: F
         assert stored(bucket)[key] == read.body
         before = stored(bucket)
 
+        # A refused connection ends each attempt at once; how attempts bound an outage is
+        # checked without a clock in test_s3.py.
         proxy.down()
         down = factory.envelope(run_id="during-outage")
-        started = time.monotonic()
         status, headers, body = ingest(port, down)
-        assert time.monotonic() - started < BOUND_SECONDS
         assert status == 503
         assert int(headers["Retry-After"]) > 0
         assert orjson.loads(body) == {"error": "storage is unavailable; retry later"}
@@ -121,13 +119,15 @@ def test_mirror_acknowledges_while_the_store_is_down_and_delivers_after_kill_9(
     with server_process(env) as (port, _):
         proxy.up()
         done = (0, 0, len(expected))
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + HANG_SECONDS
         while time.monotonic() < deadline:
             status = http_send(port, "GET", "/v1/replication", AUTH).json()
             if (status["pending"], status["failed"], status["replicated"]) == done:
                 break
             time.sleep(0.2)
-        assert (status["pending"], status["failed"], status["replicated"]) == done
+        assert (status["pending"], status["failed"], status["replicated"]) == done, (
+            f"replication not done after {HANG_SECONDS} s: {status}"
+        )
         assert stored(bucket) == expected
 
 
@@ -163,27 +163,22 @@ def test_a_silent_store_answers_503_fast_and_healthz_does_not_wait(
         assert int(headers["Retry-After"]) > 0
 
 
-def test_mirror_reads_from_local_disk_while_the_store_is_down(
+def test_mirror_reads_runs_from_local_disk_while_the_store_is_down(
     tmp_path: Path, proxy: FaultProxy
 ) -> None:
     env = server_env("mirror", new_bucket(), proxy, tmp_path)
     proxy.down()
     with server_process(env) as (port, _):
-        document = factory.envelope(run_id="local", commit_sha="b" * 40)
+        document = factory.envelope(run_id="local")
         status, headers, _ = ingest(port, document)
         assert status == 202
+        assert http_send(port, "GET", headers["Location"], AUTH).status == 200
         service = f"/v1/artifacts/{document['organization']}/checkout/api"
-        latest = http_send(port, "GET", f"{service}/latest", AUTH)
-        assert (latest.status, latest.headers["Content-Location"]) == (200, headers["Location"])
-        runs = http_send(port, "GET", service, AUTH)
-        assert runs.status == 200
-        assert [run["run_id"] for run in runs.json()["runs"]] == ["local"]
-        by_commit = http_send(port, "GET", f"{service}?commit_sha={'b' * 40}", AUTH)
-        assert [run["run_id"] for run in by_commit.json()["runs"]] == ["local"]
-        assert (
-            http_send(port, "GET", f"/v1/artifacts/{document['organization']}", AUTH).status == 200
-        )
-        assert http_send(port, "GET", f"{service}/unknown", AUTH).status == 404
+        for _ in range(4):  # before and during the cool-down alike
+            assert http_send(port, "GET", f"{service}/unknown", AUTH).status == 404
+        # A listing from the local copy alone could leave out what only the bucket holds.
+        listing = http_send(port, "GET", service, AUTH)
+        assert (listing.status, int(listing.headers["Retry-After"]) > 0) == (503, True)
 
 
 def test_r2_racers_and_replays_get_the_answers_s3_gives(tmp_path: Path, proxy: FaultProxy) -> None:

@@ -18,7 +18,7 @@ import orjson
 import pytest
 
 from . import factory
-from .deliveries import ROOT, http_send, server_process
+from .deliveries import HANG_SECONDS, ROOT, http_send, server_process
 
 TOKEN = "process-token-abcdef"
 JSON = {"Content-Type": "application/json"}
@@ -32,7 +32,7 @@ def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HANG_SECONDS,
         check=False,
     )
 
@@ -73,17 +73,21 @@ def test_unusable_data_dir_stops_at_start(tmp_path: Path) -> None:
 
 
 def test_logs_are_json_lines_without_secrets_or_bodies(tmp_path: Path) -> None:
-    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_INGEST_TOKEN": TOKEN}
+    env = {
+        "STRICTURE_SERVER_DATA_DIR": str(tmp_path / "data"),
+        "STRICTURE_SERVER_INGEST_TOKEN": TOKEN,
+    }
     document = factory.envelope(run_id="logged", summary="BODY-MARKER-123")
-    with server_process(env) as (port, process):
+    log = tmp_path / "server.log"
+    with server_process(env, log=log) as (port, process):
         auth = {"Authorization": f"Bearer {TOKEN}", "X-Request-Id": "req-42", **JSON}
         assert http_send(port, "POST", "/v1/artifacts", auth, orjson.dumps(document)).status == 202
         wrong = {"Authorization": "Bearer wrong-token-value", **JSON}
         assert http_send(port, "POST", "/v1/artifacts", wrong, orjson.dumps(document)).status == 401
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
+        process.wait(timeout=HANG_SECONDS)
     assert process.returncode == 0
-    text = output.decode()
+    text = log.read_text()
     assert TOKEN not in text
     assert "wrong-token-value" not in text
     assert "BODY-MARKER-123" not in text
@@ -101,23 +105,36 @@ def test_logs_are_json_lines_without_secrets_or_bodies(tmp_path: Path) -> None:
 
 def test_sigterm_lets_an_in_flight_ingest_finish(tmp_path: Path) -> None:
     body = orjson.dumps(factory.envelope(run_id="in-flight"))
-    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_WORKERS": "1"}
-    with server_process(env) as (port, process):
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.putrequest("POST", "/v1/artifacts")
-        connection.putheader("Content-Type", "application/json")
-        connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body[:100])
-        time.sleep(0.5)  # the worker is now inside the request, reading the body
-        process.send_signal(signal.SIGTERM)
-        time.sleep(0.5)
-        connection.send(body[100:])
-        response = connection.getresponse()
-        assert response.status == 202
-        connection.close()
-        process.wait(timeout=30)
+    data = tmp_path / "data"
+    env = {"STRICTURE_SERVER_DATA_DIR": str(data), "STRICTURE_SERVER_WORKERS": "1"}
+    head = (
+        "POST /v1/artifacts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+    )
+    log = tmp_path / "server.log"
+    with server_process(env, log=log) as (port, process):
+        with socket.create_connection(("127.0.0.1", port), timeout=HANG_SECONDS) as sock:
+            sock.sendall(head.encode() + body[:100])
+            answer = sock.makefile("rb")
+            # The worker answers 100 Continue as it starts the request: it is now in flight.
+            assert answer.readline() == b"HTTP/1.1 100 Continue\r\n"
+            assert answer.readline() == b"\r\n"
+            process.send_signal(signal.SIGTERM)
+            wait_for_line(log, "Handling signal: term")
+            sock.sendall(body[100:])
+            status_line = answer.readline()
+        assert status_line.split()[1] == b"202", status_line
+        process.wait(timeout=HANG_SECONDS)
     assert process.returncode == 0
-    assert len(list(tmp_path.rglob("payload.json"))) == 1
+    assert len(list(data.rglob("payload.json"))) == 1
+
+
+def wait_for_line(log: Path, text: str) -> None:
+    """Block until ``text`` shows in the process log."""
+    deadline = time.monotonic() + HANG_SECONDS
+    while text not in log.read_text():
+        assert time.monotonic() < deadline, f"{text!r} not in {log} after {HANG_SECONDS} s"
+        time.sleep(0.05)
 
 
 @pytest.mark.parametrize("worker", [[], ["-k", "stricture_server.worker.DeadlineWorker"]])
@@ -179,7 +196,7 @@ def test_chunked_uploads_are_read_and_capped(tmp_path: Path) -> None:
 
     with server_process(env) as (port, _):
         for data, status in ((body, 202), (b" " * 100_001, 413)):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HANG_SECONDS)
             connection.request("POST", "/v1/artifacts", chunks(data), JSON, encode_chunked=True)
             assert connection.getresponse().status == status
             connection.close()
@@ -207,8 +224,10 @@ def test_kill_9_mid_ingest_loses_no_acknowledged_run_and_leaves_no_partial_recor
         threads = [threading.Thread(target=send, args=(port, n)) for n in range(60)]
         for thread in threads:
             thread.start()
-        while len(acknowledged) < 10:
+        # Until ten runs are acknowledged; a server that acknowledges none ends the wait too.
+        while len(acknowledged) < 10 and any(thread.is_alive() for thread in threads):
             time.sleep(0.01)
+        assert len(acknowledged) >= 10, "the server acknowledged fewer than 10 of 60 runs"
         for pid in [process.pid, *children(process.pid)]:
             os.kill(pid, signal.SIGKILL)
         for thread in threads:
@@ -226,14 +245,15 @@ def test_truncated_and_stalled_bodies_are_refused_and_the_worker_carries_on(
     env = {
         "STRICTURE_SERVER_DATA_DIR": str(tmp_path),
         "STRICTURE_SERVER_WORKERS": "1",
+        # The silent client is what this short read timeout is for. The worker timeout stays
+        # at its generous default: a busy machine must not get the worker replaced meanwhile.
         "STRICTURE_SERVER_READ_TIMEOUT_SECONDS": "1",
-        "STRICTURE_SERVER_TIMEOUT_SECONDS": "5",
     }
     whole = orjson.dumps(factory.envelope(run_id="whole"))
     head = f"POST /v1/artifacts HTTP/1.1\r\nHost: x\r\nContent-Length: {len(whole) + 50}\r\n\r\n"
     with server_process(env) as (port, _):
         for close_early in (True, False):
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            with socket.create_connection(("127.0.0.1", port), timeout=HANG_SECONDS) as sock:
                 # A complete JSON document, but 50 bytes short of the declared length; then
                 # the client either closes its side or goes silent.
                 sock.sendall(head.encode() + whole)
@@ -301,7 +321,7 @@ def test_malformed_http_gets_json_errors(tmp_path: Path) -> None:
     env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), "STRICTURE_SERVER_WORKERS": "1"}
     with server_process(env) as (port, _):
         for raw, status, error in MALFORMED_HTTP:
-            with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            with socket.create_connection(("127.0.0.1", port), timeout=HANG_SECONDS) as sock:
                 sock.sendall(raw)
                 sock.shutdown(socket.SHUT_WR)  # nothing more is coming
                 answer = sock.makefile("rb").read()

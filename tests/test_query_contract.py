@@ -22,14 +22,16 @@ from stricture_server import Settings
 from stricture_server.app import App
 from stricture_server.auth import NoAuth
 from stricture_server.entries import Counts, Summary, parse_timeline, timeline_name, to_ms
+from stricture_server.errors import ObjectNotFound
 from stricture_server.index import Index, RunFacts, ServiceRef
+from stricture_server.names import Names, complete_key, organizations_prefix, projects_prefix
 from stricture_server.records import normalize
 from stricture_server.reindex import record_keys, reindex
 from stricture_server.runs import RunStore
 from stricture_server.storage import Storage
 from stricture_server.validation import EnvelopeValidator
 
-from . import factory
+from . import factory, legacy
 from .test_storage_contract import STORES
 
 PREFIX = "p"
@@ -58,8 +60,8 @@ class Api:
         self.app = App(settings, self.runs, NoAuth(), validator, clock=self.clock)
         self.client = Client(self.app)
 
-    def ingest(self, **fields: Any) -> str:
-        document = factory.envelope(organization="acme", **fields)
+    def ingest(self, organization: str = "acme", **fields: Any) -> str:
+        document = factory.envelope(organization=organization, **fields)
         reply = self.client.post("/v1/artifacts", data=orjson.dumps(document))
         assert reply.status_code == 202, reply.get_data()
         run_id: str = reply.json["run_id"]  # type: ignore[index]
@@ -280,6 +282,9 @@ def test_many_writers_on_one_service_and_day_lose_nothing(api: Api) -> None:
         thread.join()
     assert len(api.get(f"{SERVICE}?limit=1000")["runs"]) == 36
     assert len(api.get(f"{SERVICE}?commit_sha=abcdef1&limit=1000")["runs"]) == 36
+    # The writers raced on the first run of a new store: its names were entered once each.
+    assert [o["organization"] for o in api.get("/v1/artifacts")["organizations"]] == ["acme"]
+    assert [s["service"] for s in api.get("/v1/artifacts/acme/checkout")["services"]] == ["api"]
 
 
 def test_a_record_without_its_index_is_repaired_by_a_replay_or_reindex(api: Api) -> None:
@@ -288,7 +293,8 @@ def test_a_record_without_its_index_is_repaired_by_a_replay_or_reindex(api: Api)
     api.runs.create(normalize(document, T0), T0)
     api.get(f"{SERVICE}/latest", 404)
     done = reindex(api.storage, PREFIX, record_keys(api.storage, PREFIX), jobs=4)
-    assert (done.records, done.created, done.unreadable) == (1, 2, [])
+    # Timeline and commit entries, and the entries of the organization, project and service.
+    assert (done.records, done.created, done.unreadable) == (1, 5, [])
     assert api.get(f"{SERVICE}/latest")["run_id"] == "lost"
     assert run_ids(api.get(f"{SERVICE}?commit_sha=abcdef1")["runs"]) == ["lost"]
     again = reindex(api.storage, PREFIX, record_keys(api.storage, PREFIX))
@@ -378,3 +384,144 @@ def test_a_tampered_cursor_is_a_400(api: Api, path: str, cursor: str) -> None:
     api.ingest(run_id="r4", diff=factory.diff(1))
     answer = api.get(f"{path}?cursor={cursor}", 400)
     assert answer["error"] == "invalid cursor"
+
+
+def names(page: list[dict[str, Any]], label: str) -> list[str]:
+    return [item[label] for item in page]
+
+
+def is_marked(storage: Storage) -> bool:
+    """Whether the store says every name has its entry."""
+    try:
+        storage.read(complete_key(PREFIX))
+    except ObjectNotFound:
+        return False
+    return True
+
+
+def test_organizations_are_listed_by_page(api: Api) -> None:
+    assert api.get("/v1/artifacts") == {"organizations": [], "next_cursor": None}
+    assert not is_marked(api.storage)
+    for organization in ("Zeta", "acme", "Beta Co", "acme"):
+        api.ingest(organization=organization)
+    # The first ingest found no index at all: the store was complete from the start.
+    assert is_marked(api.storage)
+    assert api.get("/v1/artifacts")["organizations"] == [
+        {"organization": "acme", "location": "/v1/artifacts/acme"},
+        {"organization": "beta-co", "location": "/v1/artifacts/beta-co"},
+        {"organization": "zeta", "location": "/v1/artifacts/zeta"},
+    ]
+    pages = list(api.pages("/v1/artifacts?limit=2", "organizations"))
+    assert [names(p, "organization") for p in pages] == [["acme", "beta-co"], ["zeta"]]
+    # Something under the names that is not a name entry is never listed.
+    api.storage.create(f"{organizations_prefix(PREFIX)}Not-A-Name", b"{}")
+    api.storage.create(f"{projects_prefix(PREFIX, 'acme')}x!y", b"{}")
+    assert len(api.get("/v1/artifacts")["organizations"]) == 3
+    assert names(api.get("/v1/artifacts/acme")["projects"], "project") == ["checkout"]
+    project_cursor = api.get("/v1/artifacts/zeta?limit=1")["next_cursor"]
+    assert project_cursor is None
+    assert api.get(f"/v1/artifacts?cursor={cursor_of('p:0:acme')}", 400)["error"] == (
+        "invalid cursor"
+    )
+
+
+class Counted:
+    """The store under test, counting the requests made to it."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        self.listings: list[str] = []
+        self.reads = 0
+
+    def create(self, key: str, data: bytes) -> None:
+        self.inner.create(key, data)
+
+    def read(self, key: str) -> bytes:
+        self.reads += 1
+        return self.inner.read(key)
+
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        self.listings.append(prefix)
+        return self.inner.list(prefix, start_after)
+
+    def spent(self) -> tuple[int, int]:
+        """Listings and reads since the last call."""
+        counts = (len(self.listings), self.reads)
+        self.listings.clear()
+        self.reads = 0
+        return counts
+
+
+def test_a_page_of_names_is_one_listing_whatever_the_runs(api: Api) -> None:
+    for n in range(12):
+        api.ingest(project=f"p{n:02d}", run_id="r")
+    for n in range(8):
+        api.ingest(project="big", service=f"s{n}", run_id="r")
+    for n in range(20):
+        api.clock.now += timedelta(minutes=1)
+        api.ingest(project="big", service="s3", run_id=f"many-{n:02d}")
+    counted = Counted(api.storage)
+    reader = Api(counted)
+    first = reader.get("/v1/artifacts/acme?limit=5")
+    assert names(first["projects"], "project") == ["big", "p00", "p01", "p02", "p03"]
+    assert counted.spent() == (1, 1)  # the names' listing, and the mark, read once
+    second = reader.get(f"/v1/artifacts/acme?limit=5&cursor={first['next_cursor']}")
+    assert names(second["projects"], "project") == ["p04", "p05", "p06", "p07", "p08"]
+    assert counted.spent() == (1, 0)
+    services = reader.get("/v1/artifacts/acme/big?limit=4&cursor=" + cursor_of("s:0:s1"))
+    assert names(services["services"], "service") == ["s2", "s3", "s4", "s5"]
+    assert services["services"][1]["latest"]["run_id"] == "many-19"
+    # The names' listing, then one listing of each service's timeline for its latest run.
+    assert counted.spent() == (5, 0)
+    assert reader.get("/v1/artifacts?limit=1")["organizations"][0]["organization"] == "acme"
+    assert counted.spent() == (1, 0)
+
+
+def test_a_store_from_before_name_entries_is_scanned_until_reindexed(api: Api) -> None:
+    for organization, project, service in [
+        ("acme", "ledger", "api"),
+        ("acme", "ledger", "web"),
+        ("acme", "checkout", "api"),
+        ("other", "x", "y"),
+    ]:
+        legacy.store_run(api.runs, T0, organization=organization, project=project, service=service)
+    # After the upgrade, new names get entries; a new organization does not mark the store
+    # complete, since older index objects are there.
+    api.ingest(project="new", run_id="n1")
+    api.ingest(organization="fresh", run_id="f1")
+    assert not is_marked(api.storage)
+
+    def answers() -> list[Any]:
+        return [
+            list(api.pages("/v1/artifacts?limit=2", "organizations")),
+            list(api.pages("/v1/artifacts/acme?limit=2", "projects")),
+            api.get("/v1/artifacts/acme/ledger"),
+        ]
+
+    scanned = answers()
+    assert [names(p, "organization") for p in scanned[0]] == [["acme", "fresh"], ["other"]]
+    assert [names(p, "project") for p in scanned[1]] == [["checkout", "ledger"], ["new"]]
+    assert names(scanned[2]["services"], "service") == ["api", "web"]
+    assert scanned[2]["services"][1]["latest"]["run_id"] == "old"
+    cursor = api.get("/v1/artifacts/acme?limit=1")["next_cursor"]
+    done = reindex(api.storage, PREFIX, record_keys(api.storage, PREFIX), every_record=True)
+    # The names only the older runs use: ledger, api, web, checkout, api, and other's three.
+    assert done.created == 8
+    assert is_marked(api.storage)
+    assert answers() == scanned
+    # A cursor given before the rebuild resumes after it.
+    after = api.get(f"/v1/artifacts/acme?limit=1&cursor={cursor}")["projects"]
+    assert names(after, "project") == ["ledger"]
+
+
+def test_a_service_entered_before_its_first_run_is_indexed_has_no_latest(api: Api) -> None:
+    api.ingest(run_id="r1")
+    # An ingest that stopped between its names and its index objects, leaving a stray key.
+    Names(api.storage, PREFIX).add("acme", "checkout", "web")
+    web = ServiceRef("acme", "checkout", "web")
+    api.storage.create(f"{web.index_prefix(PREFIX)}runs/not-an-entry", b"{}")
+    services = api.get("/v1/artifacts/acme/checkout")["services"]
+    assert [(s["service"], s["latest"] and s["latest"]["run_id"]) for s in services] == [
+        ("api", "r1"),
+        ("web", None),
+    ]

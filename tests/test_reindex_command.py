@@ -8,12 +8,14 @@ from pathlib import Path
 
 import orjson
 
+from stricture_server.listings import Listings
+from stricture_server.names import complete_key
 from stricture_server.query import Queries
 from stricture_server.records import RunIdentity, normalize
 from stricture_server.runs import RunStore
 from stricture_server.storage.fs import FileStorage
 
-from . import factory
+from . import factory, legacy
 from .commands import on_terminal, run_command
 
 
@@ -32,7 +34,8 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     latest = RunIdentity("acme", "checkout", "api", "latest")
     first = run_reindex(tmp_path)
     assert first.returncode == 0, first.stderr
-    assert orjson.loads(first.stdout) == {"records": 3, "created": 6, "unreadable": []}
+    # Per run its timeline and commit entries; once, the organization, project and service.
+    assert orjson.loads(first.stdout) == {"records": 3, "created": 9, "unreadable": []}
     # Not a terminal: no progress bar in the output.
     assert "run/s" not in first.stderr
     assert Queries(runs).latest(latest).identity.run_id == "r0"
@@ -77,11 +80,12 @@ def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path:
         )
         runs.create(normalize(document, now), now)
     # Names are sanitised as ingest sanitises them: " ACME " is acme.
+    # Each step adds one run's timeline entry and the names it is the first to use.
     steps = [
-        (["--organization", " ACME ", "--project", "Checkout", "--service", "API"], 1),
-        (["--organization", "acme", "--project", "checkout"], 1),
-        (["--organization", "acme"], 1),
-        ([], 1),
+        (["--organization", " ACME ", "--project", "Checkout", "--service", "API"], 4),
+        (["--organization", "acme", "--project", "checkout"], 2),
+        (["--organization", "acme"], 3),
+        ([], 4),
     ]
     for scope, created in steps:
         done = run_scoped(tmp_path, *scope)
@@ -106,3 +110,22 @@ def test_a_reindex_scope_with_a_gap_or_an_empty_name_is_refused(tmp_path: Path) 
     done = run_scoped(tmp_path, "--organization", "Σacme")
     assert done.returncode == 2
     assert "org 'Σacme' holds 'Σ': names take only ASCII letters and digits" in done.stderr
+
+
+def test_only_a_reindex_of_the_whole_store_marks_its_names_complete(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    runs = RunStore(storage, "stricture")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for organization in ("acme", "other"):
+        legacy.store_run(runs, now, organization=organization)
+    listings = Listings(storage, "stricture")
+
+    def marked() -> bool:
+        return any(storage.list(complete_key("stricture")))
+
+    assert run_scoped(tmp_path, "--organization", "acme").returncode == 0
+    assert not marked()
+    assert run_scoped(tmp_path).returncode == 0
+    assert marked()
+    found = listings.organizations({})["organizations"]
+    assert [o["organization"] for o in found] == ["acme", "other"]

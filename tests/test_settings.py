@@ -121,3 +121,14 @@ def test_connections_must_outnumber_threads() -> None:
     settings = Settings.from_env(env)
     assert (settings.threads, settings.max_connections) == (8, 9)
     assert Settings.from_env({}).header_timeout_seconds == 10
+
+
+def test_the_value_limit_follows_the_body_cap_unless_set() -> None:
+    assert Settings.from_env({}).max_json_values == 218_453
+    assert Settings().max_json_values == 218_453
+    cap = {"STRICTURE_SERVER_MAX_BODY_BYTES": "4800"}
+    assert Settings.from_env(cap).max_json_values == 100
+    assert Settings.from_env({**cap, "STRICTURE_SERVER_MAX_JSON_VALUES": "7"}).max_json_values == 7
+    assert Settings.from_env({"STRICTURE_SERVER_MAX_BODY_BYTES": "10"}).max_json_values == 1
+    with pytest.raises(ConfigError, match="STRICTURE_SERVER_MAX_JSON_VALUES='0'"):
+        Settings.from_env({"STRICTURE_SERVER_MAX_JSON_VALUES": "0"})

@@ -100,6 +100,25 @@ def test_list_by_prefix_is_sorted_and_complete(store: Storage) -> None:
     assert list(store.list("p/", start_after="p/a/2.json")) == ["p/ab/3.json", "p/b/4.json"]
 
 
+def test_list_orders_keys_across_directories_and_resumes_anywhere(store: Storage) -> None:
+    # "-" and "!" sort before "/", "0" and "~" after it: a directory's keys sit between its
+    # siblings exactly where a flat key store puts them.
+    keys = ["p/a-b", "p/a!c", "p/a/b/c", "p/a/b-d", "p/a/b/e/f", "p/a0", "p/a~", "p/ab/x", "p/b"]
+    for key in keys:
+        store.create(key, b"{}")
+    every = sorted(keys)
+    assert list(store.list("p/")) == every
+    for after in ["", "p/a", "p/a/", "p/a/b", "p/a/b/", "p/a/b/c", "p/a/b/z", "p/a/~", "p/a0"]:
+        for prefix in ["p/", "p/a", "p/a/", "p/a/b", "p/a/b/"]:
+            expected = [k for k in every if k.startswith(prefix) and k > after]
+            assert list(store.list(prefix, after)) == expected, (prefix, after)
+    # Stopping after the first key is where the listing ends.
+    assert next(iter(store.list("p/a/", "p/a/b/c"))) == "p/a/b/e/f"
+    # Nothing is under an object's key.
+    assert list(store.list("p/b/")) == []
+    assert list(store.list("p/b/c/")) == []
+
+
 def test_binary_content_is_kept_byte_exact(store: Storage) -> None:
     data = bytes(range(256)) * 4096
     store.create("p/blob.bin", data)

@@ -106,20 +106,39 @@ class FileStorage:
             raise StorageUnavailable(f"filesystem error: {exc.strerror or exc}") from exc
 
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
-        """Keys under ``prefix`` after ``start_after``, sorted, skipping temp files."""
+        """Keys under ``prefix`` after ``start_after``, sorted, skipping temp files.
+
+        Lazy: directories are read one at a time, in key order, and only those that can hold a
+        key under ``prefix`` after ``start_after``, so a caller that stops after the first keys
+        reads a few directories, not the tree.
+        """
         directory, _, _ = prefix.rpartition("/")
         base = self._path(directory) if directory else self._root
-        found: list[str] = []
-        for current, dirs, files in os.walk(base):
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
-            rel = Path(current).relative_to(self.root).as_posix()
-            for name in files:
-                if name.startswith("."):
-                    continue
-                key = f"{rel}/{name}" if rel != "." else name
-                if key.startswith(prefix) and key > start_after:
-                    found.append(key)
-        yield from sorted(found)
+        yield from _walk(base, f"{directory}/" if directory else "", prefix, start_after)
+
+
+def _walk(path: str, rel: str, prefix: str, start_after: str) -> Iterator[str]:
+    """The keys under the directory ``path`` (whose keys start with ``rel``), in order."""
+    try:
+        with os.scandir(path) as found:
+            entries = [(e.name, e.is_dir()) for e in found if not e.name.startswith(".")]
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as exc:
+        raise StorageUnavailable(f"filesystem error: {exc.strerror or exc}") from exc
+    # Every key under a directory starts with "<name>/": sorted by that, keys come in order.
+    for name, is_dir in sorted(entries, key=lambda e: f"{e[0]}/" if e[1] else e[0]):
+        key = rel + name
+        if not is_dir:
+            if key.startswith(prefix) and key > start_after:
+                yield key
+            continue
+        inner = f"{key}/"
+        if not (inner.startswith(prefix) or prefix.startswith(inner)):
+            continue
+        if start_after > inner and not start_after.startswith(inner):
+            continue  # every key under it sorts before start_after
+        yield from _walk(f"{path}/{name}", inner, prefix, start_after)
 
 
 def _create_named(dir_fd: int, name: str, data: bytes) -> None:

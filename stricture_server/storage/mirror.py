@@ -140,8 +140,8 @@ class MirrorStorage:
 
     A create returns once the local object and its outbox entry are fsynced; replication
     follows. Reads are local first, then remote (a new data directory in front of a filled
-    bucket still serves it); while the store is unavailable they are answered from the local
-    copy alone, which holds every run this data directory accepted.
+    bucket still serves it); while the store is unavailable a key held locally is read from
+    disk, and any other is not found.
     """
 
     def __init__(self, local: FileStorage, remote: Storage, replicator: Replicator) -> None:
@@ -184,10 +184,14 @@ class MirrorStorage:
                 raise ObjectNotFound(key) from None
 
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
-        """Keys held locally or remotely, merged, in order; local ones only if the store fails."""
+        """Keys held locally or remotely, merged, in order.
+
+        Unavailable when the store is: a listing of the local copy alone could miss what only
+        the bucket holds, and the read API's name index decides from a listing whether the
+        store holds older index objects.
+        """
         merged = heapq.merge(
-            self.local.list(prefix, start_after),
-            _until_unavailable(self.remote.list(prefix, start_after)),
+            self.local.list(prefix, start_after), self.remote.list(prefix, start_after)
         )
         for key, _ in groupby(merged):
             yield key
@@ -211,14 +215,6 @@ class MirrorStorage:
     def replication_status(self) -> dict[str, Any]:
         """Pending, replicated and failed counts, oldest pending age, last error."""
         return self.replicator.outbox.status()
-
-
-def _until_unavailable(keys: Iterator[str]) -> Iterator[str]:
-    """``keys``, ending early, without error, at the first the store cannot list."""
-    try:
-        yield from keys
-    except StorageUnavailable:
-        return
 
 
 def open_mirror_storage(settings: Settings) -> MirrorStorage:

@@ -1,0 +1,137 @@
+"""The impact of each change of a lineage-diff on the org: who is hit, who owns them.
+
+A change is ``downstream`` when its system has consumers owned by another service (within the
+depth limit), ``self_only`` when its system is known and nothing outside its own service
+consumes it, and ``unknown`` when no system of the graph can be resolved for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .graph import Location, OrgGraph
+from .registry import Flow, Ownership, Registry
+from .systems import system_id
+from .walk import DEFAULT_DEPTH, Hop, blast_radius
+
+Impact = Literal["downstream", "self_only", "unknown"]
+IMPACTS: tuple[Impact, ...] = ("downstream", "self_only", "unknown")
+
+
+@dataclass(frozen=True, slots=True)
+class Impacted:
+    """One system a change reaches: the hop, the services that own it, who to call."""
+
+    hop: Hop
+    locations: tuple[Location, ...]
+    ownership: Ownership
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeImpact:
+    """The classification of one change (``index`` as in the diff and the change feed)."""
+
+    index: int
+    system: str | None
+    impact: Impact
+    impacted: tuple[Impacted, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RunImpact:
+    """Every change of one run's diff, and the run-level summary."""
+
+    changes: tuple[ChangeImpact, ...]
+    impacted_services: tuple[Location, ...]
+    """The other services owning a system reached by any change, sorted."""
+    highest_flow: Flow | None
+    """The most critical flow (lowest level) of any system reached; ``None`` when none has one."""
+    counts: Mapping[Impact, int]
+
+
+def _service(endpoint: Any) -> str:
+    return system_id(endpoint.get("service")) if isinstance(endpoint, dict) else ""
+
+
+def resolve_system(
+    change: Mapping[str, Any], graph: OrgGraph, field_systems: Mapping[str, str]
+) -> str | None:
+    """The system a change is about: the first of ``impact.service``, ``source.service`` and
+    the ``source_system`` of its field (``field_systems``: field id -> system) that the graph
+    knows; ``None`` when none is."""
+    field_id = change.get("field_id")
+    candidates = (
+        _service(change.get("impact")),
+        _service(change.get("source")),
+        field_systems.get(field_id, "") if isinstance(field_id, str) else "",
+    )
+    for candidate in candidates:
+        if candidate and graph.known(candidate):
+            return candidate
+    return None
+
+
+class _Reach:
+    """Blast radii with owners, computed once per system: a diff names few systems, and
+    their radii overlap, so each reached system's owners are looked up once too."""
+
+    def __init__(self, graph: OrgGraph, registry: Registry, depth: int) -> None:
+        self._graph, self._registry, self._depth = graph, registry, depth
+        self._found: dict[str, tuple[Impacted, ...]] = {}
+        self._owners: dict[str, tuple[tuple[Location, ...], Ownership]] = {}
+
+    def _owned(self, system: str) -> tuple[tuple[Location, ...], Ownership]:
+        if system not in self._owners:
+            graph = self._graph
+            ownership = self._registry.ownership(system, graph.annotations(system))
+            self._owners[system] = (tuple(graph.owned_by(system)), ownership)
+        return self._owners[system]
+
+    def of(self, system: str) -> tuple[Impacted, ...]:
+        if system not in self._found:
+            self._found[system] = tuple(
+                Impacted(hop, *self._owned(hop.system))
+                for hop in blast_radius(self._graph, system, depth=self._depth)
+            )
+        return self._found[system]
+
+
+def classify_run(
+    diff: Mapping[str, Any],
+    graph: OrgGraph,
+    own: Location,
+    *,
+    field_systems: Mapping[str, str] | None = None,
+    registry: Registry | None = None,
+    depth: int = DEFAULT_DEPTH,
+) -> RunImpact:
+    """The impact of every change of ``diff``, a run of service ``own``, on ``graph``.
+
+    ``field_systems`` maps the run's field ids to their systems (``RunGraph.fields``).
+    """
+    reach = _Reach(graph, registry or Registry(), depth)
+    fields = field_systems or {}
+    changes = diff.get("changes")
+    found = []
+    services: set[Location] = set()
+    flows: dict[str, Flow] = {}
+    judged: dict[str, Impact] = {}
+    for index, change in enumerate(changes if isinstance(changes, list) else ()):
+        system = resolve_system(change, graph, fields) if isinstance(change, dict) else None
+        if system is None:
+            found.append(ChangeImpact(index, None, "unknown", ()))
+            continue
+        impacted = reach.of(system)
+        if system not in judged:  # many changes name one system: judge it once
+            others = {loc for item in impacted for loc in item.locations if loc != own}
+            services |= others
+            for item in impacted:
+                flows.update((f.id, f) for f in item.ownership.flows)
+            judged[system] = "downstream" if others else "self_only"
+        found.append(ChangeImpact(index, system, judged[system], impacted))
+    levelled = [f for f in flows.values() if f.level is not None]
+    highest = min(levelled, key=lambda f: (f.level, f.id)) if levelled else None
+    counts = {name: sum(1 for c in found if c.impact == name) for name in IMPACTS}
+    return RunImpact(tuple(found), tuple(sorted(services)), highest, counts)
