@@ -33,6 +33,7 @@ from stricture_server.query import Queries
 from stricture_server.records import RunIdentity, normalize
 from stricture_server.reindex import record_keys, reindex
 from stricture_server.runs import RunStore, format_time
+from stricture_server.settings import Settings
 from stricture_server.storage import Storage
 from stricture_server.storage.fs import FileStorage
 
@@ -140,13 +141,10 @@ def measure(
     return name, statistics.median(times), spent
 
 
-def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
-    """The s3 driver on a fresh bucket of a moto server, and its request counter."""
+def moto_bucket() -> tuple[Settings, Callable[[], None]]:
+    """Settings of the s3 driver on a new bucket of a new moto server, and its stop."""
     import boto3
     from moto.server import ThreadedMotoServer
-
-    from stricture_server.settings import Settings
-    from stricture_server.storage.s3 import S3Storage, make_client
 
     for name, value in (("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "x")):
         os.environ.setdefault(name, value)
@@ -163,17 +161,24 @@ def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
         "STRICTURE_SERVER_OBJECT_BUCKET": bucket,
         "AWS_ENDPOINT_URL_S3": endpoint,
     }
-    settings = Settings.from_env(env)
     os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
-    client = make_client(settings, "s3")
+    return Settings.from_env(env), server.stop
+
+
+def s3_store() -> tuple[Storage, Callable[[], int], Callable[[], None]]:
+    """The s3 driver on a fresh bucket of a moto server, and its request counter."""
+    from stricture_server.storage.s3 import open_object_storage
+
+    settings, stop = moto_bucket()
+    storage = open_object_storage(settings, "s3")
     sent = [0]
 
     def count(**_: object) -> None:
         sent[0] += 1
 
     # One event per HTTP request botocore sends, retries included.
-    client.meta.events.register("before-send.s3", count)
-    return S3Storage(client, bucket), lambda: sent[0], server.stop
+    storage.client.meta.events.register("before-send.s3", count)
+    return storage, lambda: sent[0], stop
 
 
 def open_store(

@@ -136,6 +136,10 @@ class Settings:
     mirror_retry_max_seconds: int = 60
     max_json_values: int = 10 * 1024 * 1024 // BYTES_PER_VALUE
     """Most JSON values one body may hold; by default one per 48 bytes of the body cap."""
+    object_deadline_seconds: int = 10
+    """Most seconds one object-store call may take, whatever the store does."""
+    object_cooldown_seconds: int = 5
+    """Seconds the object store is not asked after failing several calls in a row."""
     lineage_depth: int = 8
     """How many hops a blast radius, escalation chain or graph view walks by default."""
     lineage_snapshot_every: int = 200
@@ -204,6 +208,12 @@ class Settings:
                 f"{PREFIX}READ_TIMEOUT_SECONDS={read_timeout!r}: must be less than "
                 f"{PREFIX}TIMEOUT_SECONDS ({timeout}), so a stalled client is answered before "
                 "its worker is replaced"
+            )
+        if driver != "fs" and objects["object_deadline_seconds"] >= timeout:
+            raise ConfigError(
+                f"{PREFIX}OBJECT_DEADLINE_SECONDS={objects['object_deadline_seconds']!r}: must "
+                f"be less than {PREFIX}TIMEOUT_SECONDS ({timeout}), so a silent object store "
+                "is answered 503 before the worker is replaced"
             )
         threads = reader.get("THREADS", "2", _positive_int)
         max_connections = reader.get("MAX_CONNECTIONS", "1000", _positive_int)
@@ -285,6 +295,8 @@ def _object_store(env: Mapping[str, str], reader: _Reader, driver: str) -> dict[
         "object_max_attempts": reader.get("OBJECT_MAX_ATTEMPTS", "3", _positive_int),
         "mirror_target": mirror_target,
         "mirror_retry_max_seconds": reader.get("MIRROR_RETRY_MAX_SECONDS", "60", _positive_int),
+        "object_deadline_seconds": reader.get("OBJECT_DEADLINE_SECONDS", "10", _positive_int),
+        "object_cooldown_seconds": reader.get("OBJECT_COOLDOWN_SECONDS", "5", _positive_int),
     }
 
 
@@ -375,6 +387,8 @@ KNOWN_VARIABLES = tuple(
         "LINEAGE_DEPTH",
         "LINEAGE_SNAPSHOT_EVERY",
         "LINEAGE_SKEW_SECONDS",
+        "OBJECT_DEADLINE_SECONDS",
+        "OBJECT_COOLDOWN_SECONDS",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

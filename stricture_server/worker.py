@@ -12,10 +12,12 @@ event loop and never hold a thread.
 from __future__ import annotations
 
 import contextlib
+import re
 import resource
 import selectors
 import time
 from collections import OrderedDict
+from concurrent.futures import Future
 from functools import partial
 from typing import Any
 
@@ -31,6 +33,7 @@ HEADER_TIMEOUT_SECONDS = 10
 MAX_HEAD_BYTES = 64 * 1024
 """The largest request head read: request line and every header field, with their line ends."""
 
+_CONTENT_LENGTH = re.compile(rb"\ncontent-length:([^\r\n]*)")
 _STOP_LINGER_SECONDS = 2.0
 _SPARE_DESCRIPTORS = 256
 _RECV_BYTES = 64 * 1024
@@ -119,9 +122,21 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
             self.poller.unregister(conn.sock)
 
     def _start(self, conn: Any) -> None:
+        health = _is_health_check(_head(conn))
         self._stop_reading(conn)
         conn.data_ready = True
-        super().enqueue_req(conn)
+        if not health:
+            super().enqueue_req(conn)
+            return
+        # Served here, not by a thread: every thread may be waiting on a slow object store, and
+        # a health check must not fail (and have the server restarted) for that. It reads no
+        # body and asks nothing of the store, so it cannot block the loop.
+        served: Future[Any] = Future()
+        try:
+            served.set_result(self.handle(conn))
+        except Exception as exc:
+            served.set_exception(exc)
+        self.finish_request(conn, served)
 
     def _close(self, conn: Any) -> None:
         self._stop_reading(conn)
@@ -210,6 +225,16 @@ def _head(conn: Any) -> bytearray:
     if head is None:
         head = conn.__dict__["head"] = bytearray()
     return head
+
+
+def _is_health_check(head: bytearray) -> bool:
+    """Whether ``head`` is a ``GET /healthz`` (with or without a query) that has no body."""
+    text = bytes(head).lstrip(b"\r\n")
+    if not text.startswith((b"GET /healthz ", b"GET /healthz?")):
+        return False
+    lowered = text.lower()
+    lengths = _CONTENT_LENGTH.findall(lowered)
+    return b"\ntransfer-encoding:" not in lowered and all(n.strip() == b"0" for n in lengths)
 
 
 def _complete(head: bytearray) -> bool:

@@ -12,7 +12,7 @@ from . import process_log
 from .deliveries import Delivery, Deployment, GunicornDelivery, WsgiDelivery, server_process
 from .factory import CORPUS_MISSING, SHARED_FIXTURES
 from .function_deliveries import FUNCTION_DELIVERIES
-from .objectstore import moto, new_bucket, object_env
+from .objectstore import emulator, new_bucket, object_env
 
 TOKEN = "conformance-token-0123456789"
 MAX_BODY = 4 * 1024 * 1024
@@ -41,7 +41,9 @@ def _gunicorn(env: dict[str, str], stack: ExitStack) -> Delivery:
 def _on_object_store(driver: str) -> Callable[[dict[str, str], ExitStack], Delivery]:
     def deliver(env: dict[str, str], stack: ExitStack) -> Delivery:
         # The deployment's own reader is built from the same env: point both at a new bucket.
-        env.update(object_env(driver, new_bucket(), moto(), STRICTURE_SERVER_MIRROR_TARGET="s3"))
+        env.update(
+            object_env(driver, new_bucket(), emulator(), STRICTURE_SERVER_MIRROR_TARGET="s3")
+        )
         env["STRICTURE_SERVER_LOG_LEVEL"] = "warning"
         return _gunicorn(env, stack)
 

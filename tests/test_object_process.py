@@ -5,9 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -125,3 +129,149 @@ def test_mirror_acknowledges_while_the_store_is_down_and_delivers_after_kill_9(
             f"replication not done after {HANG_SECONDS} s: {status}"
         )
         assert stored(bucket) == expected
+
+
+def test_a_silent_store_answers_503_fast_and_healthz_does_not_wait(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    env = server_env("s3", new_bucket(), proxy, tmp_path)
+    env.update(
+        STRICTURE_SERVER_WORKERS="1",
+        STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS="50",
+        STRICTURE_SERVER_OBJECT_DEADLINE_SECONDS="30",
+        STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS="1",
+    )
+    with server_process(env) as (port, _), ThreadPoolExecutor(4) as pool:
+        proxy.mode = "hang"
+        proxy.seen.clear()
+        held = [pool.submit(ingest, port, factory.envelope(run_id=f"held-{n}")) for n in range(2)]
+        while len(proxy.seen) < 2:  # both request threads of the worker wait on the store
+            time.sleep(0.05)
+        assert http_send(port, "GET", "/healthz", {}).status == 200
+        assert not any(future.done() for future in held)  # answered while they wait
+        proxy.released.set()
+        for future in held:
+            status, headers, body = future.result()
+            assert status == 503
+            assert int(headers["Retry-After"]) > 0
+            assert orjson.loads(body) == {"error": "storage is unavailable; retry later"}
+        # A third failure in a row starts the cool-down: then the store is not asked at all.
+        assert ingest(port, factory.envelope(run_id="third"))[0] == 503
+        asked = len(proxy.seen)
+        status, headers, _ = ingest(port, factory.envelope(run_id="cooling"))
+        assert (status, len(proxy.seen)) == (503, asked)
+        assert int(headers["Retry-After"]) > 0
+
+
+def test_mirror_reads_runs_from_local_disk_while_the_store_is_down(
+    tmp_path: Path, proxy: FaultProxy
+) -> None:
+    env = server_env("mirror", new_bucket(), proxy, tmp_path)
+    proxy.down()
+    with server_process(env) as (port, _):
+        document = factory.envelope(run_id="local")
+        status, headers, _ = ingest(port, document)
+        assert status == 202
+        assert http_send(port, "GET", headers["Location"], AUTH).status == 200
+        service = f"/v1/artifacts/{document['organization']}/checkout/api"
+        for _ in range(4):  # before and during the cool-down alike
+            assert http_send(port, "GET", f"{service}/unknown", AUTH).status == 404
+        # A listing from the local copy alone could leave out what only the bucket holds.
+        listing = http_send(port, "GET", service, AUTH)
+        assert (listing.status, int(listing.headers["Retry-After"]) > 0) == (503, True)
+
+
+def test_r2_racers_and_replays_get_the_answers_s3_gives(tmp_path: Path, proxy: FaultProxy) -> None:
+    """R2 refuses a second write on a key within a second (429) and never sends 100 Continue."""
+    env = server_env("r2", new_bucket(), proxy, tmp_path)
+    with server_process(env) as (port, _), ThreadPoolExecutor(20) as pool:
+        proxy.mode, proxy.continues = "r2", False
+        first = factory.envelope(run_id="raced")
+        racers = [{**first, "artifact": factory.artifact(n)} for n in range(1, 21)]
+        statuses = [reply[0] for reply in pool.map(lambda d: ingest(port, d), racers)]
+        assert sorted(statuses) == [202] + [409] * 19
+        winner = racers[statuses.index(202)]
+        replays = [reply[0] for reply in pool.map(lambda _: ingest(port, winner), range(10))]
+        assert replays == [202] * 10
+        assert proxy.throttled > 0  # the limit was hit, and answered as S3 would be
+        assert not any("expect" in headers for _, _, headers in proxy.seen)
+
+
+_OWN_GUNICORN = [
+    sys.executable,
+    "-m",
+    "gunicorn",
+    "-k",
+    "stricture_server.worker.DeadlineWorker",
+    "-w",
+    "2",
+    "-b",
+    "127.0.0.1:{port}",
+]
+LAUNCHES: dict[str, list[list[str] | None]] = {
+    "serve": [None],
+    "wsgi": [[*_OWN_GUNICORN, "stricture_server.wsgi:app"]],
+    "wsgi --preload": [[*_OWN_GUNICORN, "--preload", "stricture_server.wsgi:app"]],
+    "two processes on one data dir": [None, None],
+}
+"""Every way the docs offer to run the server: the processes of one launch share a data dir."""
+
+RUNS = 12
+
+
+def _replication(port: int) -> dict[str, Any]:
+    reply = http_send(port, "GET", "/v1/replication", AUTH)
+    assert reply.status == 200
+    status: dict[str, Any] = reply.json()
+    return status
+
+
+def _drained(port: int, replicated: int) -> dict[str, Any]:
+    """The replication status once nothing is pending and ``replicated`` objects were copied."""
+    deadline = time.monotonic() + 120
+    status = _replication(port)
+    while time.monotonic() < deadline:
+        status = _replication(port)
+        if (status["pending"], status["failed"], status["replicated"]) == (0, 0, replicated):
+            break
+        time.sleep(0.2)
+    assert (status["pending"], status["failed"], status["replicated"]) == (0, 0, replicated)
+    return status
+
+
+@pytest.mark.parametrize("launch", sorted(LAUNCHES))
+def test_mirror_delivers_every_record_however_it_is_run(
+    tmp_path: Path, proxy: FaultProxy, launch: str
+) -> None:
+    """kill -9 with entries pending, a restart while the store is down, then the store back."""
+    bucket = new_bucket()
+    env = server_env("mirror", bucket, proxy, tmp_path)
+    commands = LAUNCHES[launch]
+    sent: list[dict[str, Any]] = []
+    proxy.down()
+    for phase in ("before-kill", "after-restart"):
+        with ExitStack() as stack:
+            servers = [stack.enter_context(server_process(env, c)) for c in commands]
+            for n in range(RUNS):
+                document = factory.envelope(run_id=f"{phase}-{n}")
+                assert ingest(servers[n % len(servers)][0], document)[0] == 202
+                sent.append(document)
+            if phase == "before-kill":
+                for _, process in servers:
+                    _kill_hard(process)
+                assert stored(bucket) == {}
+                continue
+            local = FileStorage(tmp_path)
+            expected = {key: local.read(key) for key in local.list("")}
+            assert sum(key.endswith("/payload.json") for key in expected) == 2 * RUNS
+            proxy.up()
+            port = servers[-1][0]
+            _drained(port, len(expected))
+            assert stored(bucket) == expected
+            # Identical replays queue their keys again: found in the bucket, not counted again.
+            for document in sent[:5]:
+                assert ingest(servers[0][0], document)[0] == 202
+            status = _drained(port, len(expected))
+            assert stored(bucket) == expected
+            assert status["behind"] is False
+            assert status["recovered_at"] > status["last_error_at"]

@@ -11,6 +11,8 @@ import pytest
 from stricture_server import Settings
 from stricture_server.settings import ConfigError
 
+from .objectstore import object_env
+
 P = "STRICTURE_SERVER_"
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 
@@ -98,3 +100,14 @@ def test_fs_never_loads_the_aws_sdk(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True)
     assert done.stdout.strip() == b"[]"
+
+
+def test_the_object_deadline_must_be_under_the_worker_timeout() -> None:
+    env = {
+        **object_env("s3", "lineage-records", "http://127.0.0.1:9"),
+        f"{P}OBJECT_DEADLINE_SECONDS": "60",
+    }
+    with pytest.raises(ConfigError, match=f"{P}OBJECT_DEADLINE_SECONDS=60: must be less than"):
+        Settings.from_env(env)
+    settings = Settings.from_env({**env, f"{P}OBJECT_DEADLINE_SECONDS": "59"})
+    assert (settings.object_deadline_seconds, settings.object_cooldown_seconds) == (59, 1)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,18 +14,21 @@ import pytest
 from werkzeug.test import Client
 
 from stricture_server import Settings, create_app
-from stricture_server.errors import StorageUnavailable
-from stricture_server.storage.s3 import CONFLICT_ATTEMPTS, S3Storage
+from stricture_server.errors import ObjectExists, ObjectNotFound, StorageUnavailable
+from stricture_server.storage.guard import FAILURES_BEFORE_COOLDOWN
+from stricture_server.storage.s3 import CONFLICT_ATTEMPTS, S3Storage, open_object_storage
 
 from . import factory
 from .objectstore import (
+    COOLDOWN_SECONDS,
     SHORT_READ_TIMEOUT,
     FaultProxy,
     admin_client,
+    emulator,
     fault_proxy,
-    moto,
     new_bucket,
     object_env,
+    stored,
 )
 from .objectstore import s3_storage as make_storage
 
@@ -99,6 +105,7 @@ def test_failing_store_is_unavailable_within_the_bound(proxy: FaultProxy, mode: 
             assert "Read timeout" in str(caught.value)
     proxy.released.set()
     proxy.up()
+    time.sleep(COOLDOWN_SECONDS)  # three failures in a row: the store is not asked until then
     storage.create("p/k.json", b"data")
     assert storage.read("p/k.json") == b"data"
 
@@ -119,7 +126,7 @@ def test_listing_is_paged_by_1000_and_lazy() -> None:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(lambda key: admin.put_object(Bucket=bucket, Key=key, Body=b"{}"), keys))
     admin.put_object(Bucket=bucket, Key="q/other.json", Body=b"{}")
-    storage = make_storage("s3", bucket, moto())
+    storage = make_storage("s3", bucket, emulator())
     operations = sent(storage)
     assert list(storage.list("p/")) == keys
     assert operations.count("ListObjectsV2") == 2
@@ -131,7 +138,7 @@ def test_listing_is_paged_by_1000_and_lazy() -> None:
 
 def test_objects_carry_their_sha256() -> None:
     bucket = new_bucket()
-    make_storage("r2", bucket, moto()).create("p/k.json", b"data")
+    make_storage("r2", bucket, emulator()).create("p/k.json", b"data")
     head = admin_client().head_object(Bucket=bucket, Key="p/k.json")
     assert head["Metadata"]["sha256"] == (
         "3a6eb0790f39ac87c94f3856b2dd2c5d110e6811602261a9a923d3bb23adc8b7"
@@ -140,7 +147,7 @@ def test_objects_carry_their_sha256() -> None:
 
 def test_requests_per_ingest() -> None:
     """Claim and record cost one request each; the read API's index adds one per fact."""
-    env = object_env("s3", new_bucket(), moto(), STRICTURE_SERVER_LOG_LEVEL="error")
+    env = object_env("s3", new_bucket(), emulator(), STRICTURE_SERVER_LOG_LEVEL="error")
     app = create_app(Settings.from_env(env))
     assert isinstance(app.runs.storage, S3Storage)
     operations = sent(app.runs.storage)
@@ -184,3 +191,141 @@ def test_requests_per_ingest() -> None:
         [*entered, *["PutObject index"] * 2],
         8,
     )
+
+
+def guarded(proxy: FaultProxy, driver: str = "s3", **extra: str) -> S3Storage:
+    """The ``driver`` on a fresh bucket through the proxy, with settings of its own."""
+    env = object_env(driver, new_bucket(), proxy.url, **extra)
+    return open_object_storage(Settings.from_env(env), driver)
+
+
+# Per-attempt timeouts far above the deadline: only the deadline can end the call.
+PATIENT = {
+    "STRICTURE_SERVER_OBJECT_READ_TIMEOUT_SECONDS": "60",
+    "STRICTURE_SERVER_OBJECT_DEADLINE_SECONDS": "2",
+}
+
+
+@pytest.mark.parametrize("mode", ["hang", "slow"])
+def test_a_silent_or_dripping_store_is_cut_at_the_deadline(proxy: FaultProxy, mode: str) -> None:
+    """botocore's read timeout is per socket read: neither store would ever trip it."""
+    storage = guarded(proxy, **PATIENT)
+    storage.create("p/there.json", b"x")
+    proxy.mode = mode
+    for operation in (
+        lambda: storage.create("p/k.json", b"data"),
+        lambda: storage.read("p/there.json"),
+        lambda: list(storage.list("p/")),
+    ):
+        with pytest.raises(StorageUnavailable, match="did not answer within"):
+            operation()
+
+
+def test_repeated_failures_fail_fast_for_the_cooldown(proxy: FaultProxy) -> None:
+    storage = guarded(proxy, STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS="1")
+    proxy.mode = "error"
+    for _ in range(FAILURES_BEFORE_COOLDOWN):
+        with pytest.raises(StorageUnavailable, match="500"):
+            storage.read("p/k.json")
+    asked = len(proxy.seen)
+    with pytest.raises(StorageUnavailable, match="not asked again") as caught:
+        storage.create("p/k.json", b"data")
+    assert len(proxy.seen) == asked  # the store was not asked
+    assert 0 < caught.value.retry_after <= COOLDOWN_SECONDS
+    proxy.mode = "pass"
+    time.sleep(COOLDOWN_SECONDS)
+    storage.create("p/k.json", b"data")  # the trial after the cool-down
+    assert storage.read("p/k.json") == b"data"
+
+
+def test_answers_that_refuse_do_not_count_as_failures(proxy: FaultProxy) -> None:
+    storage = guarded(proxy)
+    storage.create("p/k.json", b"data")
+    for _ in range(FAILURES_BEFORE_COOLDOWN + 1):
+        with pytest.raises(ObjectExists):
+            storage.create("p/k.json", b"data")
+        with pytest.raises(ObjectNotFound):
+            storage.read("p/none.json")
+    assert storage.read("p/k.json") == b"data"
+
+
+def test_a_reset_in_the_middle_of_a_body_stores_nothing(proxy: FaultProxy) -> None:
+    bucket = new_bucket()
+    storage = open_object_storage(Settings.from_env(object_env("s3", bucket, proxy.url)), "s3")
+    storage.create("p/there.json", b"x" * 4096)
+    proxy.mode = "reset"
+    with pytest.raises(StorageUnavailable):
+        storage.create("p/k.json", b"y" * 4096)
+    with pytest.raises(StorageUnavailable):
+        storage.read("p/there.json")
+    assert stored(bucket) == {"p/there.json": b"x" * 4096}
+
+
+def test_r2_racers_get_one_winner_and_the_others_exists(proxy: FaultProxy) -> None:
+    """R2 answers 429 to a second write on a key within a second: retried, not a failure."""
+    storage = guarded(proxy, "r2")
+    proxy.mode = "r2"
+
+    def race(n: int) -> str:
+        try:
+            storage.create("p/run.json", b"same")
+        except ObjectExists:
+            return "exists"
+        return "created"
+
+    with ThreadPoolExecutor(20) as pool:
+        outcomes = list(pool.map(race, range(20)))
+    assert sorted(outcomes) == ["created"] + ["exists"] * 19
+    assert proxy.throttled > 0  # the emulated limit was hit, and retried through
+
+
+@pytest.mark.parametrize("driver", ["r2", "s3"])
+def test_no_expect_100_continue_is_sent(proxy: FaultProxy, driver: str) -> None:
+    """R2 never answers 100 Continue; botocore would wait a second for it on each PutObject."""
+    proxy.continues = False
+    storage = guarded(proxy, driver)
+    proxy.seen.clear()
+    storage.create("p/k.json", b"data")
+    [(method, _, headers)] = proxy.seen
+    assert (method, headers.get("expect")) == ("PUT", None)
+
+
+def test_headers_sent_are_pinned(proxy: FaultProxy) -> None:
+    """Fails if an SDK upgrade changes what goes on the wire: SHA-256 only, no CRC trailers."""
+    storage = guarded(proxy, "r2")
+    proxy.seen.clear()
+    storage.create("p/k.json", b"data")
+    storage.read("p/k.json")
+    list(storage.list("p/"))
+    put, get, listing = (headers for _, _, headers in proxy.seen)
+    digest = base64.b64encode(hashlib.sha256(b"data").digest()).decode()
+    assert put["x-amz-checksum-sha256"] == digest
+    assert put["if-none-match"] == "*"
+    assert put["x-amz-meta-sha256"] == hashlib.sha256(b"data").hexdigest()
+    assert put["content-length"] == "4"
+    for headers, checksums in ((put, {"x-amz-checksum-sha256"}), (get, set()), (listing, set())):
+        assert {k for k in headers if "checksum" in k or "trailer" in k} == checksums
+        assert "content-encoding" not in headers  # no aws-chunked body
+        assert "x-amz-checksum-mode" not in headers
+        assert "expect" not in headers
+    assert [m for m, _, _ in proxy.seen] == ["PUT", "GET", "GET"]
+
+
+def test_an_empty_truncated_listing_page_ends_the_listing(proxy: FaultProxy) -> None:
+    storage = guarded(proxy)
+    proxy.mode = "empty-page"
+    assert list(storage.list("p/")) == []
+    assert len(proxy.seen) == 1
+
+
+def test_a_body_changed_on_the_way_is_refused_by_the_store(proxy: FaultProxy) -> None:
+    """The SHA-256 the driver sends lets the store refuse what it did not receive intact."""
+    bucket = new_bucket()
+    storage = open_object_storage(Settings.from_env(object_env("s3", bucket, proxy.url)), "s3")
+    proxy.mode = "corrupt"
+    with pytest.raises(StorageUnavailable, match="400 BadDigest"):
+        storage.create("p/k.json", b"data")
+    assert stored(bucket) == {}
+    proxy.mode = "pass"
+    storage.create("p/k.json", b"data")
+    assert stored(bucket) == {"p/k.json": b"data"}

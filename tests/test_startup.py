@@ -13,7 +13,7 @@ from .deliveries import free_port, http_send, server_process
 from .function_deliveries import gcf_process
 from .lambda_deliveries import lambda_runtime
 from .lambda_runtime_api import InvocationFailed
-from .objectstore import moto, new_bucket, object_env
+from .objectstore import emulator, new_bucket, object_env
 from .test_process import run_cli
 
 INSTALL_HINT = "install the s3 extra: pip install '.[s3]'"
@@ -120,7 +120,7 @@ def test_a_token_with_auth_none_refuses_to_start(tmp_path: Path) -> None:
 def test_a_missing_bucket_stops_the_process_at_start(
     tmp_path: Path, driver: str, command: str
 ) -> None:
-    env = object_store_env(driver, tmp_path, moto(), "no-such-bucket-here")
+    env = object_store_env(driver, tmp_path, emulator(), "no-such-bucket-here")
     line = one_line_refusal(env, command)
     assert "STRICTURE_SERVER_OBJECT_BUCKET='no-such-bucket-here': no such bucket" in line
     assert "NoSuchBucket" in line
@@ -142,7 +142,7 @@ def test_the_mirror_starts_while_its_store_is_unreachable(tmp_path: Path) -> Non
 
 
 def test_an_existing_bucket_passes_the_start_check(tmp_path: Path) -> None:
-    with server_process(object_store_env("s3", tmp_path, moto(), new_bucket())) as (port, _):
+    with server_process(object_store_env("s3", tmp_path, emulator(), new_bucket())) as (port, _):
         assert http_send(port, "GET", "/healthz", {}).status == 200
 
 

@@ -14,7 +14,7 @@ from stricture_server.storage import Storage
 from stricture_server.storage.fs import FileStorage
 from stricture_server.storage.mirror import open_mirror_storage
 
-from .objectstore import moto, new_bucket, object_env, s3_storage, stored
+from .objectstore import emulator, new_bucket, object_env, s3_storage, stored
 
 
 def _fs(tmp_path: Path) -> Iterator[Storage]:
@@ -27,16 +27,16 @@ def _fs_named_temp(tmp_path: Path) -> Iterator[Storage]:
 
 
 def _s3(tmp_path: Path) -> Iterator[Storage]:
-    yield s3_storage("s3", new_bucket(), moto())
+    yield s3_storage("s3", new_bucket(), emulator())
 
 
 def _r2(tmp_path: Path) -> Iterator[Storage]:
-    yield s3_storage("r2", new_bucket(), moto())
+    yield s3_storage("r2", new_bucket(), emulator())
 
 
 def _mirror(tmp_path: Path) -> Iterator[Storage]:
     bucket = new_bucket()
-    env = object_env("mirror", bucket, moto(), STRICTURE_SERVER_MIRROR_TARGET="s3")
+    env = object_env("mirror", bucket, emulator(), STRICTURE_SERVER_MIRROR_TARGET="s3")
     env["STRICTURE_SERVER_DATA_DIR"] = str(tmp_path / "data")
     store = open_mirror_storage(Settings.from_env(env))
     yield store

@@ -18,7 +18,7 @@ from stricture_server.storage import Storage, open_storage
 from . import factory
 from .commands import on_terminal, run_command
 from .damage import plant, plant_index_entry, truncated
-from .objectstore import moto, new_bucket, object_env
+from .objectstore import emulator, new_bucket, object_env
 
 
 @dataclass
@@ -39,7 +39,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
     """An empty store on each driver the command is tested on."""
     env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}
     if request.param == "s3":
-        env.update(object_env("s3", new_bucket(), moto()))
+        env.update(object_env("s3", new_bucket(), emulator()))
     settings = Settings.from_env(env)
     return Store(env, open_storage(settings), settings.object_prefix)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,15 +22,20 @@ log = logging.getLogger("stricture_server.replication")
 POLL_SECONDS = 1.0
 """How often an idle replicator looks for entries queued by other processes."""
 
+_CREATED, _PRESENT, _FAILED = "created", "present", "failed"
+
 
 @dataclass(frozen=True, slots=True)
 class Drained:
     """What one pass over the outbox did."""
 
     replicated: int
+    """Objects this pass created in the object store."""
     failed: int
     unavailable: str
     """Why the pass stopped early because the object store failed; empty if it did not."""
+    present: int = 0
+    """Entries whose object the store already held, byte-identical (a replay, a redo)."""
 
 
 class Replicator:
@@ -47,17 +53,17 @@ class Replicator:
 
     def drain(self) -> Drained:
         """One pass over the pending entries; stops at the first store failure."""
-        replicated = failed = 0
+        replicated = failed = present = 0
         unavailable = ""
         for path in self.outbox.pending():
             entry = self.outbox.take(path)
             if entry is None:
                 continue  # another thread or process holds it, or finished it
             try:
-                if self._copy(entry):
-                    replicated += 1
-                else:
-                    failed += 1
+                outcome = self._copy(entry)
+                replicated += outcome == _CREATED
+                present += outcome == _PRESENT
+                failed += outcome == _FAILED
             except StorageUnavailable as exc:
                 self.outbox.release(entry)
                 unavailable = exc.reason
@@ -66,16 +72,19 @@ class Replicator:
             self.outbox.note(replicated=replicated)
         if unavailable:
             self.outbox.note(error=unavailable)
-        return Drained(replicated, failed, unavailable)
+        return Drained(replicated, failed, unavailable, present)
 
-    def _copy(self, entry: Entry) -> bool:
+    def _copy(self, entry: Entry) -> str:
         try:
             data = self.local.read(entry.key)
         except ObjectNotFound:
             return self._fail(entry, "the local object is missing")
+        outcome = _CREATED
         try:
             self.remote.create(entry.key, data)
         except ObjectExists:
+            # Not counted again: the count is of objects copied, not of times queued.
+            outcome = _PRESENT
             # Replication is idempotent: an earlier attempt (this one's lost answer, another
             # process, a crash before the entry was removed) may have stored it already.
             try:
@@ -85,13 +94,13 @@ class Replicator:
             if remote != data:
                 return self._fail(entry, "the object store holds different bytes under this key")
         self.outbox.done(entry)
-        return True
+        return outcome
 
-    def _fail(self, entry: Entry, error: str) -> bool:
+    def _fail(self, entry: Entry, error: str) -> str:
         log.error("replication conflict", extra={"fields": {"key": entry.key, "error": error}})
         self.outbox.fail(entry, error)
         self.outbox.note(error=f"{entry.key}: {error}")
-        return False
+        return _FAILED
 
     def run(self) -> None:
         """Drain until stopped: right after local writes, then on a poll, backing off on errors."""
@@ -111,9 +120,10 @@ class Replicator:
                 continue
             # Recovered once a copy succeeds, or nothing is left: a pass that found every
             # entry held by another worker proves nothing. Idle passes skip the shared state.
+            progress = result.replicated or result.present
             if (
-                (delay or result.replicated)
-                and (result.replicated or not self.outbox.pending())
+                (delay or progress)
+                and (progress or not self.outbox.pending())
                 and self.outbox.mark_behind(False)
             ):
                 log.info("replication recovered", extra={"fields": self._fields(result)})
@@ -130,7 +140,8 @@ class MirrorStorage:
 
     A create returns once the local object and its outbox entry are fsynced; replication
     follows. Reads are local first, then remote (a new data directory in front of a filled
-    bucket still serves it).
+    bucket still serves it); while the store is unavailable a key held locally is read from
+    disk, and any other is not found.
     """
 
     def __init__(self, local: FileStorage, remote: Storage, replicator: Replicator) -> None:
@@ -138,6 +149,17 @@ class MirrorStorage:
         self.remote = remote
         self.replicator = replicator
         self._thread: threading.Thread | None = None
+        # Built before a fork (gunicorn --preload, stricture_server.wsgi:app), the app's thread
+        # stays in the parent: a child would queue entries and wake a thread it does not have.
+        os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        replicating = self._thread is not None
+        self.replicator.wake = threading.Event()
+        self.replicator.stopping = threading.Event()
+        self._thread = None
+        if replicating:
+            self.start_replication()
 
     def create(self, key: str, data: bytes) -> None:
         """Write locally, queue for replication, or :class:`ObjectExists`."""
@@ -152,14 +174,22 @@ class MirrorStorage:
         self.replicator.wake.set()
 
     def read(self, key: str) -> bytes:
-        """The local bytes, else the object store's."""
+        """The local bytes, else the object store's; not found if the store is unavailable."""
         try:
             return self.local.read(key)
         except ObjectNotFound:
-            return self.remote.read(key)
+            try:
+                return self.remote.read(key)
+            except StorageUnavailable:
+                raise ObjectNotFound(key) from None
 
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
-        """Keys held locally or remotely, merged, in order."""
+        """Keys held locally or remotely, merged, in order.
+
+        Unavailable when the store is: a listing of the local copy alone could miss what only
+        the bucket holds, and the read API's name index decides from a listing whether the
+        store holds older index objects.
+        """
         merged = heapq.merge(
             self.local.list(prefix, start_after), self.remote.list(prefix, start_after)
         )

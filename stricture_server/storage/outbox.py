@@ -4,6 +4,12 @@ One file per key under ``<data_dir>/.outbox/pending/``, created (fsynced) before
 acknowledged, removed once the object store holds the same bytes. Any number of threads and
 processes may work on one outbox: an entry is taken with a non-blocking ``flock``, which the
 kernel releases when its holder exits, even by ``kill -9``, so no entry is ever stuck.
+
+A ``flock`` belongs to the open file, and a fork gives the child a copy of every descriptor:
+a lock held by one thread at the moment of a fork (``gunicorn --preload`` forks workers from a
+process that replicates) would stay held through the child's copy, which no thread of the
+child knows about, until the child exits. So every descriptor that may hold a lock is tracked,
+and the child closes its copies right after the fork.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -41,6 +48,33 @@ class Outbox:
         self.files = FileStorage(self.root)
         self.pending_dir = self.root / "pending"
         self.failed_dir = self.root / "failed"
+        self._held: set[int] = set()
+        # Held around opening or closing a tracked descriptor and across a fork, so the child's
+        # set names exactly the descriptors it inherited.
+        self._fds = threading.Lock()
+        os.register_at_fork(
+            before=self._fds.acquire,
+            after_in_parent=self._fds.release,
+            after_in_child=self._after_fork,
+        )
+
+    def _after_fork(self) -> None:
+        for fd in self._held:
+            with suppress(OSError):
+                os.close(fd)
+        self._held = set()
+        self._fds = threading.Lock()
+
+    def _open(self, path: Path, flags: int) -> int:
+        with self._fds:
+            fd = os.open(path, flags | os.O_CLOEXEC, 0o600)
+            self._held.add(fd)
+        return fd
+
+    def _close(self, fd: int) -> None:
+        with self._fds:
+            self._held.discard(fd)
+            os.close(fd)
 
     def add(self, key: str) -> None:
         """Queue ``key`` durably; a key already pending is queued once."""
@@ -59,7 +93,7 @@ class Outbox:
     def take(self, path: Path) -> Entry | None:
         """Lock one entry for this caller, or None if another holds it or it is gone."""
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = self._open(path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
@@ -69,7 +103,7 @@ class Outbox:
                 raise FileNotFoundError(path)
             key = orjson.loads(os.read(fd, 1 << 16))["key"]
         except (BlockingIOError, FileNotFoundError):
-            os.close(fd)
+            self._close(fd)
             return None
         return Entry(str(key), path, fd)
 
@@ -77,7 +111,7 @@ class Outbox:
         """The key is replicated: drop the entry (a lost removal only means a harmless redo)."""
         with suppress(FileNotFoundError):
             os.unlink(entry.path)
-        os.close(entry.fd)
+        self._close(entry.fd)
 
     def fail(self, entry: Entry, error: str) -> None:
         """Move the entry to ``failed/`` with the reason; it is not retried automatically."""
@@ -88,7 +122,7 @@ class Outbox:
 
     def release(self, entry: Entry) -> None:
         """Leave the entry pending, for a later attempt."""
-        os.close(entry.fd)
+        self._close(entry.fd)
 
     def note(self, replicated: int = 0, error: str = "") -> None:
         """Add to the shared count of replicated keys, or record the last error."""
@@ -108,6 +142,8 @@ class Outbox:
             if bool(state.get("behind")) == behind:
                 return False
             state["behind"] = behind
+            if not behind:
+                state["recovered_at"] = time.time()
             return True
 
     def status(self) -> dict[str, Any]:
@@ -125,6 +161,8 @@ class Outbox:
             "oldest_pending_age_seconds": oldest,
             "last_error": shared.get("last_error"),
             "last_error_at": shared.get("last_error_at"),
+            "behind": bool(shared.get("behind")),
+            "recovered_at": shared.get("recovered_at"),
         }
 
     @contextmanager
@@ -133,7 +171,8 @@ class Outbox:
         # process on this data directory.
         self.root.mkdir(parents=True, exist_ok=True)
         path = self.root / "state.json"
-        with open(self.root / "state.lock", "a+b") as lock:
+        lock = self._open(self.root / "state.lock", os.O_RDWR | os.O_CREAT)
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 state: dict[str, Any] = orjson.loads(path.read_bytes())
@@ -142,9 +181,11 @@ class Outbox:
             before = dict(state)
             yield state
             if state != before:
-                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
                 tmp.write_bytes(orjson.dumps(state))
                 os.replace(tmp, path)
+        finally:
+            self._close(lock)
 
 
 def _name(key: str) -> str:

@@ -6,20 +6,30 @@ import base64
 import hashlib
 import random
 import time
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.handlers import add_expect_header
 
 from ..errors import BucketMissing, ObjectExists, ObjectNotFound, StorageUnavailable
 from ..settings import Settings
+from .guard import StoreGuard
 
 CONFLICT_ATTEMPTS = 5
 """How often a create answered ``409 ConditionalRequestConflict`` is sent again."""
 
+RATE_LIMITED_SECONDS = 1.0
+"""R2 takes one write a second per key and answers ``429`` beyond it: the wait before retrying.
+
+https://developers.cloudflare.com/r2/platform/limits/
+"""
+
 _MISSING = ("NoSuchKey", "404", "NotFound")
+
+T = TypeVar("T")
 
 
 def client_config(settings: Settings) -> Config:
@@ -49,7 +59,12 @@ def make_client(settings: Settings, target: str) -> Any:
     if target == "r2":
         # R2 has one region, "auto"; SigV4 must be signed for it.
         options["region_name"] = "auto"
-    return boto3.session.Session().client("s3", **options)
+    client = boto3.session.Session().client("s3", **options)
+    # botocore sends ``Expect: 100-continue`` with every PutObject and then waits up to 1 s
+    # for a ``100 Continue`` that R2 never sends: a second lost on each create. S3 sends it,
+    # but for our bodies it only costs a round trip (benchmarks/expect_continue.py).
+    client.meta.events.unregister("before-call.s3", add_expect_header)
+    return client
 
 
 def _status(exc: ClientError) -> tuple[int, str]:
@@ -74,53 +89,74 @@ class S3Storage:
 
     A create is one ``PutObject`` with ``If-None-Match: *``: the bucket refuses it with 412 if
     the key exists, so two servers on two machines can never both create the same key. A
-    concurrent conditional write may be answered ``409 ConditionalRequestConflict``; that
-    create is sent again, as AWS advises.
+    concurrent conditional write may be answered ``409 ConditionalRequestConflict`` (S3) or
+    ``429`` (R2's one write a second per key); that create is sent again, as AWS and
+    Cloudflare advise. Every request is bounded by the guard's deadline and cool-down.
     """
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, bucket: str, guard: StoreGuard) -> None:
         self.client = client
         self.bucket = bucket
+        self.guard = guard
 
     def create(self, key: str, data: bytes) -> None:
         """Put ``data`` at ``key`` unless the key exists (then :class:`ObjectExists`)."""
         digest = hashlib.sha256(data).digest()
-        for attempt in range(CONFLICT_ATTEMPTS):
+        until = self.guard.deadline()
+
+        def put() -> None:
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=data,
+                IfNoneMatch="*",
+                ChecksumSHA256=base64.b64encode(digest).decode(),
+                ContentType="application/json",
+                Metadata={"sha256": digest.hex()},
+            )
+
+        conflicts = 0
+        while True:
             try:
-                self.client.put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=data,
-                    IfNoneMatch="*",
-                    ChecksumSHA256=base64.b64encode(digest).decode(),
-                    ContentType="application/json",
-                    Metadata={"sha256": digest.hex()},
-                )
+                self.guard.call(until, _translated(put))
                 return
-            except ClientError as exc:
-                status, code = _status(exc)
+            except _Refused as refused:
+                status, code = refused.status, refused.code
                 if status == 412 or code == "PreconditionFailed":
                     raise ObjectExists(key) from None
-                if status != 409 and code != "ConditionalRequestConflict":
-                    raise _unavailable(exc) from exc
-                # Another conditional write on this key is in flight; its outcome decides.
-                time.sleep(random.uniform(0, 0.05 * 2**attempt))  # noqa: S311 (jitter)
-            except BotoCoreError as exc:
-                raise _unavailable(exc) from exc
-        raise StorageUnavailable(f"{key}: conditional write conflicted {CONFLICT_ATTEMPTS} times")
+                if status == 429:
+                    # Another write on this key within the second; retried until the deadline.
+                    delay = RATE_LIMITED_SECONDS + random.uniform(0, 0.5)  # noqa: S311 (jitter)
+                elif status != 409 and code != "ConditionalRequestConflict":
+                    raise refused.unavailable from None
+                elif conflicts < CONFLICT_ATTEMPTS - 1:
+                    # Another conditional write on this key is in flight; its outcome decides.
+                    conflicts += 1
+                    delay = random.uniform(0, 0.05 * 2**conflicts)  # noqa: S311 (jitter)
+                else:
+                    raise StorageUnavailable(
+                        f"{key}: conditional write conflicted {CONFLICT_ATTEMPTS} times"
+                    ) from None
+                if time.monotonic() + delay >= until:
+                    raise StorageUnavailable(
+                        f"{key}: object store answered {status} {code} until the deadline"
+                    ) from None
+                time.sleep(delay)
 
     def read(self, key: str) -> bytes:
         """The object's bytes, or :class:`ObjectNotFound`."""
-        try:
+
+        def get() -> bytes:
             response = self.client.get_object(Bucket=self.bucket, Key=key)
             data: bytes = response["Body"].read()
-        except ClientError as exc:
-            if _status(exc)[1] in _MISSING:
+            return data
+
+        try:
+            return self.guard.call(self.guard.deadline(), _translated(get))
+        except _Refused as refused:
+            if refused.code in _MISSING:
                 raise ObjectNotFound(key) from None
-            raise _unavailable(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
-        return data
+            raise refused.unavailable from None
 
     def probe(self, prefix: str) -> None:
         """Check that the bucket exists and answers: one ``ListObjectsV2`` of at most one key.
@@ -128,28 +164,64 @@ class S3Storage:
         Listing is a permission the server needs anyway (docs/storage.md); ``HeadBucket``
         would need the same one and say less.
         """
-        try:
-            self.client.list_objects_v2(Bucket=self.bucket, Prefix=prefix, MaxKeys=1)
-        except (ClientError, BotoCoreError) as exc:
-            raise _unavailable(exc) from exc
+        self._list_page(prefix, "", 1)
 
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """Keys under ``prefix`` after ``start_after``, one ``ListObjectsV2`` per 1000 keys."""
         after = start_after
         while True:
-            try:
-                page = self.client.list_objects_v2(
-                    Bucket=self.bucket, Prefix=prefix, StartAfter=after, MaxKeys=1000
-                )
-            except (ClientError, BotoCoreError) as exc:
-                raise _unavailable(exc) from exc
+            page = self._list_page(prefix, after, 1000)
             keys = [item["Key"] for item in page.get("Contents", ())]
             yield from keys
+            # Some stores answer an empty page marked truncated: it says nothing to go on.
             if not page.get("IsTruncated") or not keys:
                 return
             after = keys[-1]
 
+    def _list_page(self, prefix: str, after: str, most: int) -> dict[str, Any]:
+        def page() -> dict[str, Any]:
+            answer: dict[str, Any] = self.client.list_objects_v2(
+                Bucket=self.bucket, Prefix=prefix, StartAfter=after, MaxKeys=most
+            )
+            return answer
+
+        try:
+            return self.guard.call(self.guard.deadline(), _translated(page))
+        except _Refused as refused:
+            raise refused.unavailable from None
+
+
+class _Refused(Exception):
+    """The store answered with an error status; the caller decides what it means."""
+
+    def __init__(self, exc: ClientError) -> None:
+        super().__init__(str(exc))
+        self.status, self.code = _status(exc)
+        self.unavailable = _unavailable(exc)
+
+
+def _translated(operation: Callable[[], T]) -> Callable[[], T]:
+    """``operation`` raising :class:`StorageUnavailable` when the store is failing.
+
+    Any other error answer (404, 409, 412, 429) is :class:`_Refused`: it proves the store
+    answers, so the guard does not count it towards the cool-down.
+    """
+
+    def run() -> T:
+        try:
+            return operation()
+        except ClientError as exc:
+            status, _ = _status(exc)
+            if status >= 500 or status in (0, 403):
+                raise _unavailable(exc) from exc
+            raise _Refused(exc) from None
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+
+    return run
+
 
 def open_object_storage(settings: Settings, target: str) -> S3Storage:
     """The ``s3`` or ``r2`` driver as the settings describe it."""
-    return S3Storage(make_client(settings, target), settings.object_bucket)
+    guard = StoreGuard(settings.object_deadline_seconds, settings.object_cooldown_seconds)
+    return S3Storage(make_client(settings, target), settings.object_bucket, guard)
