@@ -167,18 +167,21 @@ def test_requests_per_ingest() -> None:
     names = ["GetObject index", "PutObject index", "GetObject index", "ListObjectsV2"]
     names += ["PutObject index"] * 3
     first = orjson.dumps(factory.envelope(run_id="r-0", organization=document["organization"]))
-    expected = ["PutObject", "PutObject", *names, "PutObject index"]
-    assert count("POST", "/v1/artifacts", first) == (202, expected, 10)
+    # Then the lineage step: the run's graph in the org's feed, and beside the record.
+    lineage = ["PutObject", "PutObject"]
+    expected = ["PutObject", "PutObject", *names, "PutObject index", *lineage]
+    assert count("POST", "/v1/artifacts", first) == (202, expected, 12)
     # Once the process knows the service, a run costs nothing more for its names.
     body = orjson.dumps(document)
     new = ["PutObject", "PutObject", "PutObject index"]
-    assert count("POST", "/v1/artifacts", body) == (202, new, 3)
+    assert count("POST", "/v1/artifacts", body) == (202, [*new, *lineage], 5)
     location = f"/v1/artifacts/{document['organization']}/checkout/api/r-1"
     assert count("GET", location) == (200, ["GetObject", "GetObject"], 2)
     # A replay: claim refused and read (its time indexes the run); record and index
     # creates refused, which also completes a first attempt that stopped early.
-    replay = ["PutObject", "GetObject", "PutObject", "PutObject index"]
-    assert count("POST", "/v1/artifacts", body) == (202, replay, 4)
+    # Then whether the run's lineage graph is stored, so the feed gets no second entry.
+    replay = ["PutObject", "GetObject", "PutObject", "PutObject index", "ListObjectsV2"]
+    assert count("POST", "/v1/artifacts", body) == (202, replay, 5)
     changed = orjson.dumps({**document, "artifact": factory.artifact(2)})
     # A conflict: claim refused and read, then whether its record is stored, so the 409 can
     # say when the first body would complete a run whose record is missing.
@@ -188,8 +191,8 @@ def test_requests_per_ingest() -> None:
     with_commit = orjson.dumps(factory.envelope(run_id="r-2", commit_sha="a" * 40))
     entered = [*new[:2], "GetObject index", *["PutObject index"] * 3]
     assert count("POST", "/v1/artifacts", with_commit)[1:] == (
-        [*entered, *["PutObject index"] * 2],
-        8,
+        [*entered, *["PutObject index"] * 2, *lineage],
+        10,
     )
 
 
