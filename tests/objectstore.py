@@ -67,6 +67,7 @@ def emulator() -> str:
                 # moto serves with werkzeug, which logs every request at info: a thousand lines
                 # in the report of a failing listing test. Its warnings and errors still show.
                 logging.getLogger("werkzeug").setLevel(logging.WARNING)
+                _atomic_puts()
                 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
                 server.start()
                 host, port = server.get_host_and_port()
@@ -74,6 +75,29 @@ def emulator() -> str:
             else:
                 raise RuntimeError(f"STRICTURE_TEST_EMULATOR={EMULATOR!r}: moto or localstack")
     return _endpoint
+
+
+def _atomic_puts() -> None:
+    """Make moto's PutObject atomic, as S3's and R2's are.
+
+    moto checks ``If-None-Match: *`` and then stores, in two steps, on the threads of its
+    server: two racing conditional creates of one key can both pass the check on a busy
+    machine, which no real store allows. One lock around its PutObject handler closes that
+    gap in the emulator; the drivers under test are untouched.
+    """
+    from moto.s3.responses import S3Response
+
+    handler = S3Response.put_object
+    if getattr(handler, "atomic", False):
+        return
+    lock = threading.Lock()
+
+    def put_object(self: Any) -> Any:
+        with lock:
+            return handler(self)
+
+    put_object.atomic = True  # type: ignore[attr-defined]
+    S3Response.put_object = put_object  # type: ignore[method-assign]
 
 
 def _start_localstack() -> str:
