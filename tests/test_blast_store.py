@@ -125,6 +125,24 @@ def test_an_older_run_sent_later_does_not_replace_the_latest(store: Storage) -> 
         assert ("billing:api", "legacy:api") not in edges
 
 
+def test_a_process_follows_each_new_run_whether_or_not_its_shape_changed(store: Storage) -> None:
+    client = app_on(store)
+    first = factory.service_artifact({"billing:api": ["orders:api"]})
+    moved = factory.service_artifact({"billing:api": ["legacy:api"]})
+    runs = [("r1", first), ("r2", first), ("r3", moved), ("r4", moved)]
+    for n, (run_id, artifact) in enumerate(runs):
+        # Each with a diff: its blast radius is computed against the graph this process keeps.
+        when = f"2026-03-0{n + 1}T00:00:00Z"
+        send(client, "billing", artifact, run_id=run_id, generated_at=when, diff=diff(change()))
+        for reader in (client, app_on(store)):
+            graph = answer(reader, "/v1/graph/acme")
+            owners = {s["system"]: s["owners"] for s in graph["systems"]}
+            assert owners["billing:api"][0]["run_id"] == run_id
+            edges = {(e["from"], e["to"]) for e in graph["edges"]}
+            upstream = "orders:api" if artifact is first else "legacy:api"
+            assert {e for e in edges if e[0] == "billing:api"} == {("billing:api", upstream)}
+
+
 def test_an_identical_replay_appends_nothing_to_the_feed(store: Storage) -> None:
     client = app_on(store)
     artifact = factory.service_artifact({"billing:api": ["orders:api"]})

@@ -51,26 +51,39 @@ class RunImpact:
     counts: Mapping[Impact, int]
 
 
-def _service(endpoint: Any) -> str:
-    return system_id(endpoint.get("service")) if isinstance(endpoint, dict) else ""
-
-
 def resolve_system(
     change: Mapping[str, Any], graph: OrgGraph, field_systems: Mapping[str, str]
 ) -> str | None:
     """The system a change is about: the first of ``impact.service``, ``source.service`` and
     the ``source_system`` of its field (``field_systems``: field id -> system) that the graph
     knows; ``None`` when none is."""
-    field_id = change.get("field_id")
-    candidates = (
-        _service(change.get("impact")),
-        _service(change.get("source")),
-        field_systems.get(field_id, "") if isinstance(field_id, str) else "",
-    )
-    for candidate in candidates:
-        if candidate and graph.known(candidate):
-            return candidate
-    return None
+    return _Resolver(graph, field_systems).system(change)
+
+
+class _Resolver:
+    """:func:`resolve_system` for every change of one diff: each name is normalised and
+    looked up once, since a diff's hundreds of changes name a handful of services."""
+
+    def __init__(self, graph: OrgGraph, field_systems: Mapping[str, str]) -> None:
+        self._graph, self._fields = graph, field_systems
+        self._names: dict[str, str] = {}
+        """A name as given -> its system id if the graph knows it, else ``""``."""
+
+    def _known(self, name: str) -> str:
+        found = self._names.get(name)
+        if found is None:
+            wanted = system_id(name)
+            found = self._names[name] = wanted if wanted and self._graph.known(wanted) else ""
+        return found
+
+    def system(self, change: Mapping[str, Any]) -> str | None:
+        for endpoint in (change.get("impact"), change.get("source")):
+            service = endpoint.get("service") if isinstance(endpoint, dict) else None
+            if isinstance(service, str) and (found := self._known(service)):
+                return found
+        field_id = change.get("field_id")
+        system = self._fields.get(field_id) if isinstance(field_id, str) else None
+        return (self._known(system) or None) if isinstance(system, str) else None
 
 
 class _Reach:
@@ -118,8 +131,9 @@ def classify_run(
     services: set[Location] = set()
     flows: dict[str, Flow] = {}
     judged: dict[str, Impact] = {}
+    resolver = _Resolver(graph, fields)
     for index, change in enumerate(changes if isinstance(changes, list) else ()):
-        system = resolve_system(change, graph, fields) if isinstance(change, dict) else None
+        system = resolver.system(change) if isinstance(change, dict) else None
         if system is None:
             found.append(ChangeImpact(index, None, "unknown", ()))
             continue
