@@ -88,7 +88,14 @@ class App:
         )
         self.orgs = Orgs(runs.storage, settings)
         self.registries = RegistryStore(runs.storage, runs.prefix, clock, settings.max_errors)
-        self.lineage = RunLineage(runs, self.orgs, self.registries, settings.lineage_depth, clock)
+        self.lineage = RunLineage(
+            runs,
+            self.orgs,
+            self.registries,
+            settings.lineage_depth,
+            clock,
+            settings.lineage_ingest_reach,
+        )
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
         self.url_map = Map(
             [

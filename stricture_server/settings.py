@@ -146,6 +146,9 @@ class Settings:
     """Feed entries a process applies before it writes a new snapshot of an org graph."""
     lineage_skew_seconds: int = 300
     """How far before a snapshot's watermark readers apply the feed again (clock skew)."""
+    lineage_ingest_reach: int = 5000
+    """Most systems a diff's blast radius may reach (summed over its changed systems) to be
+    computed at ingest; a larger one is computed on its first read."""
     metrics: str = "off"
     metrics_tokens: tuple[Secret, ...] = ()
     metrics_host: str = ""
@@ -249,6 +252,7 @@ class Settings:
             lineage_depth=reader.get("LINEAGE_DEPTH", "8", _depth),
             lineage_snapshot_every=reader.get("LINEAGE_SNAPSHOT_EVERY", "200", _positive_int),
             lineage_skew_seconds=reader.get("LINEAGE_SKEW_SECONDS", "300", _positive_int),
+            lineage_ingest_reach=reader.get("LINEAGE_INGEST_REACH", "5000", _positive_int),
             **objects,
             **_metrics(env, reader),
         )
@@ -389,6 +393,7 @@ KNOWN_VARIABLES = tuple(
         "LINEAGE_SKEW_SECONDS",
         "OBJECT_DEADLINE_SECONDS",
         "OBJECT_COOLDOWN_SECONDS",
+        "LINEAGE_INGEST_REACH",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

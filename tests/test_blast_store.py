@@ -143,6 +143,27 @@ def test_a_process_follows_each_new_run_whether_or_not_its_shape_changed(store: 
             assert {e for e in edges if e[0] == "billing:api"} == {("billing:api", upstream)}
 
 
+def test_a_blast_radius_past_the_ingest_reach_is_computed_on_its_first_read(
+    store: Storage,
+) -> None:
+    # orders:api reaches four systems (billing, orders:worker, shipping, reports); three is
+    # the most an ingest computes here, so the run is acknowledged without its blast radius.
+    client = app_on(store, lineage_ingest_reach=3)
+    artifacts = factory.lineage_org(factory.SHOP_ORG)
+    for name in sorted(set(artifacts) - {"orders"}):
+        send(client, name, artifacts[name], run_id="r1")
+    send(client, "orders", artifacts["orders"], run_id="r1", diff=diff(change("Orders:api")))
+    send(client, "billing", artifacts["billing"], run_id="r2", diff=diff(change("Billing:api")))
+    stored = [k for k in store.list(f"{PREFIX}/") if k.endswith("/blast-radius.json")]
+    assert [k.split("/service=")[1].split("/")[0] for k in stored] == ["billing"]
+    found = answer(client, "/v1/blast-radius/acme/platform/orders/r1")
+    assert found["computed"] == "on_read"
+    assert found["changes"][0]["impact"] == "downstream"
+    assert len(found["reached"]["orders:api"]) == 4
+    within = answer(client, "/v1/blast-radius/acme/platform/billing/r2")
+    assert (within["computed"], len(within["reached"]["billing:api"])) == ("at_ingest", 2)
+
+
 def test_an_identical_replay_appends_nothing_to_the_feed(store: Storage) -> None:
     client = app_on(store)
     artifact = factory.service_artifact({"billing:api": ["orders:api"]})

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from .graph import Location, OrgGraph
 from .registry import Flow, Ownership, Registry
 from .systems import system_id
-from .walk import DEFAULT_DEPTH, Hop, blast_radius
+from .walk import DEFAULT_DEPTH, Hop, blast_radius, reach_size
 
 Impact = Literal["downstream", "self_only", "unknown"]
 IMPACTS: tuple[Impact, ...] = ("downstream", "self_only", "unknown")
@@ -109,6 +109,34 @@ class _Reach:
                 for hop in blast_radius(self._graph, system, depth=self._depth)
             )
         return self._found[system]
+
+
+def reach_total(
+    diff: Mapping[str, Any],
+    graph: OrgGraph,
+    *,
+    field_systems: Mapping[str, str] | None = None,
+    depth: int = DEFAULT_DEPTH,
+    limit: int,
+) -> int:
+    """How many systems the blast radii of ``diff``'s changed systems reach, added up over
+    its distinct systems; counting stops once past ``limit`` (the answer is then over it).
+
+    What :func:`classify_run` would build, measured first: its cost grows with this number.
+    """
+    resolver = _Resolver(graph, field_systems or {})
+    changes = diff.get("changes")
+    systems = {
+        resolver.system(c)
+        for c in (changes if isinstance(changes, list) else ())
+        if isinstance(c, dict)
+    }
+    total = 0
+    for system in sorted(s for s in systems if s is not None):
+        total += reach_size(graph, system, depth=depth)
+        if total > limit:
+            break
+    return total
 
 
 def classify_run(
