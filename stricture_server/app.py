@@ -95,6 +95,7 @@ class App:
             settings.lineage_depth,
             clock,
             settings.lineage_ingest_reach,
+            settings.lineage_ingest_fresh_ms,
         )
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
         self.url_map = Map(

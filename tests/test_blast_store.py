@@ -164,6 +164,26 @@ def test_a_blast_radius_past_the_ingest_reach_is_computed_on_its_first_read(
     assert (within["computed"], len(within["reached"]["billing:api"])) == ("at_ingest", 2)
 
 
+@pytest.mark.parametrize(("fresh_ms", "impact"), [(0, "downstream"), (3_600_000, "self_only")])
+def test_an_ingest_lists_the_feed_again_unless_it_did_within_the_fresh_period(
+    store: Storage, fresh_ms: int, impact: str
+) -> None:
+    artifacts = factory.lineage_org(factory.SHOP_ORG)
+    mine, other = app_on(store, lineage_ingest_fresh_ms=fresh_ms), app_on(store)
+    send(mine, "inventory", artifacts["inventory"], run_id="r0")
+    send(mine, "orders", artifacts["orders"], run_id="r1", diff=diff(change("Orders:api")))
+    answer(mine, "/v1/graph/acme")  # this process lists the feed now
+    send(
+        other, "billing", artifacts["billing"], run_id="r1"
+    )  # another process: billing reads orders
+    send(mine, "orders", artifacts["orders"], run_id="r2", diff=diff(change("Orders:api")))
+    found = answer(mine, "/v1/blast-radius/acme/platform/orders/r2")
+    assert found["changes"][0]["impact"] == impact
+    assert found["graph"]["services"] == (3 if impact == "downstream" else 2)
+    # A read always lists: the graph it answers has billing either way.
+    assert answer(mine, "/v1/graph/acme")["graph"]["services"] == 3
+
+
 def test_an_identical_replay_appends_nothing_to_the_feed(store: Storage) -> None:
     client = app_on(store)
     artifact = factory.service_artifact({"billing:api": ["orders:api"]})

@@ -102,8 +102,10 @@ class RunLineage:
         depth: int,
         clock: Callable[[], datetime],
         ingest_reach: int = 5000,
+        ingest_fresh_ms: int = 0,
     ) -> None:
         self.ingest_reach = ingest_reach
+        self.ingest_fresh_ms = ingest_fresh_ms
         self.runs = runs
         self.storage = runs.storage
         self.orgs = orgs
@@ -141,7 +143,7 @@ class RunLineage:
             )
             blast_key = keys.beside(record_key, keys.BLAST_RADIUS)
             if isinstance(diff, dict) and not (replay and _exists(self.storage, blast_key)):
-                org = feed.current()
+                org = feed.current(max_age_ms=self.ingest_fresh_ms)
                 if self._within_reach(identity, graph, diff, org[0]):
                     body = self._document(identity, graph, diff, "at_ingest", org)
                     with suppress(ObjectExists):

@@ -78,6 +78,8 @@ class OrgFeed:
         self._through: str | None = None
         self._since_snapshot = 0
         self._graph: OrgGraph | None = None
+        self._listed_at: int | None = None
+        """When this process last listed the feed (its clock, ms)."""
 
     def append(self, location: Location, time_ms: int, graph: RunGraph) -> str:
         """Add a run's graph to the feed, and to this process's graph; the entry's name."""
@@ -91,12 +93,21 @@ class OrgFeed:
                 self._merge(self._state, location, Latest(time_ms, graph.run_id, graph))
         return name
 
-    def current(self) -> tuple[OrgGraph, GraphVersion]:
-        """The org graph with every feed entry written so far, and which version it is."""
+    def current(self, *, max_age_ms: int = 0) -> tuple[OrgGraph, GraphVersion]:
+        """The org graph with every feed entry written so far, and which version it is.
+
+        With ``max_age_ms``, the feed is listed only if this process last listed it longer ago
+        than that: the graph then holds every entry written up to that listing, and this
+        process's own, at once (an ingest's view; a read lists every time).
+        """
         with self._lock:
             if self._state is None:
                 self._state = self._load_snapshot()
-            self._catch_up(self._state)
+            now = self._clock_ms()
+            listed = self._listed_at
+            if listed is None or not 0 <= now - listed < max_age_ms:
+                self._catch_up(self._state)
+                self._listed_at = now
             if self._since_snapshot >= self._snapshot_every:
                 self._write_snapshot(self._state)
             if self._graph is None:
