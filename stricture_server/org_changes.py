@@ -10,7 +10,8 @@ Cost of a page, honestly: one listing of the organization's projects and one per
 services), then, per service, one listing of its timeline from the cursor on and one read per
 run it passes before the page fills (with its blast radius read for a run with a match). A
 service with no change left to give still costs its listing: a page of an organization of
-``n`` services is at least ``n`` listings.
+``n`` services is at least ``n`` listings. Each service's first change is fetched 16 services
+at a time; the rest of the page, one after the other.
 """
 
 from __future__ import annotations
@@ -18,19 +19,21 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from .cursor import Cursor, decode
 from .entries import newest_before, parse_timeline
 from .index import TIMELINE, ServiceRef
-from .listings import Listings
+from .listings import LATEST_JOBS, Listings
 from .query import Queries
 from .query_params import CHANGES, Args, Query, parse
 from .records import sanitized
 
 Answer = dict[str, Any]
+Item = tuple["Position", Answer]
 
 _POSITION = re.compile(r"^(?P<project>[a-z0-9-]+)\.(?P<service>[a-z0-9-]+)\.(?P<name>.+)$")
 
@@ -71,6 +74,19 @@ def _resume(cursor: str) -> Position:
     return Position(head.name, head.project, head.service, plain.offset)
 
 
+def _primed(feeds: list[Iterator[Item]]) -> list[Iterator[Item]]:
+    """The feeds, each with its first item already fetched, ``LATEST_JOBS`` at a time: the
+    merge needs every service's first item before it gives one, and each costs a listing and
+    reads, which one after the other are most of a page's time on an object store."""
+
+    def first(feed: Iterator[Item]) -> Iterator[Item]:
+        head = next(feed, None)
+        return iter(()) if head is None else chain([head], feed)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(LATEST_JOBS, len(feeds)))) as pool:
+        return list(pool.map(first, feeds))
+
+
 class OrgChanges:
     """Answers ``GET /v1/changes/{org}``."""
 
@@ -84,14 +100,12 @@ class OrgChanges:
         org = sanitized({"organization": organization})["organization"]
         resume = _resume(query.cursor) if query.cursor is not None else None
         feeds = [self._feed(ref, query, resume) for ref in self.listings.every_service(org)]
-        page = list(islice(heapq.merge(*feeds), query.limit + 1))
+        page = list(islice(heapq.merge(*_primed(feeds)), query.limit + 1))
         items = [item for _, item in page[: query.limit]]
         next_cursor = page[query.limit][0].cursor() if len(page) > query.limit else None
         return {"organization": org, "changes": items, "next_cursor": next_cursor}
 
-    def _feed(
-        self, ref: ServiceRef, query: Query, resume: Position | None
-    ) -> Iterator[tuple[Position, Answer]]:
+    def _feed(self, ref: ServiceRef, query: Query, resume: Position | None) -> Iterator[Item]:
         """One service's matching changes from ``resume`` on, each with its position."""
         base = ref.index_prefix(self.queries.prefix) + TIMELINE
         after = base + newest_before(query.end_ms) if query.end_ms is not None else ""
