@@ -15,6 +15,7 @@ in an org receiving that many runs within five minutes; the entry count is print
 
     .venv/bin/python benchmarks/lineage_cost.py
     .venv/bin/python benchmarks/lineage_cost.py --rounds 3 --budget 0.2   # a quick look
+    .venv/bin/python benchmarks/lineage_cost.py --fresh-ms 1000   # one feed listing a second
 """
 
 from __future__ import annotations
@@ -40,11 +41,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--budget", type=float, default=0.5, help="CPU seconds per batch")
+    parser.add_argument(
+        "--fresh-ms", type=int, default=0, help="STRICTURE_SERVER_LINEAGE_INGEST_FRESH_MS"
+    )
     options = parser.parse_args()
     body = bodies(large=False)[1]
     document = orjson.loads(body.with_run_id("parsed"))
     with tempfile.TemporaryDirectory() as data:
-        app = create_app(Settings(data_dir=data, log_level="error"))
+        settings = Settings(
+            data_dir=data, log_level="error", lineage_ingest_fresh_ms=options.fresh_ms
+        )
+        app = create_app(settings)
         logging.disable(logging.INFO)
         numbers = itertools.count()
 
@@ -78,7 +85,10 @@ def main() -> int:
         feed = sum(1 for _ in Path(data).rglob("lineage/v1/org=bench/feed/*/*.json"))
         blasts = sum(1 for _ in Path(data).rglob("blast-radius.json"))
     without = whole - step
-    print(f"CPU time medians of {options.rounds} interleaved batches, fs driver, {body.name}\n")
+    print(
+        f"CPU time medians of {options.rounds} interleaved batches, fs driver, {body.name}, "
+        f"ingest fresh period {options.fresh_ms} ms\n"
+    )
     print("| step | median ms |")
     print("|---|---:|")
     print(f"| ingest, lineage step included | {whole:.2f} |")

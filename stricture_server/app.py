@@ -88,7 +88,15 @@ class App:
         )
         self.orgs = Orgs(runs.storage, settings)
         self.registries = RegistryStore(runs.storage, runs.prefix, clock, settings.max_errors)
-        self.lineage = RunLineage(runs, self.orgs, self.registries, settings.lineage_depth, clock)
+        self.lineage = RunLineage(
+            runs,
+            self.orgs,
+            self.registries,
+            settings.lineage_depth,
+            clock,
+            settings.lineage_ingest_reach,
+            settings.lineage_ingest_fresh_ms,
+        )
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
         self.url_map = Map(
             [
@@ -136,6 +144,7 @@ class App:
                     endpoint=self.registry,
                     methods=["GET", "POST"],
                 ),
+                Rule("/v1/changes/<organization>", endpoint=self.org_changes, methods=["GET"]),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -365,6 +374,13 @@ class App:
     def changes_of(self, request: Request, fields: Fields, **names: str) -> Response:
         """``GET /v1/changes/{org}/{project}/{service}``: the change feed, newest first."""
         return self._answer(request, lambda a: self.queries.changes_of(**names, args=a))
+
+    def org_changes(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``GET /v1/changes/{org}``: every service's change feed of the org, newest first."""
+        from .org_changes import OrgChanges
+
+        changes = OrgChanges(self.queries, self.listings)
+        return self._answer(request, lambda a: changes.changes_of(organization, a))
 
     def blast_radius(
         self,

@@ -84,6 +84,34 @@ class Listings:
         ]
         return {**names, "services": services, "next_cursor": cursor}
 
+    def every_service(self, organization: str) -> list[ServiceRef]:
+        """Every service of an organization (a sanitised name), sorted by project and service:
+        one listing of its projects and one per project."""
+        everything = parse({}, PAGE)  # no cursor: every name, from the first
+        if self.names.is_complete():
+            projects = list(self._all(projects_prefix(self.prefix, organization)))
+            return [
+                ServiceRef(organization, project, service)
+                for project in projects
+                for service in self._all(services_prefix(self.prefix, organization, project))
+            ]
+        base = org_prefix(self.prefix, organization)
+        return [
+            ServiceRef(organization, project, service)
+            for project in list(self._distinct(base, "project", "p", everything))
+            for service in self._distinct(
+                project_prefix(self.prefix, organization, project), "service", "s", everything
+            )
+        ]
+
+    def _all(self, base: str, after: str = "") -> Iterator[str]:
+        """The names listed under ``base`` after the key ``after``."""
+        for key in self.storage.list(base, after):
+            name = key[len(base) :]
+            # Not a name entry (a stray file): never listed.
+            if _is_identity(name):
+                yield name
+
     def _latest(self, ref: ServiceRef) -> Answer | None:
         base = ref.index_prefix(self.prefix) + TIMELINE
         for key in self.storage.list(base):
@@ -104,10 +132,7 @@ class Listings:
         if query.cursor is not None:
             after = base + decode(query.cursor, kind, _is_identity).name
         found: list[str] = []
-        for key in self.storage.list(base, after):
-            name = key[len(base) :]
-            if not _is_identity(name):
-                continue  # not a name entry (a stray file): never listed
+        for name in self._all(base, after):
             if len(found) == query.limit:
                 return found, Cursor(kind, found[-1]).encode()
             found.append(name)

@@ -9,7 +9,7 @@ one listing and ``latest`` is one listing plus one read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
 
@@ -118,31 +118,49 @@ class Queries:
         ref = _service(organization, project, service)
         base = ref.index_prefix(self.prefix) + TIMELINE
         after = base + newest_before(query.end_ms) if query.end_ms is not None else ""
-        stop = oldest_after(query.start_ms) if query.start_ms is not None else None
         resume = None
         if query.cursor is not None:
             resume = decode(query.cursor, "c", lambda name: parse_timeline(name) is not None)
             after = max(after, base + resume.name)
         listed = (key[len(base) :] for key in self.storage.list(base, after))
         names = chain([resume.name] if resume else [], listed)
+        offset = resume.offset if resume else 0
         items: list[Answer] = []
+        for name, index, item in self.service_changes(
+            ref, query, names, resume.name if resume else None
+        ):
+            if resume is not None and name == resume.name and index < offset:
+                continue
+            if len(items) == query.limit:
+                next_cursor = Cursor("c", name, index).encode()
+                return {**_names(ref), "changes": items, "next_cursor": next_cursor}
+            items.append(item)
+        return {**_names(ref), "changes": items, "next_cursor": None}
+
+    def service_changes(
+        self, ref: ServiceRef, query: Query, names: Iterable[str], resumed: str | None = None
+    ) -> Iterator[tuple[str, int, Answer]]:
+        """The changes matching ``query`` in the timeline entries ``names`` (listed newest
+        first) of one service: each with its entry's name and its index in the run's diff.
+
+        ``resumed`` is the entry a cursor named: if it is gone, the cursor is refused.
+        """
+        base = ref.index_prefix(self.prefix) + TIMELINE
+        stop = oldest_after(query.start_ms) if query.start_ms is not None else None
         for name in names:
             if stop is not None and name > stop:
-                break
+                return
             entry = parse_timeline(name)
             if entry is None or not query.in_range(entry.time_ms) or _no_changes(entry, query):
                 continue
-            resuming = resume is not None and name == resume.name
-            body = sound_entry(base + name, self._entry_body(base + name, resuming))
+            body = sound_entry(base + name, self._entry_body(base + name, name == resumed))
             if body is None:
                 continue
             summary = entry.summary or body[0]
             location = ref.run(summary.run_id).location
-            offset = resume.offset if resume and resuming else 0
             changes = body[1]
             impacts: list[str | None] | None = None
-            for index in range(offset, len(changes)):
-                change = changes[index]
+            for index, change in enumerate(changes):
                 if not _matches(change, query):
                     continue
                 if impacts is None:  # read once per run, and only for a run with a match
@@ -150,11 +168,7 @@ class Queries:
                 impact = impacts[index] if index < len(impacts) else None
                 if query.impacts is not None and impact not in query.impacts:
                     continue
-                if len(items) == query.limit:
-                    next_cursor = Cursor("c", name, index).encode()
-                    return {**_names(ref), "changes": items, "next_cursor": next_cursor}
-                items.append({**_change(summary, location, index, change), "impact": impact})
-        return {**_names(ref), "changes": items, "next_cursor": None}
+                yield name, index, {**_change(summary, location, index, change), "impact": impact}
 
     def _entry_body(self, key: str, from_cursor: bool) -> bytes:
         try:

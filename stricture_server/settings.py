@@ -71,6 +71,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_int(raw: str) -> int:
+    value = int(raw.strip())
+    if value < 0:
+        raise ValueError("must be 0 or a positive integer")
+    return value
+
+
 MAX_LINEAGE_DEPTH = 64
 """The deepest walk a request or the lineage depth setting may ask for."""
 
@@ -146,6 +153,12 @@ class Settings:
     """Feed entries a process applies before it writes a new snapshot of an org graph."""
     lineage_skew_seconds: int = 300
     """How far before a snapshot's watermark readers apply the feed again (clock skew)."""
+    lineage_ingest_reach: int = 5000
+    """Most systems a diff's blast radius may reach (summed over its changed systems) to be
+    computed at ingest; a larger one is computed on its first read."""
+    lineage_ingest_fresh_ms: int = 0
+    """How old this process's last listing of an org's feed may be for an ingest's blast
+    radius to use the graph without listing it again."""
     metrics: str = "off"
     metrics_tokens: tuple[Secret, ...] = ()
     metrics_host: str = ""
@@ -249,6 +262,8 @@ class Settings:
             lineage_depth=reader.get("LINEAGE_DEPTH", "8", _depth),
             lineage_snapshot_every=reader.get("LINEAGE_SNAPSHOT_EVERY", "200", _positive_int),
             lineage_skew_seconds=reader.get("LINEAGE_SKEW_SECONDS", "300", _positive_int),
+            lineage_ingest_reach=reader.get("LINEAGE_INGEST_REACH", "5000", _positive_int),
+            lineage_ingest_fresh_ms=reader.get("LINEAGE_INGEST_FRESH_MS", "0", _non_negative_int),
             **objects,
             **_metrics(env, reader),
         )
@@ -389,6 +404,8 @@ KNOWN_VARIABLES = tuple(
         "LINEAGE_SKEW_SECONDS",
         "OBJECT_DEADLINE_SECONDS",
         "OBJECT_COOLDOWN_SECONDS",
+        "LINEAGE_INGEST_REACH",
+        "LINEAGE_INGEST_FRESH_MS",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

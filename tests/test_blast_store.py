@@ -125,6 +125,65 @@ def test_an_older_run_sent_later_does_not_replace_the_latest(store: Storage) -> 
         assert ("billing:api", "legacy:api") not in edges
 
 
+def test_a_process_follows_each_new_run_whether_or_not_its_shape_changed(store: Storage) -> None:
+    client = app_on(store)
+    first = factory.service_artifact({"billing:api": ["orders:api"]})
+    moved = factory.service_artifact({"billing:api": ["legacy:api"]})
+    runs = [("r1", first), ("r2", first), ("r3", moved), ("r4", moved)]
+    for n, (run_id, artifact) in enumerate(runs):
+        # Each with a diff: its blast radius is computed against the graph this process keeps.
+        when = f"2026-03-0{n + 1}T00:00:00Z"
+        send(client, "billing", artifact, run_id=run_id, generated_at=when, diff=diff(change()))
+        for reader in (client, app_on(store)):
+            graph = answer(reader, "/v1/graph/acme")
+            owners = {s["system"]: s["owners"] for s in graph["systems"]}
+            assert owners["billing:api"][0]["run_id"] == run_id
+            edges = {(e["from"], e["to"]) for e in graph["edges"]}
+            upstream = "orders:api" if artifact is first else "legacy:api"
+            assert {e for e in edges if e[0] == "billing:api"} == {("billing:api", upstream)}
+
+
+def test_a_blast_radius_past_the_ingest_reach_is_computed_on_its_first_read(
+    store: Storage,
+) -> None:
+    # orders:api reaches four systems (billing, orders:worker, shipping, reports); three is
+    # the most an ingest computes here, so the run is acknowledged without its blast radius.
+    client = app_on(store, lineage_ingest_reach=3)
+    artifacts = factory.lineage_org(factory.SHOP_ORG)
+    for name in sorted(set(artifacts) - {"orders"}):
+        send(client, name, artifacts[name], run_id="r1")
+    send(client, "orders", artifacts["orders"], run_id="r1", diff=diff(change("Orders:api")))
+    send(client, "billing", artifacts["billing"], run_id="r2", diff=diff(change("Billing:api")))
+    stored = [k for k in store.list(f"{PREFIX}/") if k.endswith("/blast-radius.json")]
+    assert [k.split("/service=")[1].split("/")[0] for k in stored] == ["billing"]
+    found = answer(client, "/v1/blast-radius/acme/platform/orders/r1")
+    assert found["computed"] == "on_read"
+    assert found["changes"][0]["impact"] == "downstream"
+    assert len(found["reached"]["orders:api"]) == 4
+    within = answer(client, "/v1/blast-radius/acme/platform/billing/r2")
+    assert (within["computed"], len(within["reached"]["billing:api"])) == ("at_ingest", 2)
+
+
+@pytest.mark.parametrize(("fresh_ms", "impact"), [(0, "downstream"), (3_600_000, "self_only")])
+def test_an_ingest_lists_the_feed_again_unless_it_did_within_the_fresh_period(
+    store: Storage, fresh_ms: int, impact: str
+) -> None:
+    artifacts = factory.lineage_org(factory.SHOP_ORG)
+    mine, other = app_on(store, lineage_ingest_fresh_ms=fresh_ms), app_on(store)
+    send(mine, "inventory", artifacts["inventory"], run_id="r0")
+    send(mine, "orders", artifacts["orders"], run_id="r1", diff=diff(change("Orders:api")))
+    answer(mine, "/v1/graph/acme")  # this process lists the feed now
+    send(
+        other, "billing", artifacts["billing"], run_id="r1"
+    )  # another process: billing reads orders
+    send(mine, "orders", artifacts["orders"], run_id="r2", diff=diff(change("Orders:api")))
+    found = answer(mine, "/v1/blast-radius/acme/platform/orders/r2")
+    assert found["changes"][0]["impact"] == impact
+    assert found["graph"]["services"] == (3 if impact == "downstream" else 2)
+    # A read always lists: the graph it answers has billing either way.
+    assert answer(mine, "/v1/graph/acme")["graph"]["services"] == 3
+
+
 def test_an_identical_replay_appends_nothing_to_the_feed(store: Storage) -> None:
     client = app_on(store)
     artifact = factory.service_artifact({"billing:api": ["orders:api"]})

@@ -114,6 +114,13 @@ BLAST = "/v1/blast-radius/a/b/c"
 GRAPH = "/v1/graph/no-lineage-org"
 ESCALATION = "/v1/escalation/no-lineage-org"
 REGISTRY_PATH = "/v1/registry/no-registry-org"
+ORG_CHANGES = "/v1/changes/no-changes-org"
+NO_CHANGES: dict[str, Any] = {"organization": "no-changes-org", "changes": [], "next_cursor": None}
+ORG_CURSORS = (
+    "YzowOjAwMDAwMDAwMDAhMDAwMDAwMDAwMCFyMSFi",  # c:0:0000000000!0000000000!r1!b
+    "eDowOmEuYi5ub3QtYS10aW1lbGluZQ",  # x:0:a.b.not-a-timeline
+    "eDowOmEuYi4uLy4uL2V0Yw",  # x:0:a.b../../etc
+)
 YAML = {**AUTH, "Content-Type": "application/yaml"}
 YAML_BOMB = b"a: &a [x, x]\nb: &b [*a, *a]\nc: &c [*b, *b]\nsystems: [*c, *c]\n"
 DUPLICATE = {
@@ -541,6 +548,20 @@ CASES = [
     registry("registry yaml two documents", 400, b"a: 1\n---\nb: 2\n", headers=YAML),
     registry("registry yaml nested deep", 400, b"[" * 5000 + b"]" * 5000, headers=YAML),
     registry("registry gzip bomb", 413, gzip_bomb, headers={"Content-Encoding": "gzip", **JSON}),
+    # the org-wide change feed (docs/api.md, "Change feed of an organization")
+    Case("org changes of an org with no runs", "GET", ORG_CHANGES, 200, expect_json=NO_CHANGES),
+    Case("org changes without token", "GET", ORG_CHANGES, 401, headers={}, expect_headers=WWW_AUTH),
+    Case("org changes in Greek", "GET", "/v1/changes/%CE%A3", 400),
+    Case("org changes unknown impact", "GET", f"{ORG_CHANGES}?impact=x", 400),
+    Case("org changes by commit", "GET", f"{ORG_CHANGES}?commit_sha=abcdef1", 400),
+    Case("org changes limit zero", "GET", f"{ORG_CHANGES}?limit=0", 400),
+    Case("org changes bad day", "GET", f"{ORG_CHANGES}?from=2026-02-30", 400),
+    # A service feed's cursor, a cursor naming no run, one naming a path: each refused.
+    *(
+        Case(f"org changes cursor {n}", "GET", f"{ORG_CHANGES}?cursor={c}", 400)
+        for n, c in enumerate(ORG_CURSORS)
+    ),
+    Case("wrong method on org changes", "POST", ORG_CHANGES, 405),
 ]
 
 

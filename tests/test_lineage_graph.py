@@ -9,7 +9,7 @@ from stricture_server.lineage.render import dot, select
 from stricture_server.lineage.walk import blast_radius, escalation_chain
 
 from . import factory
-from .lineage import org_graph, where
+from .lineage import org_graph, run_graphs, where
 
 
 def test_consumers_and_owners_are_indexed() -> None:
@@ -199,3 +199,26 @@ def test_dot_quotes_any_system_id() -> None:
     assert '\tn1 [label="node"]' in source  # a DOT keyword, quoted
     assert '\tn2 [label="x} digraph {y\\no/p/s"]' in source
     assert source.count("->") == 2
+
+
+def test_a_run_of_the_same_shape_swaps_in_and_answers_as_a_graph_assembled_anew() -> None:
+    runs = run_graphs(factory.SHOP_ORG)
+    graph = OrgGraph(runs)
+    again = RunGraph.from_artifact(factory.lineage_org(factory.SHOP_ORG)["billing"], "run-2")
+    swapped = graph.with_run(where("billing"), again)
+    assert swapped is not None
+    fresh = OrgGraph({**runs, where("billing"): again})
+    everything = set(fresh.systems())
+    assert graph_document(swapped, everything) == graph_document(fresh, everything)
+    assert graph_document(swapped, everything) != graph_document(graph, everything)
+    assert graph.runs[where("billing")].run_id == "run-billing"  # the original is unchanged
+
+
+def test_a_run_of_another_shape_or_a_new_service_is_not_swapped_in() -> None:
+    graph = org_graph(factory.SHOP_ORG)
+    other_edge = factory.service_artifact({"Billing:api": ["Legacy:api"]}, owner="team.billing")
+    other_owner = factory.service_artifact({"Billing:api": ["Orders:api"]}, owner="team.other")
+    for artifact in (other_edge, other_owner):
+        assert graph.with_run(where("billing"), RunGraph.from_artifact(artifact, "r")) is None
+    same = factory.lineage_org(factory.SHOP_ORG)["billing"]
+    assert graph.with_run(where("new"), RunGraph.from_artifact(same, "r")) is None

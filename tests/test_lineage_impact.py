@@ -16,7 +16,7 @@ from stricture_server.lineage.documents import (
 )
 from stricture_server.lineage.edges import Annotations
 from stricture_server.lineage.escalation import escalate
-from stricture_server.lineage.impact import classify_run, resolve_system
+from stricture_server.lineage.impact import classify_run, reach_total, resolve_system
 from stricture_server.lineage.registry import Contact, Flow, Registry
 from stricture_server.validation import EnvelopeValidator
 
@@ -320,3 +320,13 @@ def test_the_stored_compact_form_expands_to_the_answer() -> None:
     assert expand_impact_document(orjson.loads(orjson.dumps(compact))) == orjson.loads(
         orjson.dumps(impact_document(result))
     )
+
+
+def test_the_reach_of_a_diff_adds_up_its_distinct_systems_and_stops_past_the_limit() -> None:
+    graph = org_graph(factory.SHOP_ORG)
+    # orders:api reaches 4 systems, billing:api 2 (shipping, reports); repeats count once.
+    changes = diff(change("Orders:api"), change("orders:API"), change("Billing:api"))
+    assert reach_total(changes, graph, limit=100) == 6
+    assert reach_total(changes, graph, limit=1) == 2  # billing first: stopped past the limit
+    assert reach_total(diff(change("Nobody:api"), change("Reports:batch")), graph, limit=9) == 0
+    assert reach_total({"changes": "no"}, graph, limit=9) == 0

@@ -28,13 +28,13 @@ import orjson
 from ..errors import LineageObjectInvalid, ObjectExists, ObjectNotFound
 from ..lineage.documents import compact_impact_document
 from ..lineage.edges import RunGraph
-from ..lineage.graph import Location
-from ..lineage.impact import classify_run
+from ..lineage.graph import Location, OrgGraph
+from ..lineage.impact import classify_run, reach_total
 from ..records import RunIdentity
 from ..runs import RunStore, format_time
 from ..storage import Storage
 from . import keys
-from .feed import OrgFeed, append
+from .feed import GraphVersion, OrgFeed, append
 from .orgs import Orgs
 from .registry_store import RegistryStore
 
@@ -101,7 +101,11 @@ class RunLineage:
         registries: RegistryStore,
         depth: int,
         clock: Callable[[], datetime],
+        ingest_reach: int = 5000,
+        ingest_fresh_ms: int = 0,
     ) -> None:
+        self.ingest_reach = ingest_reach
+        self.ingest_fresh_ms = ingest_fresh_ms
         self.runs = runs
         self.storage = runs.storage
         self.orgs = orgs
@@ -139,9 +143,11 @@ class RunLineage:
             )
             blast_key = keys.beside(record_key, keys.BLAST_RADIUS)
             if isinstance(diff, dict) and not (replay and _exists(self.storage, blast_key)):
-                body = self._document(identity, graph, diff, "at_ingest")
-                with suppress(ObjectExists):
-                    self.storage.create(blast_key, body)
+                org = feed.current(max_age_ms=self.ingest_fresh_ms)
+                if self._within_reach(identity, graph, diff, org[0]):
+                    body = self._document(identity, graph, diff, "at_ingest", org)
+                    with suppress(ObjectExists):
+                        self.storage.create(blast_key, body)
         except Exception:
             log.exception(
                 "lineage step failed; the run is stored, its lineage objects come later",
@@ -174,13 +180,37 @@ class RunLineage:
         except (ObjectNotFound, LineageObjectInvalid):
             return RunGraph.from_artifact(record.get("artifact") or {}, run_id)
 
+    def _within_reach(
+        self, identity: RunIdentity, graph: RunGraph, diff: object, org_graph: OrgGraph
+    ) -> bool:
+        """Whether the run's blast radius is small enough to compute inside its ingest."""
+        changes = diff if isinstance(diff, dict) else {}
+        limit = self.ingest_reach
+        reach = reach_total(
+            changes, org_graph, field_systems=graph.fields, depth=self.depth, limit=limit
+        )
+        if reach > limit:
+            # Seconds of CPU and tens of megabytes for a service most of the org reads: not
+            # inside the ingest request. Its first read computes and stores it.
+            log.info(
+                "blast radius left to its first read",
+                extra={"fields": {"location": identity.location, "reach": reach}},
+            )
+        return reach <= limit
+
     def _document(
-        self, identity: RunIdentity, graph: RunGraph, diff: object, computed: Computed
+        self,
+        identity: RunIdentity,
+        graph: RunGraph,
+        diff: object,
+        computed: Computed,
+        org: tuple[OrgGraph, GraphVersion] | None = None,
     ) -> bytes:
-        org_graph, version = self.orgs.feed(identity.organization).current()
+        org_graph, version = org or self.orgs.feed(identity.organization).current()
+        changes = diff if isinstance(diff, dict) else {}
         registry = self.registries.latest(identity.organization)
         result = classify_run(
-            diff if isinstance(diff, dict) else {},
+            changes,
             org_graph,
             location_of(identity),
             field_systems=graph.fields,

@@ -78,6 +78,8 @@ class OrgFeed:
         self._through: str | None = None
         self._since_snapshot = 0
         self._graph: OrgGraph | None = None
+        self._listed_at: int | None = None
+        """When this process last listed the feed (its clock, ms)."""
 
     def append(self, location: Location, time_ms: int, graph: RunGraph) -> str:
         """Add a run's graph to the feed, and to this process's graph; the entry's name."""
@@ -88,17 +90,24 @@ class OrgFeed:
                 self._applied[name] = None
                 self._since_snapshot += 1
                 self._through = max(self._through or name, name)
-                if merge(self._state, location, Latest(time_ms, graph.run_id, graph)):
-                    self._graph = None
+                self._merge(self._state, location, Latest(time_ms, graph.run_id, graph))
         return name
 
-    def current(self) -> tuple[OrgGraph, GraphVersion]:
-        """The org graph with every feed entry written so far, and which version it is."""
+    def current(self, *, max_age_ms: int = 0) -> tuple[OrgGraph, GraphVersion]:
+        """The org graph with every feed entry written so far, and which version it is.
+
+        With ``max_age_ms``, the feed is listed only if this process last listed it longer ago
+        than that: the graph then holds every entry written up to that listing, and this
+        process's own, at once (an ingest's view; a read lists every time).
+        """
         with self._lock:
             if self._state is None:
                 self._state = self._load_snapshot()
-            if self._catch_up(self._state):
-                self._graph = None
+            now = self._clock_ms()
+            listed = self._listed_at
+            if listed is None or not 0 <= now - listed < max_age_ms:
+                self._catch_up(self._state)
+                self._listed_at = now
             if self._since_snapshot >= self._snapshot_every:
                 self._write_snapshot(self._state)
             if self._graph is None:
@@ -138,8 +147,12 @@ class OrgFeed:
         after = feed + keys.feed_start(start)
         return chain.from_iterable(self.storage.list(feed + day, after) for day in days)
 
-    def _catch_up(self, state: dict[Location, Latest]) -> bool:
-        changed = False
+    def _merge(self, state: dict[Location, Latest], location: Location, latest: Latest) -> None:
+        """Merge one entry; the graph follows by a swap where it can, else is assembled anew."""
+        if merge(state, location, latest) and self._graph is not None:
+            self._graph = self._graph.with_run(location, latest.graph)
+
+    def _catch_up(self, state: dict[Location, Latest]) -> None:
         for key in self._listing():
             name = key.removeprefix(self.root + keys.FEED)
             if name in self._applied:
@@ -149,12 +162,11 @@ class OrgFeed:
             if self._through is None or name > self._through:
                 self._through = name
             try:
-                changed |= merge(state, *parse_entry(orjson.loads(self.storage.read(key))))
+                self._merge(state, *parse_entry(orjson.loads(self.storage.read(key))))
             except (LineageObjectInvalid, orjson.JSONDecodeError, ObjectNotFound) as exc:
                 _unreadable("lineage feed entry unreadable", key, exc)
         horizon = max((keys.time_of(n) for n in self._applied), default=0) - self._skew_ms
         self._applied = {n: None for n in self._applied if keys.time_of(n) >= horizon}
-        return changed
 
     def _write_snapshot(self, state: dict[Location, Latest]) -> None:
         watermark = keys.time_of(self._through) if self._through else self._watermark

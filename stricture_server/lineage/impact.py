@@ -14,7 +14,7 @@ from typing import Any, Literal
 from .graph import Location, OrgGraph
 from .registry import Flow, Ownership, Registry
 from .systems import system_id
-from .walk import DEFAULT_DEPTH, Hop, blast_radius
+from .walk import DEFAULT_DEPTH, Hop, blast_radius, reach_size
 
 Impact = Literal["downstream", "self_only", "unknown"]
 IMPACTS: tuple[Impact, ...] = ("downstream", "self_only", "unknown")
@@ -51,26 +51,39 @@ class RunImpact:
     counts: Mapping[Impact, int]
 
 
-def _service(endpoint: Any) -> str:
-    return system_id(endpoint.get("service")) if isinstance(endpoint, dict) else ""
-
-
 def resolve_system(
     change: Mapping[str, Any], graph: OrgGraph, field_systems: Mapping[str, str]
 ) -> str | None:
     """The system a change is about: the first of ``impact.service``, ``source.service`` and
     the ``source_system`` of its field (``field_systems``: field id -> system) that the graph
     knows; ``None`` when none is."""
-    field_id = change.get("field_id")
-    candidates = (
-        _service(change.get("impact")),
-        _service(change.get("source")),
-        field_systems.get(field_id, "") if isinstance(field_id, str) else "",
-    )
-    for candidate in candidates:
-        if candidate and graph.known(candidate):
-            return candidate
-    return None
+    return _Resolver(graph, field_systems).system(change)
+
+
+class _Resolver:
+    """:func:`resolve_system` for every change of one diff: each name is normalised and
+    looked up once, since a diff's hundreds of changes name a handful of services."""
+
+    def __init__(self, graph: OrgGraph, field_systems: Mapping[str, str]) -> None:
+        self._graph, self._fields = graph, field_systems
+        self._names: dict[str, str] = {}
+        """A name as given -> its system id if the graph knows it, else ``""``."""
+
+    def _known(self, name: str) -> str:
+        found = self._names.get(name)
+        if found is None:
+            wanted = system_id(name)
+            found = self._names[name] = wanted if wanted and self._graph.known(wanted) else ""
+        return found
+
+    def system(self, change: Mapping[str, Any]) -> str | None:
+        for endpoint in (change.get("impact"), change.get("source")):
+            service = endpoint.get("service") if isinstance(endpoint, dict) else None
+            if isinstance(service, str) and (found := self._known(service)):
+                return found
+        field_id = change.get("field_id")
+        system = self._fields.get(field_id) if isinstance(field_id, str) else None
+        return (self._known(system) or None) if isinstance(system, str) else None
 
 
 class _Reach:
@@ -98,6 +111,34 @@ class _Reach:
         return self._found[system]
 
 
+def reach_total(
+    diff: Mapping[str, Any],
+    graph: OrgGraph,
+    *,
+    field_systems: Mapping[str, str] | None = None,
+    depth: int = DEFAULT_DEPTH,
+    limit: int,
+) -> int:
+    """How many systems the blast radii of ``diff``'s changed systems reach, added up over
+    its distinct systems; counting stops once past ``limit`` (the answer is then over it).
+
+    What :func:`classify_run` would build, measured first: its cost grows with this number.
+    """
+    resolver = _Resolver(graph, field_systems or {})
+    changes = diff.get("changes")
+    systems = {
+        resolver.system(c)
+        for c in (changes if isinstance(changes, list) else ())
+        if isinstance(c, dict)
+    }
+    total = 0
+    for system in sorted(s for s in systems if s is not None):
+        total += reach_size(graph, system, depth=depth)
+        if total > limit:
+            break
+    return total
+
+
 def classify_run(
     diff: Mapping[str, Any],
     graph: OrgGraph,
@@ -118,8 +159,9 @@ def classify_run(
     services: set[Location] = set()
     flows: dict[str, Flow] = {}
     judged: dict[str, Impact] = {}
+    resolver = _Resolver(graph, fields)
     for index, change in enumerate(changes if isinstance(changes, list) else ()):
-        system = resolve_system(change, graph, fields) if isinstance(change, dict) else None
+        system = resolver.system(change) if isinstance(change, dict) else None
         if system is None:
             found.append(ChangeImpact(index, None, "unknown", ()))
             continue

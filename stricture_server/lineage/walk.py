@@ -74,6 +74,12 @@ def blast_radius(graph: OrgGraph, system: str, *, depth: int = DEFAULT_DEPTH) ->
     return hops
 
 
+def reach_size(graph: OrgGraph, system: str, *, depth: int = DEFAULT_DEPTH) -> int:
+    """How many systems :func:`blast_radius` reaches, without building their hops (the walk
+    alone is cheap; the evidence of each hop is not)."""
+    return len(_breadth_first(system, graph.consumers, depth))
+
+
 def escalation_chain(graph: OrgGraph, system: str, *, depth: int = DEFAULT_DEPTH) -> list[Step]:
     """Who to call when ``system`` reports bad data: it, then its upstreams, closest first.
 

@@ -1,0 +1,119 @@
+"""The org-wide change feed: every service's change feed of an organization, merged.
+
+The services come from the name entries (:mod:`.listings`); each service's feed is read as
+``GET /v1/changes/{org}/{project}/{service}`` reads it, and the feeds are merged newest run
+first. Runs of one time are ordered by their timeline name, then by project and service, and
+a run's changes by their index, so the order is total and a cursor (the position of the next
+change: its run's timeline name, its service and its index) resumes exactly there.
+
+Cost of a page, honestly: one listing of the organization's projects and one per project (the
+services), then, per service, one listing of its timeline from the cursor on and one read per
+run it passes before the page fills (with its blast radius read for a run with a match). A
+service with no change left to give still costs its listing: a page of an organization of
+``n`` services is at least ``n`` listings. Each service's first change is fetched 16 services
+at a time; the rest of the page, one after the other.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import chain, islice
+from typing import Any
+
+from .cursor import Cursor, decode
+from .entries import newest_before, parse_timeline
+from .index import TIMELINE, ServiceRef
+from .listings import LATEST_JOBS, Listings
+from .query import Queries
+from .query_params import CHANGES, Args, Query, parse
+from .records import sanitized
+
+Answer = dict[str, Any]
+Item = tuple["Position", Answer]
+
+_POSITION = re.compile(r"^(?P<project>[a-z0-9-]+)\.(?P<service>[a-z0-9-]+)\.(?P<name>.+)$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Position:
+    """Where a change stands in the org feed; the feed lists positions in ascending order."""
+
+    name: str
+    """The timeline name of its run (newest first)."""
+    project: str
+    service: str
+    index: int
+
+    def cursor(self) -> str:
+        """The cursor of a page that starts at this change."""
+        return Cursor("x", f"{self.project}.{self.service}.{self.name}", self.index).encode()
+
+
+def _position(text: str, offset: int) -> Position | None:
+    match = _POSITION.match(text)
+    if match is None or parse_timeline(match["name"]) is None:
+        return None
+    return Position(match["name"], match["project"], match["service"], offset)
+
+
+def _resume(cursor: str) -> Position:
+    found: list[Position] = []
+
+    def valid(text: str) -> bool:
+        position = _position(text, 0)
+        if position is not None:
+            found.append(position)
+        return position is not None
+
+    plain = decode(cursor, "x", valid)
+    head = found[0]
+    return Position(head.name, head.project, head.service, plain.offset)
+
+
+def _primed(feeds: list[Iterator[Item]]) -> list[Iterator[Item]]:
+    """The feeds, each with its first item already fetched, ``LATEST_JOBS`` at a time: the
+    merge needs every service's first item before it gives one, and each costs a listing and
+    reads, which one after the other are most of a page's time on an object store."""
+
+    def first(feed: Iterator[Item]) -> Iterator[Item]:
+        head = next(feed, None)
+        return iter(()) if head is None else chain([head], feed)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(LATEST_JOBS, len(feeds)))) as pool:
+        return list(pool.map(first, feeds))
+
+
+class OrgChanges:
+    """Answers ``GET /v1/changes/{org}``."""
+
+    def __init__(self, queries: Queries, listings: Listings) -> None:
+        self.queries = queries
+        self.listings = listings
+
+    def changes_of(self, organization: str, args: Args) -> Answer:
+        """A page of the drift changes of every service of an organization, newest run first."""
+        query = parse(args, CHANGES)
+        org = sanitized({"organization": organization})["organization"]
+        resume = _resume(query.cursor) if query.cursor is not None else None
+        feeds = [self._feed(ref, query, resume) for ref in self.listings.every_service(org)]
+        page = list(islice(heapq.merge(*_primed(feeds)), query.limit + 1))
+        items = [item for _, item in page[: query.limit]]
+        next_cursor = page[query.limit][0].cursor() if len(page) > query.limit else None
+        return {"organization": org, "changes": items, "next_cursor": next_cursor}
+
+    def _feed(self, ref: ServiceRef, query: Query, resume: Position | None) -> Iterator[Item]:
+        """One service's matching changes from ``resume`` on, each with its position."""
+        base = ref.index_prefix(self.queries.prefix) + TIMELINE
+        after = base + newest_before(query.end_ms) if query.end_ms is not None else ""
+        if resume is not None:
+            # Just before the cursor's run: its own entry is listed too, then filtered below.
+            after = max(after, base + resume.name[:-1])
+        listed = (key[len(base) :] for key in self.queries.storage.list(base, after))
+        for name, index, item in self.queries.service_changes(ref, query, listed):
+            position = Position(name, ref.project, ref.service, index)
+            if resume is None or position >= resume:
+                yield position, item
