@@ -90,7 +90,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         conn.sock.setblocking(False)
         self._heads[conn] = time.monotonic() + self.header_timeout
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
-        if _complete(head):
+        if _complete(conn, head):
             self._start(conn)
         elif conn.parser is not None or head:
             # A kept-alive client that became readable: its bytes are likely there already.
@@ -110,7 +110,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
             return
         head = _head(conn)
         head += data
-        if _complete(head):
+        if _complete(conn, head):
             self._start(conn)
         elif len(head) > MAX_HEAD_BYTES:
             detail = f"the request head is larger than {MAX_HEAD_BYTES} bytes"
@@ -180,6 +180,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
     def handle(self, conn: Any) -> Any:
         """In a thread: give the head read so far to gunicorn's parser, then serve the request."""
         head = conn.__dict__.pop("head", None)
+        conn.__dict__.pop("head_scan", None)
         conn.init()
         if head:
             conn.parser.unreader.unread(bytes(head))
@@ -237,9 +238,18 @@ def _is_health_check(head: bytearray) -> bool:
     return b"\ntransfer-encoding:" not in lowered and all(n.strip() == b"0" for n in lengths)
 
 
-def _complete(head: bytearray) -> bool:
-    """Whether ``head`` holds a whole request head (empty lines before it are allowed)."""
-    start = 0
-    while head.startswith(b"\r\n", start):
-        start += 2
-    return head.find(b"\r\n\r\n", start) != -1
+def _complete(conn: Any, head: bytearray) -> bool:
+    """Whether ``head`` holds a whole request head (empty lines before it are allowed).
+
+    Each call looks only at what arrived since the last one on ``conn``: a client sending its
+    head a byte per packet must not make the event loop scan the whole head at every byte.
+    """
+    # ``lead``: the end of the empty lines before the request line; ``seen``: bytes looked at.
+    lead, seen = conn.__dict__.get("head_scan", (0, 0))
+    if seen - lead < 2:
+        # The empty lines may go on: fewer than two bytes past them have been looked at.
+        while head.startswith(b"\r\n", lead):
+            lead += 2
+    found = head.find(b"\r\n\r\n", max(lead, seen - 3)) != -1
+    conn.__dict__["head_scan"] = (lead, len(head))
+    return found
