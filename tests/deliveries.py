@@ -137,7 +137,7 @@ def wait_for_health(port: int, process: subprocess.Popen[bytes], log: ProcessLog
         try:
             if http_send(port, "GET", "/healthz", {}).status == 200:
                 return
-        except OSError:
+        except (OSError, http.client.HTTPException):
             time.sleep(0.05)
     raise RuntimeError(f"server did not answer GET /healthz in {READY_SECONDS} s:\n{log.report()}")
 
