@@ -21,9 +21,9 @@ from datetime import UTC, datetime
 import orjson
 from bodies import Body, bodies
 
-from stricture_server.integrity import record_digest
-from stricture_server.records import normalize
-from stricture_server.runs import RunStore
+from stricture_server.runstore.integrity import record_digest
+from stricture_server.runstore.records import normalize
+from stricture_server.runstore.runs import RunStore
 from stricture_server.storage.fs import FileStorage
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

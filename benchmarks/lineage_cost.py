@@ -34,7 +34,7 @@ from werkzeug.test import EnvironBuilder
 
 from stricture_server import Settings, create_app
 from stricture_server.blast.derive import derive
-from stricture_server.records import RunIdentity
+from stricture_server.runstore.records import RunIdentity
 
 
 def main() -> int:

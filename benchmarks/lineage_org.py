@@ -39,12 +39,12 @@ from stricture_server.app import App
 from stricture_server.auth import make_authenticator
 from stricture_server.blast import keys
 from stricture_server.blast.feed import append
+from stricture_server.ingest.validation import EnvelopeValidator
 from stricture_server.lineage.edges import RunGraph
 from stricture_server.lineage.graph import Location
-from stricture_server.runs import RunStore
+from stricture_server.runstore.runs import RunStore
 from stricture_server.settings import Settings
 from stricture_server.storage import Storage
-from stricture_server.validation import EnvelopeValidator
 
 PREFIX = "stricture"
 ORG = "bench"

@@ -30,10 +30,10 @@ from typing import Any
 
 from query import PREFIX, measure, open_store
 
-from stricture_server.entries import Summary, to_ms
-from stricture_server.index import RunFacts, ServiceRef
-from stricture_server.listings import Listings
-from stricture_server.names import Names
+from stricture_server.reads.listings import Listings
+from stricture_server.runstore.entries import Summary, to_ms
+from stricture_server.runstore.index import RunFacts, ServiceRef
+from stricture_server.runstore.names import Names
 from stricture_server.storage import Storage
 
 ORG = "acme"

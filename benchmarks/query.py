@@ -27,12 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stricture_server.index import Index, RunFacts
-from stricture_server.listings import Listings
-from stricture_server.query import Queries
-from stricture_server.records import RunIdentity, normalize
-from stricture_server.reindex import record_keys, reindex
-from stricture_server.runs import RunStore, format_time
+from stricture_server.commands.reindex import record_keys, reindex
+from stricture_server.reads.listings import Listings
+from stricture_server.reads.query import Queries
+from stricture_server.runstore.index import Index, RunFacts
+from stricture_server.runstore.records import RunIdentity, normalize
+from stricture_server.runstore.runs import RunStore, format_time
 from stricture_server.settings import Settings
 from stricture_server.storage import Storage
 from stricture_server.storage.fs import FileStorage

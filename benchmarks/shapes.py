@@ -27,7 +27,7 @@ from bodies import envelope_bytes, large_artifact, real_artifact, require_corpus
 from servers import cpu_ns, post, reset_peak, rss_kib, start
 from validation_cost import paired
 
-from stricture_server.json_shape import shape
+from stricture_server.ingest.json_shape import shape
 from stricture_server.settings import Settings
 
 CAP = 10 * 1024 * 1024

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from stricture_server.validation import EnvelopeValidator, load_schema
+from stricture_server.ingest.validation import EnvelopeValidator, load_schema
 
 
 @dataclass(frozen=True)

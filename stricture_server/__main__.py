@@ -1,5 +1,5 @@
 """``python -m stricture_server``."""
 
-from .cli import main
+from .commands.cli import main
 
 raise SystemExit(main())

@@ -21,26 +21,26 @@ from .blast.answers import GraphAnswers, organization_of
 from .blast.derive import RunLineage, derive
 from .blast.orgs import Orgs
 from .blast.registry_store import RegistryStore
-from .body import check_media_type, parse_json, read_body
 from .errors import InvalidInput
 from .http_errors import error_response, json_response
-from .identity import new_run_id
-from .index import Index, RunFacts
-from .query_params import NONE, parse
+from .ingest.body import check_media_type, parse_json, read_body
+from .ingest.validation import EnvelopeValidator
 from .readiness import Readiness, store_check
-from .records import LATEST, identity_from_path, normalize
-from .runs import RunStore
+from .reads.query_params import NONE, parse
+from .runstore.identity import new_run_id
+from .runstore.index import Index, RunFacts
+from .runstore.records import LATEST, identity_from_path, normalize
+from .runstore.runs import RunStore
 from .settings import Settings
 from .storage import Replicating, open_storage
-from .validation import EnvelopeValidator
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from .listings import Listings
     from .metrics.recorder import Metrics
-    from .query import Queries
-    from .query_params import Args
+    from .reads.listings import Listings
+    from .reads.query import Queries
+    from .reads.query_params import Args
 
 log = logging.getLogger(logs.ACCESS)
 
@@ -153,14 +153,14 @@ class App:
     @cached_property
     def queries(self) -> Queries:
         """The read API, imported on first use: a function's cold start for ingest skips it."""
-        from .query import Queries
+        from .reads.query import Queries
 
         return Queries(self.runs)
 
     @cached_property
     def listings(self) -> Listings:
         """The listings of names, imported on first use like :attr:`queries`."""
-        from .listings import Listings
+        from .reads.listings import Listings
 
         return Listings(self.runs.storage, self.runs.prefix)
 
@@ -377,7 +377,7 @@ class App:
 
     def org_changes(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/changes/{org}``: every service's change feed of the org, newest first."""
-        from .org_changes import OrgChanges
+        from .reads.org_changes import OrgChanges
 
         changes = OrgChanges(self.queries, self.listings)
         return self._answer(request, lambda a: changes.changes_of(organization, a))

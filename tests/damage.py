@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
-from stricture_server.entries import inverted, to_ms
-from stricture_server.index import TIMELINE, RunFacts, ServiceRef
-from stricture_server.records import RunIdentity, normalize
-from stricture_server.runs import format_time
+from stricture_server.runstore.entries import inverted, to_ms
+from stricture_server.runstore.index import TIMELINE, RunFacts, ServiceRef
+from stricture_server.runstore.records import RunIdentity, normalize
+from stricture_server.runstore.runs import format_time
 from stricture_server.storage import Storage
 
 RECEIVED = datetime(2026, 3, 1, 12, tzinfo=UTC)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from stricture_server.index import RunFacts
-from stricture_server.records import normalize
-from stricture_server.runs import RunStore
+from stricture_server.runstore.index import RunFacts
+from stricture_server.runstore.records import normalize
+from stricture_server.runstore.runs import RunStore
 
 from . import factory
 

@@ -16,9 +16,9 @@ from werkzeug.test import Client, EnvironBuilder
 from stricture_server import Settings
 from stricture_server.app import App
 from stricture_server.auth import NoAuth
-from stricture_server.runs import RunStore
+from stricture_server.ingest.validation import EnvelopeValidator
+from stricture_server.runstore.runs import RunStore
 from stricture_server.storage.fs import FileStorage
-from stricture_server.validation import EnvelopeValidator
 
 from . import factory
 
@@ -91,10 +91,10 @@ def test_the_read_api_is_imported_on_first_read_only(tmp_path: Path) -> None:
         "client = Client(app)\n"
         "document = factory.envelope(run_id='r')\n"
         "assert client.post('/v1/artifacts', data=orjson.dumps(document)).status_code == 202\n"
-        "print('stricture_server.query' in sys.modules)\n"
+        "print('stricture_server.reads.query' in sys.modules)\n"
         "path = f\"/v1/artifacts/{document['organization']}/checkout/api/latest\"\n"
         "assert client.get(path).status_code == 200\n"
-        "print('stricture_server.query' in sys.modules)\n"
+        "print('stricture_server.reads.query' in sys.modules)\n"
     )
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True, cwd=root)

@@ -8,7 +8,6 @@ import json
 
 import pytest
 
-from stricture_server.body import MAX_DEPTH, check_media_type, parse_json, read_body
 from stricture_server.errors import (
     BodyTimedOut,
     BodyTooLarge,
@@ -17,6 +16,7 @@ from stricture_server.errors import (
     UnsupportedEncoding,
     UnsupportedMediaType,
 )
+from stricture_server.ingest.body import MAX_DEPTH, check_media_type, parse_json, read_body
 
 LIMIT = 200_000
 

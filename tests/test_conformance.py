@@ -17,9 +17,9 @@ import orjson
 import pytest
 
 from stricture_server import Settings
-from stricture_server.body import MAX_DEPTH
-from stricture_server.index import ServiceRef
-from stricture_server.validation import COUNT_LIMIT, MESSAGE_LIMIT
+from stricture_server.ingest.body import MAX_DEPTH
+from stricture_server.ingest.validation import COUNT_LIMIT, MESSAGE_LIMIT
+from stricture_server.runstore.index import ServiceRef
 
 from . import factory
 from .conftest import MAX_BODY, TOKEN

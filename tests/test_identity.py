@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from stricture_server.identity import new_run_id, sanitize
+from stricture_server.runstore.identity import new_run_id, sanitize
 
 
 @pytest.mark.parametrize(

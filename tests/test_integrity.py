@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import orjson
 import pytest
 
-from stricture_server.integrity import Corrupt, parse_claim, record_digest
-from stricture_server.records import normalize
+from stricture_server.runstore.integrity import Corrupt, parse_claim, record_digest
+from stricture_server.runstore.records import normalize
 
 from . import factory
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import orjson
 
-from stricture_server.index import ServiceRef
+from stricture_server.runstore.index import ServiceRef
 from stricture_server.storage.fs import FileStorage
 
 from . import factory

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from stricture_server.json_shape import shape
+from stricture_server.ingest.json_shape import shape
 
 from . import factory
 

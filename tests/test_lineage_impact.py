@@ -8,6 +8,7 @@ import orjson
 import pytest
 
 from stricture_server.errors import InvalidInput
+from stricture_server.ingest.validation import EnvelopeValidator
 from stricture_server.lineage.documents import (
     compact_impact_document,
     escalation_document,
@@ -18,7 +19,6 @@ from stricture_server.lineage.edges import Annotations
 from stricture_server.lineage.escalation import escalate
 from stricture_server.lineage.impact import classify_run, reach_total, resolve_system
 from stricture_server.lineage.registry import Contact, Flow, Registry
-from stricture_server.validation import EnvelopeValidator
 
 from . import factory
 from .lineage import org_graph, run_graphs, where

@@ -15,10 +15,10 @@ import pytest
 from werkzeug.test import Client
 
 from stricture_server import Settings, create_app
-from stricture_server.entries import Summary
 from stricture_server.errors import ObjectExists
-from stricture_server.index import Index, RunFacts, ServiceRef
-from stricture_server.names import complete_key, entry_key
+from stricture_server.runstore.entries import Summary
+from stricture_server.runstore.index import Index, RunFacts, ServiceRef
+from stricture_server.runstore.names import complete_key, entry_key
 from stricture_server.storage.mirror import MirrorStorage, open_mirror_storage
 
 from .deliveries import HANG_SECONDS, ROOT

@@ -202,7 +202,7 @@ _OWN_GUNICORN = [
     "-m",
     "gunicorn",
     "-k",
-    "stricture_server.worker.DeadlineWorker",
+    "stricture_server.serving.worker.DeadlineWorker",
     "-w",
     "2",
     "-b",

@@ -94,7 +94,7 @@ def test_fs_never_loads_the_aws_sdk(tmp_path: Path) -> None:
     script = (
         "import sys\n"
         "from stricture_server import Settings, create_app\n"
-        "import stricture_server.cli\n"
+        "import stricture_server.commands.cli\n"
         f"create_app(Settings.from_env({{'STRICTURE_SERVER_DATA_DIR': {str(tmp_path)!r}}}))\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore')))\n"
     )

@@ -17,8 +17,8 @@ from openapi_spec_validator import validate
 from werkzeug.test import Client
 
 from stricture_server import Settings, create_app
+from stricture_server.ingest.validation import load_schema
 from stricture_server.openapi import build_document
-from stricture_server.validation import load_schema
 
 from . import factory
 from .deliveries import ROOT, server_process

@@ -137,7 +137,7 @@ def wait_for_line(log: Path, text: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("worker", [[], ["-k", "stricture_server.worker.DeadlineWorker"]])
+@pytest.mark.parametrize("worker", [[], ["-k", "stricture_server.serving.worker.DeadlineWorker"]])
 def test_own_gunicorn_can_serve_the_wsgi_module(tmp_path: Path, worker: list[str]) -> None:
     gunicorn = [sys.executable, "-m", "gunicorn", *worker, "-w", "1", "-b", "127.0.0.1:{port}"]
     env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}

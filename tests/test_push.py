@@ -409,7 +409,7 @@ def test_push_on_github_sends_the_runners_oidc_token(server: int, files: dict[st
 
 def test_push_imports_no_object_store_sdk(files: dict[str, Path]) -> None:
     script = (
-        "import sys; from stricture_server.cli import main; "
+        "import sys; from stricture_server.commands.cli import main; "
         f"code = main(['push', {str(files['artifact'])!r}, '--service', 'api', "
         "'--organization', 'acme', '--project', 'checkout', '--dry-run']); "
         "assert code == 0, code; assert 'boto3' not in sys.modules, 'boto3 imported'"

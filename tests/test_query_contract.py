@@ -21,15 +21,20 @@ from werkzeug.test import Client
 from stricture_server import Settings
 from stricture_server.app import App
 from stricture_server.auth import NoAuth
-from stricture_server.entries import Counts, Summary, parse_timeline, timeline_name, to_ms
+from stricture_server.commands.reindex import record_keys, reindex
 from stricture_server.errors import ObjectNotFound
-from stricture_server.index import Index, RunFacts, ServiceRef
-from stricture_server.names import Names, complete_key, organizations_prefix, projects_prefix
-from stricture_server.records import normalize
-from stricture_server.reindex import record_keys, reindex
-from stricture_server.runs import RunStore
+from stricture_server.ingest.validation import EnvelopeValidator
+from stricture_server.runstore.entries import Counts, Summary, parse_timeline, timeline_name, to_ms
+from stricture_server.runstore.index import Index, RunFacts, ServiceRef
+from stricture_server.runstore.names import (
+    Names,
+    complete_key,
+    organizations_prefix,
+    projects_prefix,
+)
+from stricture_server.runstore.records import normalize
+from stricture_server.runstore.runs import RunStore
 from stricture_server.storage import Storage
-from stricture_server.validation import EnvelopeValidator
 
 from . import factory, legacy
 from .test_storage_contract import STORES

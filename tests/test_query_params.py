@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from stricture_server.entries import SEVERITIES, format_ms
 from stricture_server.errors import InvalidInput
-from stricture_server.query_params import CHANGES, NONE, RUNS, SEVERITY_VALUES, parse
+from stricture_server.reads.query_params import CHANGES, NONE, RUNS, SEVERITY_VALUES, parse
+from stricture_server.runstore.entries import SEVERITIES, format_ms
 
 
 def test_a_repeated_parameter_is_refused() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import orjson
 
-from stricture_server.listings import Listings
-from stricture_server.names import complete_key
-from stricture_server.query import Queries
-from stricture_server.records import RunIdentity, normalize
-from stricture_server.runs import RunStore
+from stricture_server.reads.listings import Listings
+from stricture_server.reads.query import Queries
+from stricture_server.runstore.names import complete_key
+from stricture_server.runstore.records import RunIdentity, normalize
+from stricture_server.runstore.runs import RunStore
 from stricture_server.storage.fs import FileStorage
 
 from . import factory, legacy

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from stricture_server.errors import RecordExists, RecordNotFound
-from stricture_server.records import identity_from_path, normalize
-from stricture_server.runs import RunStore
+from stricture_server.runstore.records import identity_from_path, normalize
+from stricture_server.runstore.runs import RunStore
 from stricture_server.storage.fs import FileStorage
 
 from . import factory

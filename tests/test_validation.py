@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from stricture_server.validation import COUNT_LIMIT, MESSAGE_LIMIT, EnvelopeValidator
+from stricture_server.ingest.validation import COUNT_LIMIT, MESSAGE_LIMIT, EnvelopeValidator
 
 from . import factory
 
@@ -131,7 +131,7 @@ def test_a_check_only_the_deciding_validator_makes_is_still_reported() -> None:
 def test_the_listing_library_is_imported_on_the_first_invalid_body_only() -> None:
     script = (
         "import sys\n"
-        "from stricture_server.validation import EnvelopeValidator\n"
+        "from stricture_server.ingest.validation import EnvelopeValidator\n"
         "from tests import factory\n"
         "checks = EnvelopeValidator(strict=True, max_errors=5)\n"
         "assert checks.problems(factory.envelope()) == []\n"

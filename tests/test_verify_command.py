@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from stricture_server import Settings
-from stricture_server.index import ServiceRef
+from stricture_server.runstore.index import ServiceRef
 from stricture_server.storage import Storage, open_storage
 
 from . import factory

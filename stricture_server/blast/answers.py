@@ -12,8 +12,8 @@ from ..lineage.documents import escalation_document, graph_document
 from ..lineage.escalation import escalate
 from ..lineage.render import dot, select
 from ..lineage.systems import system_id
-from ..query_params import Args, single_values
-from ..records import sanitized
+from ..reads.query_params import Args, single_values
+from ..runstore.records import sanitized
 from ..settings import MAX_LINEAGE_DEPTH
 from .orgs import Orgs
 from .registry_store import RegistryStore

@@ -30,8 +30,8 @@ from ..lineage.documents import compact_impact_document
 from ..lineage.edges import RunGraph
 from ..lineage.graph import Location, OrgGraph
 from ..lineage.impact import classify_run, reach_total
-from ..records import RunIdentity
-from ..runs import RunStore, format_time
+from ..runstore.records import RunIdentity
+from ..runstore.runs import RunStore, format_time
 from ..storage import Storage
 from . import keys
 from .feed import GraphVersion, OrgFeed, append

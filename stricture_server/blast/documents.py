@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import yaml  # type: ignore[import-untyped]
 
-from ..body import parse_json
 from ..errors import InvalidInput, Problem, UnsupportedMediaType
+from ..ingest.body import parse_json
 
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import orjson
 
-from ..entries import Summary, day_of
 from ..errors import ObjectNotFound
-from ..index import ServiceRef
+from ..runstore.entries import Summary, day_of
+from ..runstore.index import ServiceRef
 from ..storage import Storage
 from . import keys
 

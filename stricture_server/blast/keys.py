@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ..identity import new_run_id
+from ..runstore.identity import new_run_id
 
 MS_DIGITS = 13
 """Milliseconds since 1970 fit 13 digits until the year 2286."""

@@ -17,7 +17,7 @@ import orjson
 
 from ..errors import LineageObjectInvalid, RegistryNotFound
 from ..lineage.registry import Registry
-from ..runs import format_time
+from ..runstore.runs import format_time
 from ..storage import Storage
 from . import keys
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import orjson
 
 from ..errors import LineageObjectInvalid
-from ..validation import DocumentValidator
+from ..ingest.validation import DocumentValidator
 from .systems import root, system_id
 
 RUN_GRAPH_VERSION = 1

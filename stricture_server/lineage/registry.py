@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import InvalidInput, Problem
-from ..validation import DocumentValidator
+from ..ingest.validation import DocumentValidator
 from .edges import Annotations
 from .systems import root, system_id
 

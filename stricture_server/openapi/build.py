@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ..validation import load_schema
+from ..ingest.validation import load_schema
 
 HERE = Path(__file__).resolve().parent
 

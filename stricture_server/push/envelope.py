@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from ..errors import Problem
-from ..validation import EnvelopeValidator
+from ..ingest.validation import EnvelopeValidator
 from .ci import CiJob
 
 

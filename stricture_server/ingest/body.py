@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from .errors import (
+from ..errors import (
     BodyTimedOut,
     BodyTooLarge,
     InvalidInput,

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from .errors import (
+from ..errors import (
     ObjectExists,
     ObjectNotFound,
     RecordCorrupt,
@@ -30,9 +30,9 @@ from .errors import (
     RecordMissing,
     RecordNotFound,
 )
+from ..storage import Storage
 from .integrity import Claim, Corrupt, parse_claim, record_digest
 from .records import NewRecord, RunIdentity
-from .storage import Storage
 
 log = logging.getLogger(__name__)
 

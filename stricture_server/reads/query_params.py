@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from .entries import day_bounds
-from .errors import InvalidInput, Problem
-from .lineage.impact import IMPACTS
-from .validation import load_schema
+from ..errors import InvalidInput, Problem
+from ..ingest.validation import load_schema
+from ..lineage.impact import IMPACTS
+from ..runstore.entries import day_bounds
 
 Args = Mapping[str, Sequence[str]]
 """Query parameters as parsed from the URL: every value of every name."""

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import orjson
 
-from . import logs
-from .settings import Settings
-from .storage.mirror import open_mirror_storage
+from .. import logs
+from ..settings import Settings
+from ..storage.mirror import open_mirror_storage
 
 
 def replicate_once(settings: Settings) -> int:

@@ -1,4 +1,4 @@
-"""The read API's answers about runs, from prefix listings of the index (see :mod:`.index`).
+"""The read API's answers about runs, from prefix listings of the index (see :mod:`..runstore.index`).
 
 The listings of names (organizations, projects, services) are in :mod:`.listings`.
 
@@ -13,9 +13,9 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
 from typing import Any
 
-from .blast.impacts import stored_impacts
-from .cursor import Cursor, decode
-from .entries import (
+from ..blast.impacts import stored_impacts
+from ..errors import InvalidInput, ObjectNotFound, Problem, RecordNotFound
+from ..runstore.entries import (
     Entry,
     Summary,
     day_of,
@@ -25,11 +25,11 @@ from .entries import (
     parse_commit,
     parse_timeline,
 )
-from .errors import InvalidInput, ObjectNotFound, Problem, RecordNotFound
-from .index import COMMITS, TIMELINE, ServiceRef, sound_entry
+from ..runstore.index import COMMITS, TIMELINE, ServiceRef, sound_entry
+from ..runstore.records import RunIdentity, sanitized
+from ..runstore.runs import RunStore, StoredRun, checked
+from .cursor import Cursor, decode
 from .query_params import CHANGES, RUNS, Args, Query, parse
-from .records import RunIdentity, sanitized
-from .runs import RunStore, StoredRun, checked
 
 Answer = dict[str, Any]
 Parser = Callable[[str], Entry | None]

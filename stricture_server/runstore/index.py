@@ -25,12 +25,12 @@ from typing import Any
 
 import orjson
 
+from ..errors import ObjectExists
+from ..storage import Storage
 from .entries import SEVERITIES, Counts, Summary, commit_name, timeline_name, to_ms
-from .errors import ObjectExists
 from .integrity import Corrupt
 from .names import Names, index_root
 from .records import RunIdentity, identity_from_path, parse_rfc3339
-from .storage import Storage
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from contextlib import suppress
 
 import orjson
 
-from .errors import ObjectExists, ObjectNotFound, StorageUnavailable
-from .storage import Storage
+from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
+from ..storage import Storage
 
 REMEMBERED = 65_536
 """How many names a process remembers as having their entry, before it forgets them all."""

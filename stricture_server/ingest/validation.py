@@ -21,12 +21,12 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
-from .errors import Problem
+from ..errors import Problem
 
 # Next to this module in every install (wheel, editable, an unzipped function package). Read
 # with a plain path: importlib.resources and the zipfile module it pulls in add about 3 ms to
 # every cold start (docs/performance.md, "Cold start").
-SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 SCHEMA_FILES = {
     "envelope": "envelope.schema.json",

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import InvalidInput, Problem
+from ..errors import InvalidInput, Problem
 
 _TEXT = re.compile(r"^[A-Za-z0-9_-]{4,1400}$")
 _PLAIN = re.compile(r"^(?P<kind>[a-z]):(?P<offset>0|[1-9][0-9]{0,8}):(?P<name>[0-9a-z!.-]{1,600})$")

@@ -5,7 +5,7 @@ missing (docs/lineage.md, "Ingest: order, failures and crashes").
 
 For a bug fixed in the index, a restore, a bucket copied from elsewhere, an ingest that
 stopped between its record and its index, or a store written before name entries existed
-(a full rebuild then marks the names complete, see :mod:`.names`). Idempotent: objects are
+(a full rebuild then marks the names complete, see :mod:`..runstore.names`). Idempotent: objects are
 created only where missing, so running it twice, or while the server ingests, changes nothing
 that exists. It can be narrowed to one organization, project or service.
 """
@@ -20,15 +20,15 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from . import logs
-from .blast.derive import feed_run
-from .errors import InvalidInput, ObjectNotFound
-from .identity import sanitize
-from .index import Index, RunFacts
-from .lineage.edges import RunGraph
-from .records import identity_from_path
-from .settings import Settings
-from .storage import Storage, open_storage
+from .. import logs
+from ..blast.derive import feed_run
+from ..errors import InvalidInput, ObjectNotFound
+from ..lineage.edges import RunGraph
+from ..runstore.identity import sanitize
+from ..runstore.index import Index, RunFacts
+from ..runstore.records import identity_from_path
+from ..settings import Settings
+from ..storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 

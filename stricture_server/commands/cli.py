@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
-from .push.command import add_arguments as add_push_arguments
-from .settings import PREFIX, ConfigError, Settings
-from .storage import check_object_store, require_sdk
+from ..push.command import add_arguments as add_push_arguments
+from ..settings import PREFIX, ConfigError, Settings
+from ..storage import check_object_store, require_sdk
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "push":
         # A client of a server elsewhere: none of the server's settings apply.
-        from .push.command import run
+        from ..push.command import run
 
         return run(args, os.environ)
     try:
@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"stricture-server: configuration error: {exc}", file=sys.stderr)
         return 2
     if args.command in (None, "serve"):
-        from .server import serve
+        from ..serving.server import serve
 
         serve(settings)
     if args.command == "replicate":

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from .errors import InvalidInput, Problem
+from ..errors import InvalidInput, Problem
 from .identity import MAX_LENGTH, new_run_id, sanitize
 
 LATEST = "latest"

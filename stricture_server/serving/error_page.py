@@ -6,7 +6,7 @@ from http import HTTPStatus
 
 from werkzeug import Response
 
-from .identity import new_run_id
+from ..runstore.identity import new_run_id
 
 
 def raw_response(response: Response) -> bytes:

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from . import logs
-from .entries import parse_commit, parse_timeline
-from .errors import ObjectNotFound, StorageUnavailable
-from .index import COMMITS, TIMELINE, parse_entry
-from .integrity import Corrupt, parse_claim, record_digest
+from .. import logs
+from ..errors import ObjectNotFound, StorageUnavailable
+from ..runstore.entries import parse_commit, parse_timeline
+from ..runstore.index import COMMITS, TIMELINE, parse_entry
+from ..runstore.integrity import Corrupt, parse_claim, record_digest
+from ..settings import Settings
+from ..storage import Storage, open_storage
 from .reindex import RECORD, scope_root
-from .settings import Settings
-from .storage import Storage, open_storage
 
 log = logging.getLogger(__name__)
 

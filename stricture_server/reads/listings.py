@@ -1,6 +1,6 @@
 """The listings of names: organizations, an organization's projects, a project's services.
 
-A page is one listing of name entries (:mod:`.names`): at most ⌈(``limit`` + 1) / 1000⌉
+A page is one listing of name entries (:mod:`..runstore.names`): at most ⌈(``limit`` + 1) / 1000⌉
 storage requests, whatever the number of names or runs, plus, for services, one listing per
 service on the page for its latest run, made in parallel. A store whose names are not yet
 marked complete (written before name entries existed, and not reindexed since) is listed by
@@ -13,14 +13,20 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..runstore.entries import parse_timeline
+from ..runstore.identity import MAX_LENGTH, sanitize
+from ..runstore.index import TIMELINE, ServiceRef, org_prefix, project_prefix, sound_entry
+from ..runstore.names import (
+    Names,
+    index_root,
+    organizations_prefix,
+    projects_prefix,
+    services_prefix,
+)
+from ..runstore.records import sanitized
+from ..storage import Storage
 from .cursor import Cursor, decode
-from .entries import parse_timeline
-from .identity import MAX_LENGTH, sanitize
-from .index import TIMELINE, ServiceRef, org_prefix, project_prefix, sound_entry
-from .names import Names, index_root, organizations_prefix, projects_prefix, services_prefix
 from .query_params import PAGE, Args, Query, parse
-from .records import sanitized
-from .storage import Storage
 
 Answer = dict[str, Any]
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
-from .app import METRICS_LISTENER, App, create_app
-from .settings import Settings
+from ..app import METRICS_LISTENER, App, create_app
+from ..settings import Settings
 from .worker import DeadlineWorker
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             # several instances on one host would fight over; nothing here uses it.
             options["control_socket_disable"] = True
         if self.settings.metrics != "off":
-            from .metrics.multiprocess import worker_exited
+            from ..metrics.multiprocess import worker_exited
 
             options["child_exit"] = worker_exited
         for name, value in options.items():
@@ -131,7 +131,7 @@ def serve(settings: Settings) -> None:
     if settings.metrics == "off":
         GunicornServer(settings).run()
         return
-    from .metrics.multiprocess import shared_directory
+    from ..metrics.multiprocess import shared_directory
 
     with shared_directory():
         GunicornServer(settings).run()

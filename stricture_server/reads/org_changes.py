@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
 
+from ..runstore.entries import newest_before, parse_timeline
+from ..runstore.index import TIMELINE, ServiceRef
+from ..runstore.records import sanitized
 from .cursor import Cursor, decode
-from .entries import newest_before, parse_timeline
-from .index import TIMELINE, ServiceRef
 from .listings import LATEST_JOBS, Listings
 from .query import Queries
 from .query_params import CHANGES, Args, Query, parse
-from .records import sanitized
 
 Answer = dict[str, Any]
 Item = tuple["Position", Answer]

@@ -24,8 +24,8 @@ from typing import Any
 from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
+from ..http_errors import late_request_response, refused_request_response
 from .error_page import raw_response
-from .http_errors import late_request_response, refused_request_response
 
 HEADER_TIMEOUT_SECONDS = 10
 """The default time a client has to send a whole request head."""
@@ -43,7 +43,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
     """gunicorn's threaded worker, with request heads read in the event loop under a deadline.
 
     ``stricture-server serve`` sets the deadline from its settings; under a gunicorn command
-    of your own (``-k stricture_server.worker.DeadlineWorker``) it is
+    of your own (``-k stricture_server.serving.worker.DeadlineWorker``) it is
     :data:`HEADER_TIMEOUT_SECONDS`.
     """
 

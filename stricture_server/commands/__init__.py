@@ -1,0 +1,1 @@
+"""The ``stricture-server`` command and its subcommands."""

@@ -1,0 +1,1 @@
+"""The ingest path before storage: reading the body, measuring it, validating it."""

@@ -1,0 +1,1 @@
+"""The read API's answers: listings, run queries, change feeds, their parameters."""

@@ -1,0 +1,1 @@
+"""How runs and their index entries are named and stored, once and immutably."""

@@ -1,0 +1,1 @@
+"""Process mode: gunicorn, its worker, and the answers it writes itself."""
