@@ -8,6 +8,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .config.file import ServerConfig, load_config
+from .config.values import ConfigError as ConfigError
+from .config.values import Secret as Secret
+
 PREFIX = "STRICTURE_SERVER_"
 
 STORAGE_DRIVERS = ("fs", "s3", "r2", "mirror")
@@ -30,22 +34,6 @@ BYTES_PER_VALUE = 48
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 # A Cloudflare account id goes into a host name: allow one DNS label, nothing else.
 _DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
-
-
-class ConfigError(ValueError):
-    """A setting is missing or has a bad value; the message names the variable."""
-
-
-@dataclass(frozen=True, slots=True)
-class Secret:
-    """A value that never shows in ``repr``, logs or error messages."""
-
-    value: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 def _default_workers() -> int:
@@ -164,6 +152,8 @@ class Settings:
     metrics_host: str = ""
     metrics_port: int = 0
     """Process mode: a second listen address that alone serves ``/metrics``; 0: none."""
+    config: ServerConfig = field(default_factory=ServerConfig)
+    """The configuration file (alert rules, access policy), validated at start."""
 
     @property
     def metrics_addr(self) -> str:
@@ -264,9 +254,16 @@ class Settings:
             lineage_skew_seconds=reader.get("LINEAGE_SKEW_SECONDS", "300", _positive_int),
             lineage_ingest_reach=reader.get("LINEAGE_INGEST_REACH", "5000", _positive_int),
             lineage_ingest_fresh_ms=reader.get("LINEAGE_INGEST_FRESH_MS", "0", _non_negative_int),
+            config=_config_file(env),
             **objects,
             **_metrics(env, reader),
         )
+
+
+def _config_file(env: Mapping[str, str]) -> ServerConfig:
+    """The configuration file named by ``CONFIG_FILE``, validated now; none is an empty one."""
+    path = env.get(f"{PREFIX}CONFIG_FILE", "").strip()
+    return load_config(path, env) if path else ServerConfig()
 
 
 def _object_store(env: Mapping[str, str], reader: _Reader, driver: str) -> dict[str, Any]:
@@ -406,6 +403,7 @@ KNOWN_VARIABLES = tuple(
         "OBJECT_COOLDOWN_SECONDS",
         "LINEAGE_INGEST_REACH",
         "LINEAGE_INGEST_FRESH_MS",
+        "CONFIG_FILE",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

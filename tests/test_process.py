@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -18,23 +17,11 @@ import orjson
 import pytest
 
 from . import factory
-from .deliveries import HANG_SECONDS, ROOT, http_send, server_process
+from .commands import run_command
+from .deliveries import HANG_SECONDS, http_send, server_process
 
 TOKEN = "process-token-abcdef"
 JSON = {"Content-Type": "application/json"}
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
-    return subprocess.run(
-        [sys.executable, "-m", "stricture_server", *args],
-        env={**clean, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=HANG_SECONDS,
-        check=False,
-    )
 
 
 def children(pid: int) -> list[int]:
@@ -51,7 +38,7 @@ def children(pid: int) -> list[int]:
 
 
 def test_bad_configuration_stops_with_one_line_and_no_traceback() -> None:
-    result = run_cli(
+    result = run_command(
         {"STRICTURE_SERVER_AUTH_MODE": "tokn", "STRICTURE_SERVER_INGEST_TOKEN": "s3cr3t"}, "serve"
     )
     assert result.returncode == 2
@@ -66,7 +53,7 @@ def test_bad_configuration_stops_with_one_line_and_no_traceback() -> None:
 def test_unusable_data_dir_stops_at_start(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    result = run_cli({"STRICTURE_SERVER_DATA_DIR": str(blocker / "data")})
+    result = run_command({"STRICTURE_SERVER_DATA_DIR": str(blocker / "data")})
     assert result.returncode == 2
     assert "STRICTURE_SERVER_DATA_DIR" in result.stderr
     assert "Traceback" not in result.stderr

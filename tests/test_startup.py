@@ -9,19 +9,19 @@ import orjson
 import pytest
 
 from . import lambda_events
+from .commands import run_command
 from .deliveries import free_port, http_send, server_process
 from .function_deliveries import gcf_process
 from .lambda_deliveries import lambda_runtime
 from .lambda_runtime_api import InvocationFailed
 from .objectstore import emulator, new_bucket, object_env
-from .test_process import run_cli
 
 INSTALL_HINT = "install the s3 extra: pip install '.[s3]'"
 
 
 def one_line_refusal(env: dict[str, str], *args: str) -> str:
     """Run the command; it must exit 2 with exactly one line on stderr, which is returned."""
-    result = run_cli(env, *args)
+    result = run_command(env, *args)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
@@ -148,13 +148,13 @@ def test_an_existing_bucket_passes_the_start_check(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("jobs", ["0", "-3", "many"])
 def test_reindex_refuses_a_number_of_jobs_below_one(tmp_path: Path, jobs: str) -> None:
-    result = run_cli({"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}, "reindex", "--jobs", jobs)
+    result = run_command({"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}, "reindex", "--jobs", jobs)
     assert result.returncode == 2
     assert f"argument --jobs: expected a positive integer, got {jobs!r}" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_version_comes_from_the_package_metadata() -> None:
-    result = run_cli({}, "--version")
+    result = run_command({}, "--version")
     assert result.returncode == 0
     assert result.stdout == f"stricture-server {version('stricture-server')}\n"

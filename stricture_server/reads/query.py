@@ -1,4 +1,6 @@
-"""The read API's answers about runs, from prefix listings of the index (see :mod:`..runstore.index`).
+"""The read API's answers about runs, from prefix listings of the run index.
+
+See :mod:`..runstore.index`.
 
 The listings of names (organizations, projects, services) are in :mod:`.listings`.
 
