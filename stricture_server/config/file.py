@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml  # type: ignore[import-untyped]
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from .values import ConfigError, Secret
+
+if TYPE_CHECKING:
+    from referencing import Registry
+
+# yaml, jsonschema and referencing are imported only when there is a file to read: most
+# deployments have none, and a function's cold start should not pay for them.
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 ROOT_SCHEMA = "server-config.schema.json"
@@ -34,6 +37,8 @@ class ServerConfig:
 
 def schema_registry() -> Registry[Any]:
     """The root schema and its sections, addressable by their relative file names."""
+    from referencing import Registry, Resource
+
     resources = [(ROOT_SCHEMA, _load_json(SCHEMA_DIR / ROOT_SCHEMA))]
     for path in sorted((SCHEMA_DIR / SECTION_DIR).glob("*.schema.json")):
         resources.append((f"{SECTION_DIR}/{path.name}", _load_json(path)))
@@ -44,6 +49,8 @@ def schema_registry() -> Registry[Any]:
 
 def load_config(path: str, env: Mapping[str, str]) -> ServerConfig:
     """Read, validate and resolve the file at ``path``; all its problems in one error."""
+    from jsonschema import Draft202012Validator
+
     document = _parse(path)
     registry = schema_registry()
     validator = Draft202012Validator(
@@ -66,6 +73,8 @@ def load_config(path: str, env: Mapping[str, str]) -> ServerConfig:
 
 
 def _parse(path: str) -> Any:
+    import yaml  # type: ignore[import-untyped]
+
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
