@@ -186,3 +186,16 @@ def test_the_lambda_build_refuses_a_compiler_of_another_python() -> None:
     )
     assert done.returncode == 2
     assert f"needs Python 3.99 ('{sys.executable}' is {_python_version()})" in done.stderr
+
+
+def test_snapstart_is_an_option_of_the_template_off_by_default() -> None:
+    template, problems = decode_str(TEMPLATE.read_text())
+    assert not problems
+    parameter = template["Parameters"]["SnapStart"]
+    assert parameter["Default"] == "None"
+    assert set(parameter["AllowedValues"]) == {"None", "PublishedVersions"}
+    function = template["Resources"]["IngestFunction"]["Properties"]
+    assert function["SnapStart"]["ApplyOn"] == {"Ref": "SnapStart"}
+    # SnapStart snapshots published versions only: the API must invoke one, through an alias.
+    assert function["AutoPublishAlias"]
+    assert function["Runtime"] in ("python3.12", "python3.13")

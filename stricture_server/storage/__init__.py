@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import BucketMissing, StorageUnavailable
 from ..settings import PREFIX, ConfigError, Settings
-from .base import Replicating, Storage
+from .base import Renewing, Replicating, Storage
 
 OBJECT_DRIVERS = ("s3", "r2", "mirror")
 """The drivers that need botocore, installed by the ``s3`` extra."""
@@ -70,6 +70,7 @@ def open_storage(settings: Settings) -> Storage:
 
 __all__ = [
     "OBJECT_DRIVERS",
+    "Renewing",
     "Replicating",
     "Storage",
     "check_object_store",

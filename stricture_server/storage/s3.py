@@ -126,6 +126,11 @@ class S3Storage:
         self.bucket = bucket
         self.guard = guard
 
+    def renew(self) -> None:
+        """Close the pooled connections (the client opens new ones) and renew the guard."""
+        self.client.close()
+        self.guard.renew()
+
     def create(self, key: str, data: bytes) -> None:
         """Put ``data`` at ``key`` unless the key exists (then :class:`ObjectExists`)."""
         digest = hashlib.sha256(data).digest()
