@@ -1,6 +1,11 @@
 """stricture-server: immutable, append-only run records of lineage artifacts and diffs."""
 
-from .app import App, create_app
-from .settings import Settings
+from .lean_werkzeug import install
+
+# Before anything imports werkzeug: see lean_werkzeug for what this keeps off a cold start.
+install()
+
+from .app import App, create_app  # noqa: E402
+from .settings import Settings  # noqa: E402
 
 __all__ = ["App", "Settings", "create_app"]

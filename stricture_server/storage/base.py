@@ -30,6 +30,14 @@ class Storage(Protocol):
 
 
 @runtime_checkable
+class Renewing(Protocol):
+    """A store holding per-instance state: connections, a failure count, a cool-down."""
+
+    def renew(self) -> None:
+        """Drop open connections and start the state afresh (a process resumed from a snapshot)."""
+
+
+@runtime_checkable
 class Replicating(Protocol):
     """A store that copies its objects elsewhere in the background (the ``mirror`` driver)."""
 

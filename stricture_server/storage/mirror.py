@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
 from ..settings import Settings
-from .base import Storage
+from .base import Renewing, Storage
 from .fs import FileStorage
 from .outbox import Entry, Outbox
 
@@ -160,6 +160,11 @@ class MirrorStorage:
         self._thread = None
         if replicating:
             self.start_replication()
+
+    def renew(self) -> None:
+        """Renew the object store's client and guard; the local copy holds no such state."""
+        if isinstance(self.remote, Renewing):
+            self.remote.renew()
 
     def create(self, key: str, data: bytes) -> None:
         """Write locally, queue for replication, or :class:`ObjectExists`."""
