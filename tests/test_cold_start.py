@@ -151,7 +151,7 @@ def test_a_cold_start_loads_nothing_the_ingest_path_does_not_use(
 
 def test_the_lean_werkzeug_package_still_exports_its_names() -> None:
     code = (
-        "import json, stricture_server, sys\n"
+        "import json, stricture_server.adapters, sys\n"
         "assert 'werkzeug.serving' not in sys.modules\n"
         "from werkzeug import Client, Request, Response, run_simple\n"
         "import werkzeug.serving, werkzeug.test\n"
@@ -163,3 +163,15 @@ def test_the_lean_werkzeug_package_still_exports_its_names() -> None:
         "    print(json.dumps(str(exc)))\n"
     )
     assert in_fresh_interpreter(code, {}) == "module 'werkzeug' has no attribute 'nothing'"
+
+
+def test_importing_the_package_leaves_werkzeug_as_it_is() -> None:
+    code = (
+        "import json, sys\n"
+        "from stricture_server import create_app, Settings\n"
+        "import werkzeug\n"
+        "print(json.dumps('werkzeug.serving' in sys.modules))\n"
+    )
+    # Outside a function entry (process mode, a program of the user's), werkzeug's own
+    # __init__ runs: nothing of its package is changed behind the user's back.
+    assert in_fresh_interpreter(code, {}) is True
