@@ -33,7 +33,7 @@ from .runstore.records import LATEST, identity_from_path, normalize
 from .runstore.runs import RunStore
 from .settings import Settings
 from .storage import Replicating, Storage, open_storage
-from .storage.local_first import LocalFirst, noting
+from .storage.local_first import LocalFirst, Partial, noting
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -182,25 +182,24 @@ class App:
         request_id = given_id if _REQUEST_ID.fullmatch(given_id) else new_run_id()
         fields: Fields = {}
         route = UNMATCHED
-        with noting() as partial:
-            try:
-                if self.settings.metrics_port and self._wrong_listener(request):
-                    raise NotFound()
-                rule, args = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
-                route = rule.rule
+        partial = Partial()
+        try:
+            if self.settings.metrics_port and self._wrong_listener(request):
+                raise NotFound()
+            rule, args = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
+            route = rule.rule
+            with noting(partial):
                 response: Response = rule.endpoint(request, fields, **args)
-            except Exception as exc:
-                response, reason = error_response(exc)
-                fields["reason"] = reason
-                if self.metrics is not None and route == "/v1/artifacts":
-                    self.metrics.refused(exc)
-                # A 503 is the store failing, not a bug: its reason is in the request line.
-                if response.status_code >= 500 and response.status_code != 503:
-                    log.error(
-                        "request failed",
-                        exc_info=exc,
-                        extra={"fields": {"request_id": request_id}},
-                    )
+        except Exception as exc:
+            response, reason = error_response(exc)
+            fields["reason"] = reason
+            if self.metrics is not None and route == "/v1/artifacts":
+                self.metrics.refused(exc)
+            # A 503 is the store failing, not a bug: its reason is in the request line below.
+            if response.status_code >= 500 and response.status_code != 503:
+                log.error(
+                    "request failed", exc_info=exc, extra={"fields": {"request_id": request_id}}
+                )
         if partial.reason:
             response.headers[PARTIAL_HEADER] = STORE_UNAVAILABLE
             fields["partial"] = partial.reason

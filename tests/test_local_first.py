@@ -68,13 +68,13 @@ def test_a_listing_that_fails_midway_goes_on_from_the_local_copy(tmp_path: Path)
     local = ["p/a", "p/c"]
     store = FailingAfter(_filled(tmp_path / "store", [*local, "p/b0", "p/b1", "p/b2"]), 2)
     view = LocalFirst(store, _filled(tmp_path / "local", local))
-    with noting() as partial:
+    with noting(partial := Partial()):
         assert list(view.list("p/")) == ["p/a", "p/b0", "p/c"]
     assert partial.reason == "store away"
-    with noting() as partial:
+    with noting(partial := Partial()):
         assert list(view.list("p/", "p/b0")) == ["p/b1", "p/b2", "p/c"]  # a resumed page alike
     assert partial.reason == "store away"
-    with noting() as partial:
+    with noting(partial := Partial()):
         assert list(view.list("p/c")) == ["p/c"]
     assert partial == Partial()  # answered whole: nothing noted
 
@@ -82,7 +82,7 @@ def test_a_listing_that_fails_midway_goes_on_from_the_local_copy(tmp_path: Path)
 def test_a_miss_while_the_store_is_away_is_noted_and_still_not_found(tmp_path: Path) -> None:
     store = FailingAfter(_filled(tmp_path / "store", ["p/elsewhere"]), 0)
     view = LocalFirst(store, FileStorage(tmp_path / "local"))
-    with noting() as partial, pytest.raises(NotFoundLocally):
+    with noting(partial := Partial()), pytest.raises(NotFoundLocally):
         view.read("p/unknown")
     assert partial.reason == "store away"
     # Outside a request nothing is noted, and nothing fails for it.
@@ -92,10 +92,10 @@ def test_a_miss_while_the_store_is_away_is_noted_and_still_not_found(tmp_path: P
 def test_notes_made_on_a_pools_threads_reach_the_request(tmp_path: Path) -> None:
     store = FailingAfter(_filled(tmp_path / "store", ["a/elsewhere", "b/elsewhere"]), 0)
     view = LocalFirst(store, FileStorage(tmp_path / "local"))
-    with noting() as partial, ThreadPoolExecutor(4) as pool:
+    with noting(partial := Partial()), ThreadPoolExecutor(4) as pool:
         assert list(pool.map(carried(lambda p: list(view.list(p))), ["a/", "b/"])) == [[], []]
     assert partial.reason == "store away"
-    with noting() as partial, ThreadPoolExecutor(4) as pool:
+    with noting(partial := Partial()), ThreadPoolExecutor(4) as pool:
         # Without carrying the request's context, a pool thread's note is lost.
         list(pool.map(lambda p: list(view.list(p)), ["a/", "b/"]))
     assert partial == Partial()

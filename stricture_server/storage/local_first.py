@@ -35,12 +35,11 @@ _current: ContextVar[Partial | None] = ContextVar("stricture_partial", default=N
 
 
 @contextmanager
-def noting() -> Iterator[Partial]:
-    """Note, while open, whether any read was answered from the local copy alone."""
-    partial = Partial()
+def noting(partial: Partial) -> Iterator[None]:
+    """Note in ``partial``, while open, whether a read was answered from the local copy alone."""
     token = _current.set(partial)
     try:
-        yield partial
+        yield
     finally:
         _current.reset(token)
 
