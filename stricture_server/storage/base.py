@@ -44,5 +44,8 @@ class Replicating(Protocol):
     def start_replication(self) -> None:
         """Start copying in the background of this process."""
 
+    def local_copy(self) -> Storage:
+        """The store every object is written to first, which answers while the other is away."""
+
     def replication_status(self) -> dict[str, Any]:
         """Counts and ages of the replication, for ``GET /v1/replication``."""
