@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from werkzeug.test import Client
+
+from stricture_server import Settings
+from stricture_server.app import App
+from stricture_server.auth import NoAuth
+from stricture_server.errors import StorageUnavailable
+from stricture_server.ingest.validation import EnvelopeValidator
+from stricture_server.runstore.records import identity_from_path
+from stricture_server.runstore.runs import RunStore
+from stricture_server.storage import Storage
+from stricture_server.storage.fs import FileStorage
 
 from . import factory
 from .conftest import TOKEN
@@ -125,3 +138,48 @@ def test_bad_audit_queries_are_400(deployment: Deployment, query: str) -> None:
 def test_the_audit_endpoints_need_credentials(deployment: Deployment) -> None:
     for path in ("/v1/audit", "/v1/audit/some-org", "/v1/audit/some-org/verify"):
         assert deployment.delivery.send("GET", path, {}).status == 401
+
+
+VALIDATOR = EnvelopeValidator(strict=True, max_errors=50)
+
+
+class AuditDown:
+    """A store whose audit trail cannot be written (the rest works): a full or failing bucket."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.down = True
+
+    def create(self, key: str, data: bytes) -> None:
+        if self.down and "/audit/" in key:
+            raise StorageUnavailable("audit trail unavailable")
+        self.storage.create(key, data)
+
+    def read(self, key: str) -> bytes:
+        return self.storage.read(key)
+
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        return self.storage.list(prefix, start_after)
+
+
+def test_an_ingest_whose_event_cannot_be_stored_is_503_and_its_retry_is_recorded(
+    tmp_path: Path,
+) -> None:
+    store = AuditDown(FileStorage(tmp_path))
+    app = App(Settings(data_dir=str(tmp_path)), RunStore(store, "p"), NoAuth(), VALIDATOR)
+    client = Client(app)
+    document = factory.envelope(run_id="unrecorded")
+    org = document["organization"]
+    first = client.post("/v1/artifacts", data=body_of(document), content_type="application/json")
+    assert first.status_code == 503
+    assert first.headers["Retry-After"]
+    # The run is stored: nothing is lost, and the client's retry is a replay...
+    store.down = False
+    retry = client.post("/v1/artifacts", data=body_of(document), content_type="application/json")
+    assert retry.status_code == 202
+    # ...which the trail records with the run's record, so seals cover it.
+    (event,) = client.get(f"/v1/audit/{org}").get_json()["events"]
+    assert (event["result"], event["record"]) == (
+        "replayed",
+        app.runs.record_key(identity_from_path(org, "checkout", "api", "unrecorded")),
+    )

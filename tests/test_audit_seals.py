@@ -136,6 +136,9 @@ def test_verify_names_a_deleted_event_and_record(store: Store) -> None:
         ("missing", "event", events[0]),
         ("missing", "record", records[2]),
     ]
+    verified = run_command(store.env, "audit", "verify", "--organization", org)
+    assert verified.returncode == 1, verified.stderr
+    assert len(orjson.loads(verified.stdout)["problems"]) == 2
 
 
 def test_verify_names_a_flipped_byte_in_an_event_and_a_record(store: Store) -> None:
