@@ -20,7 +20,6 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 
@@ -130,8 +129,8 @@ def seal_log(
     cutoff = (now_ms - GRACE_MS) // period_ms * period_ms
     latest = latest_seal(storage, root)
     since = latest.start_ms if latest else 0
-    late: list[tuple[str, bytes]] = []
-    periods: dict[int, list[tuple[str, bytes]]] = {}
+    late: list[_Entry] = []
+    periods: dict[int, list[_Entry]] = {}
     for key in storage.list(events_root(root), first_key_before(root, cutoff)):
         name = key.rsplit("/", 1)[1]
         if not is_event_name(name):
@@ -141,10 +140,10 @@ def seal_log(
             break
         if latest is not None and time_ms < latest.end_ms:
             if name not in latest.events:
-                late.append((name, _read(storage, key)))
+                late.append(_entry(storage, key, name))
             continue
         start = max(time_ms // period_ms * period_ms, latest.end_ms if latest else 0)
-        periods.setdefault(start, []).append((name, _read(storage, key)))
+        periods.setdefault(start, []).append(_entry(storage, key, name))
     if late and not periods and latest is not None and cutoff > latest.end_ms:
         periods[max(cutoff - period_ms, latest.end_ms)] = []
     stored: list[str] = []
@@ -164,11 +163,32 @@ def seal_log(
     return stored
 
 
-def _read(storage: Storage, key: str) -> bytes:
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """What a seal keeps of one event: its name and hash, and the record its ingest stored."""
+
+    name: str
+    sha256: str
+    record: str | None
+    digest: str | None
+
+
+def _entry(storage: Storage, key: str, name: str) -> _Entry:
+    """The event at ``key``, read once and kept small: a period may hold many."""
     try:
-        return storage.read(key)
+        data = storage.read(key)
     except ObjectNotFound:
-        return b""  # listed, then gone: sealed as empty, so verify names it
+        data = b""  # listed, then gone: sealed as empty, so verify names it
+    try:
+        event = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        event = None
+    if not isinstance(event, dict):
+        event = {}
+    record, digest = event.get("record"), event.get("digest")
+    if not (isinstance(record, str) and isinstance(digest, str)):
+        record = digest = None
+    return _Entry(name, sha256(data), record, digest)
 
 
 def _seal_bytes(
@@ -176,30 +196,18 @@ def _seal_bytes(
     start: int,
     end: int,
     previous: Seal | None,
-    events: list[tuple[str, bytes]],
-    late: list[tuple[str, bytes]],
+    events: list[_Entry],
+    late: list[_Entry],
 ) -> bytes:
-    records: dict[str, str] = {}
-    for _, data in [*events, *late]:
-        event = _event(data)
-        if isinstance(event.get("record"), str) and isinstance(event.get("digest"), str):
-            records[event["record"]] = event["digest"]
+    records = {e.record: e.digest for e in [*events, *late] if e.record is not None}
     link = None if previous is None else {"seal": previous.name, "sha256": previous.sha256}
     doc = {
         "organization": organization or None,
         "period": {"start": rfc3339(start), "end": rfc3339(end), "start_ms": start, "end_ms": end},
         "previous": link,
         # Oldest first, as they happened.
-        "events": [{"name": n, "sha256": sha256(d)} for n, d in reversed(events)],
-        "late": [{"name": n, "sha256": sha256(d)} for n, d in reversed(late)],
+        "events": [{"name": e.name, "sha256": e.sha256} for e in reversed(events)],
+        "late": [{"name": e.name, "sha256": e.sha256} for e in reversed(late)],
         "records": [{"key": k, "digest": v} for k, v in sorted(records.items())],
     }
     return orjson.dumps(doc)
-
-
-def _event(data: bytes) -> dict[str, Any]:
-    try:
-        found = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return {}
-    return found if isinstance(found, dict) else {}
