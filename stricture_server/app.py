@@ -493,16 +493,15 @@ class App:
 
     def audit_events(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/audit/{org}``: the organization's audit events, newest first."""
-        org = organization_of(organization)
-        return self._answer(request, lambda a: self.audit.page(org, a))
+        return self._answer(request, lambda a: self.audit.page(organization_of(organization), a))
 
     def audit_verify(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/audit/{org}/verify``: the seal chain checked, and what breaks it."""
         from .audit.verify import verify_query
 
-        org = organization_of(organization)
+        storage, prefix = self.runs.storage, self.runs.prefix
         return self._answer(
-            request, lambda a: verify_query(self.runs.storage, self.runs.prefix, org, a)
+            request, lambda a: verify_query(storage, prefix, organization_of(organization), a)
         )
 
     def server_audit_events(self, request: Request, fields: Fields) -> Response:

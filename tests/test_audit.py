@@ -136,8 +136,11 @@ def test_bad_audit_queries_are_400(deployment: Deployment, query: str) -> None:
 
 
 def test_the_audit_endpoints_need_credentials(deployment: Deployment) -> None:
-    for path in ("/v1/audit", "/v1/audit/some-org", "/v1/audit/some-org/verify"):
+    paths = ("/v1/audit", "/v1/audit/some-org", "/v1/audit/some-org/verify", "/v1/audit/---")
+    for path in paths:
         assert deployment.delivery.send("GET", path, {}).status == 401
+    # With credentials, a name that sanitises to nothing is the caller's mistake.
+    assert deployment.delivery.send("GET", "/v1/audit/---/verify", AUTH).status == 400
 
 
 VALIDATOR = EnvelopeValidator(strict=True, max_errors=50)
