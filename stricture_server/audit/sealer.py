@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from ..errors import StorageUnavailable
 from ..storage import Storage
 from .seals import GRACE_MS, seal_due
 
@@ -80,7 +81,9 @@ class Sealer:
                 stored = self.seal_once()
                 if stored:
                     log.info("audit sealed", extra={"fields": {"seals": len(stored)}})
+            except StorageUnavailable as exc:
+                # The next pass seals whatever this one could not.
+                log.warning("audit sealing failed", extra={"fields": {"reason": exc.reason}})
             except Exception:
-                # The store may be down: the next pass seals whatever this one could not.
-                log.warning("audit sealing failed", exc_info=True)
+                log.exception("audit sealing failed")
             self.stopping.wait(self.delay())

@@ -10,12 +10,12 @@ successor does not exist yet). The answer gives the head seal and its hash, to k
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from ..commands.reindex import record_keys
 from ..errors import ObjectNotFound
 from ..reads.query_params import Args, parse
 from ..runstore.integrity import Corrupt, record_digest
@@ -201,10 +201,9 @@ def _find_inserted_records(
 ) -> None:
     if not organization:
         return
-    base = f"{prefix}/" if prefix else ""
     first, last = rfc3339(span[0])[:10], rfc3339(span[1] - 1)[:10]
-    for key in _payload_keys(storage, f"{base}v1/org={organization}/"):
-        day = key.rsplit("/date=", 1)[1][:10]
+    for key in record_keys(storage, prefix, (organization,)):
+        day = key.rpartition("/date=")[2][:10]
         if key in sealed or not first <= day <= last:
             continue
         received = _received_ms(storage, key)
@@ -214,12 +213,6 @@ def _find_inserted_records(
             report.unsealed.append(key)  # stored late, as its event: the next seal takes it
         else:
             report.add("inserted", "record", key, None, "received in a sealed period, in no seal")
-
-
-def _payload_keys(storage: Storage, org_root: str) -> Iterator[str]:
-    for key in storage.list(org_root):
-        if key.endswith("/payload.json") and "/date=" in key:
-            yield key
 
 
 def _received_ms(storage: Storage, key: str) -> int | None:
