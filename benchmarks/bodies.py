@@ -6,6 +6,8 @@ with a ``run_id`` placeholder, so the load generator can give every request its 
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,3 +99,23 @@ def bodies(*, large: bool = True) -> list[Body]:
     if large:
         found.append(Body("10 MB artifact", _envelope(large_artifact())))
     return found
+
+
+def ingests(app: Any, body: Body, label: str) -> Callable[[], None]:
+    """One ingest of ``body`` through ``App.handle`` per call, a new run id each time."""
+    from werkzeug import Request
+    from werkzeug.test import EnvironBuilder
+
+    numbers = itertools.count()
+
+    def ingest() -> None:
+        environ = EnvironBuilder(
+            path="/v1/artifacts",
+            method="POST",
+            data=body.with_run_id(f"{label}-{next(numbers)}"),
+            content_type="application/json",
+        ).get_environ()
+        if app.handle(Request(environ)).status_code != 202:
+            raise SystemExit("benchmarks: the ingest was refused")
+
+    return ingest

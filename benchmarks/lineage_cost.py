@@ -27,10 +27,8 @@ import tempfile
 from pathlib import Path
 
 import orjson
-from bodies import bodies
+from bodies import bodies, ingests
 from validation_cost import paired
-from werkzeug import Request
-from werkzeug.test import EnvironBuilder
 
 from stricture_server import Settings, create_app
 from stricture_server.blast.derive import derive
@@ -55,15 +53,7 @@ def main() -> int:
         logging.disable(logging.INFO)
         numbers = itertools.count()
 
-        def ingest() -> None:
-            environ = EnvironBuilder(
-                path="/v1/artifacts",
-                method="POST",
-                data=body.with_run_id(f"whole-{next(numbers)}"),
-                content_type="application/json",
-            ).get_environ()
-            if app.handle(Request(environ)).status_code != 202:
-                raise SystemExit("benchmarks: the ingest was refused")
+        ingest = ingests(app, body, "whole")
 
         def lineage_step() -> None:
             run_id = f"step-{next(numbers)}"

@@ -6,10 +6,11 @@ serialise the envelope canonically (sorted keys) and hash it with sha256, the re
 claim the run id at a date-free key and write the record at its canonical dated key, in a run
 directory of its own (``.../date=<day>/run=<id>/payload.json``); and write the run's index
 entry (the read API); derive the run's lineage graph (the project's ``RunGraph``) and write
-it twice, beside the record and as the org's feed entry (issue 12). Each file with the floor's
-durable create. The blast radius is left out: it needs an org graph, which the floor has not.
-No routing, auth, sanitising, logging or error handling: what stricture-server spends beyond
-this is its own overhead.
+it twice, beside the record and as the org's feed entry (issue 12); and write the request's
+audit event, one small object named by inverted time and a random part in the org's log
+(issue 14). Each file with the floor's durable create. The blast radius is left out: it needs
+an org graph, which the floor has not. No routing, auth, sanitising, logging or error
+handling: what stricture-server spends beyond this is its own overhead.
 Run as ``gunicorn mandated:app`` with ``FLOOR_DATA_DIR`` set.
 """
 
@@ -17,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -70,6 +73,19 @@ def _store(document: dict[str, Any]) -> None:
     graph = RunGraph.from_artifact(document["artifact"], run_id).to_json()
     _create(f"{service}/date={received[:10]}/run={run_id}", "lineage-graph.json", graph)
     _create(f"{ROOT}/{document['organization']}/feed", f"{received}-{run_id}.json", graph)
+    event = orjson.dumps(
+        {
+            "time": received,
+            "identity": {"kind": "shared-token"},
+            "action": "ingest",
+            "target": [document["organization"], document["project"], document["service"], run_id],
+            "result": "accepted",
+            "digest": digest,
+        }
+    )
+    inverted = 10**13 - 1 - time.time_ns() // 1_000_000
+    name = f"{inverted:013d}-{secrets.token_hex(8)}.json"
+    _create(f"{ROOT}/{document['organization']}/audit", name, event)
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

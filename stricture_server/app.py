@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,10 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
+from .audit.events import SERVER_LOG
+from .audit.identity import identity_of
+from .audit.routes import describe
+from .audit.trail import AuditTrail
 from .auth import Authenticator, NoAuth, TokenAuth, make_authenticator
 from .blast.answers import GraphAnswers, organization_of
 from .blast.derive import RunLineage, derive
@@ -38,6 +42,7 @@ from .storage.local_first import LocalFirst, Partial, noting
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from .audit.sealer import Sealer
     from .metrics.recorder import Metrics
     from .reads.listings import Listings
     from .reads.query import Queries
@@ -107,6 +112,7 @@ class App:
             settings.lineage_ingest_fresh_ms,
         )
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
+        self.audit = AuditTrail(runs.storage, runs.prefix)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -154,6 +160,11 @@ class App:
                     methods=["GET", "POST"],
                 ),
                 Rule("/v1/changes/<organization>", endpoint=self.org_changes, methods=["GET"]),
+                Rule("/v1/audit", endpoint=self.server_audit_events, methods=["GET"]),
+                Rule("/v1/audit/<organization>", endpoint=self.audit_events, methods=["GET"]),
+                Rule(
+                    "/v1/audit/<organization>/verify", endpoint=self.audit_verify, methods=["GET"]
+                ),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -165,6 +176,13 @@ class App:
         from .reads.query import Queries
 
         return Queries(self.reads)
+
+    @cached_property
+    def sealer(self) -> Sealer:
+        """Process mode's background sealing of the audit trail (started by the server)."""
+        from .audit.sealer import Sealer
+
+        return Sealer(self.runs.storage, self.runs.prefix, self.settings.audit_seal_seconds)
 
     @cached_property
     def listings(self) -> Listings:
@@ -183,6 +201,7 @@ class App:
         fields: Fields = {}
         route = UNMATCHED
         partial = Partial()
+        args: Mapping[str, Any] = {}
         try:
             if self.settings.metrics_port and self._wrong_listener(request):
                 raise NotFound()
@@ -191,15 +210,13 @@ class App:
             with noting(partial):
                 response: Response = rule.endpoint(request, fields, **args)
         except Exception as exc:
-            response, reason = error_response(exc)
-            fields["reason"] = reason
-            if self.metrics is not None and route == "/v1/artifacts":
-                self.metrics.refused(exc)
-            # A 503 is the store failing, not a bug: its reason is in the request line below.
-            if response.status_code >= 500 and response.status_code != 503:
-                log.error(
-                    "request failed", exc_info=exc, extra={"fields": {"request_id": request_id}}
-                )
+            response = self._failed(exc, request_id, route, fields)
+        try:
+            self._audit(request, request_id, route, response.status_code, fields, args)
+        except Exception as exc:
+            # An action the trail cannot record is answered as failed (503 when the store is
+            # down): the client retries, and the retry (a replay) is recorded.
+            response = self._failed(exc, request_id, route, fields)
         if partial.reason:
             response.headers[PARTIAL_HEADER] = STORE_UNAVAILABLE
             fields["partial"] = partial.reason
@@ -225,6 +242,39 @@ class App:
             },
         )
         return response
+
+    def _failed(self, exc: Exception, request_id: str, route: str, fields: Fields) -> Response:
+        response, reason = error_response(exc)
+        fields["reason"] = reason
+        if self.metrics is not None and route == "/v1/artifacts":
+            self.metrics.refused(exc)
+        # A 503 is the store failing, not a bug: its reason is in the request line.
+        if response.status_code >= 500 and response.status_code != 503:
+            log.error("request failed", exc_info=exc, extra={"fields": {"request_id": request_id}})
+        return response
+
+    def _audit(
+        self,
+        request: Request,
+        request_id: str,
+        route: str,
+        status: int,
+        fields: Fields,
+        names: Mapping[str, Any],
+    ) -> None:
+        """Record the answered request in the audit trail if :mod:`.audit.routes` says so."""
+        event = describe(
+            route,
+            request.method,
+            status,
+            time_ms=int(self.clock().timestamp() * 1000),
+            request_id=request_id,
+            identity=identity_of(self.settings.auth_mode, status, fields),
+            fields=fields,
+            names=names,
+        )
+        if event is not None:
+            fields["audit"] = self.audit.write(event).rsplit("/", 1)[1]
 
     def _wrong_listener(self, request: Request) -> bool:
         """With ``METRICS_ADDR``: /metrics only there, and only it and the probes there."""
@@ -303,7 +353,7 @@ class App:
             run_id=identity.run_id,
         )
         accepted = self.runs.create(record, received)
-        fields["replay"] = accepted.replay
+        fields.update(replay=accepted.replay, digest=record.digest, record_key=accepted.key)
         if self.metrics is not None:
             self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
         # Indexed after the record is stored, with the run's first received time, so an
@@ -454,6 +504,23 @@ class App:
             "registry": found.document,
         }
         return json_response(200 if request.method == "GET" else 201, answer)
+
+    def audit_events(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``GET /v1/audit/{org}``: the organization's audit events, newest first."""
+        return self._answer(request, lambda a: self.audit.page(organization_of(organization), a))
+
+    def audit_verify(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``GET /v1/audit/{org}/verify``: the seal chain checked, and what breaks it."""
+        from .audit.verify import verify_query
+
+        storage, prefix = self.runs.storage, self.runs.prefix
+        return self._answer(
+            request, lambda a: verify_query(storage, prefix, organization_of(organization), a)
+        )
+
+    def server_audit_events(self, request: Request, fields: Fields) -> Response:
+        """``GET /v1/audit``: audit events of requests that name no organization."""
+        return self._answer(request, lambda a: self.audit.page(SERVER_LOG, a))
 
     def replication_status(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""

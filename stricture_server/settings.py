@@ -77,6 +77,14 @@ def _depth(raw: str) -> int:
     return value
 
 
+def _seal_period(raw: str) -> int:
+    value = _positive_int(raw)
+    # Periods that tile a UTC day: every process, whatever its start, seals the same periods.
+    if value < 60 or 86400 % value:
+        raise ValueError("must be at least 60 and divide a day (86400 seconds)")
+    return value
+
+
 def _bool(raw: str) -> bool:
     text = raw.strip().lower()
     if text in ("1", "true", "yes", "on"):
@@ -152,6 +160,8 @@ class Settings:
     metrics_host: str = ""
     metrics_port: int = 0
     """Process mode: a second listen address that alone serves ``/metrics``; 0: none."""
+    audit_seal_seconds: int = 3600
+    """The audit trail's seal period: each log gets one seal per period that had events."""
     config: ServerConfig = field(default_factory=ServerConfig)
     """The configuration file (alert rules, access policy), validated at start."""
 
@@ -254,6 +264,7 @@ class Settings:
             lineage_skew_seconds=reader.get("LINEAGE_SKEW_SECONDS", "300", _positive_int),
             lineage_ingest_reach=reader.get("LINEAGE_INGEST_REACH", "5000", _positive_int),
             lineage_ingest_fresh_ms=reader.get("LINEAGE_INGEST_FRESH_MS", "0", _non_negative_int),
+            audit_seal_seconds=reader.get("AUDIT_SEAL_SECONDS", "3600", _seal_period),
             config=_config_file(env),
             **objects,
             **_metrics(env, reader),
@@ -404,6 +415,7 @@ KNOWN_VARIABLES = tuple(
         "LINEAGE_INGEST_REACH",
         "LINEAGE_INGEST_FRESH_MS",
         "CONFIG_FILE",
+        "AUDIT_SEAL_SECONDS",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

@@ -169,30 +169,33 @@ def test_requests_per_ingest() -> None:
     first = orjson.dumps(factory.envelope(run_id="r-0", organization=document["organization"]))
     # Then the lineage step: the run's graph in the org's feed, and beside the record.
     lineage = ["PutObject", "PutObject"]
-    expected = ["PutObject", "PutObject", *names, "PutObject index", *lineage]
-    assert count("POST", "/v1/artifacts", first) == (202, expected, 12)
+    # Last, the audit event: in a new organization's log, after the log's entry.
+    audit = ["PutObject"]
+    new_log = ["PutObject", *audit]
+    expected = ["PutObject", "PutObject", *names, "PutObject index", *lineage, *new_log]
+    assert count("POST", "/v1/artifacts", first) == (202, expected, 14)
     # Once the process knows the service, a run costs nothing more for its names.
     body = orjson.dumps(document)
     new = ["PutObject", "PutObject", "PutObject index"]
-    assert count("POST", "/v1/artifacts", body) == (202, [*new, *lineage], 5)
+    assert count("POST", "/v1/artifacts", body) == (202, [*new, *lineage, *audit], 6)
     location = f"/v1/artifacts/{document['organization']}/checkout/api/r-1"
     assert count("GET", location) == (200, ["GetObject", "GetObject"], 2)
     # A replay: claim refused and read (its time indexes the run); record and index
     # creates refused, which also completes a first attempt that stopped early.
     # Then whether the run's lineage graph is stored, so the feed gets no second entry.
     replay = ["PutObject", "GetObject", "PutObject", "PutObject index", "ListObjectsV2"]
-    assert count("POST", "/v1/artifacts", body) == (202, replay, 5)
+    assert count("POST", "/v1/artifacts", body) == (202, [*replay, *audit], 6)
     changed = orjson.dumps({**document, "artifact": factory.artifact(2)})
     # A conflict: claim refused and read, then whether its record is stored, so the 409 can
     # say when the first body would complete a run whose record is missing.
     conflict = ["PutObject", "GetObject", "ListObjectsV2"]
-    assert count("POST", "/v1/artifacts", changed) == (409, conflict, 3)
+    assert count("POST", "/v1/artifacts", changed) == (409, [*conflict, *audit], 4)
     # A run of a new organization: its service's entry is looked for, then the three created.
     with_commit = orjson.dumps(factory.envelope(run_id="r-2", commit_sha="a" * 40))
     entered = [*new[:2], "GetObject index", *["PutObject index"] * 3]
     assert count("POST", "/v1/artifacts", with_commit)[1:] == (
-        [*entered, *["PutObject index"] * 2, *lineage],
-        10,
+        [*entered, *["PutObject index"] * 2, *lineage, *new_log],
+        12,
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
 
+from ..audit.command import add_arguments as add_audit_arguments
 from ..push.command import add_arguments as add_push_arguments
 from ..settings import PREFIX, ConfigError, Settings
 from ..storage import check_object_store, require_sdk
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--organization", help="only this organization's objects")
         command.add_argument("--project", help="only this project's (needs --organization)")
         command.add_argument("--service", help="only this service's (needs --project)")
+    add_audit_arguments(commands)
     push = commands.add_parser(
         "push",
         help="send a CI run's artifact, diff and summary to a server (docs/ci.md); "
@@ -130,6 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .reindex import reindex_command
 
         return reindex_command(settings, args.jobs, sys.stderr.isatty(), scope)
+    if args.command == "audit":
+        from ..audit.command import run as audit
+
+        return audit(settings, args)
     if args.command == "verify":
         from .verify import verify_command
 

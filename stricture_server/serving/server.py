@@ -73,8 +73,10 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(name, value)
 
     def load(self) -> WSGIApplication:
-        """Build the app in each worker, after the fork."""
-        app = ReadTimeout(create_app(self.settings), self.settings.read_timeout_seconds)
+        """Build the app in each worker, after the fork, and start its audit sealing."""
+        core = create_app(self.settings)
+        core.sealer.start()
+        app = ReadTimeout(core, self.settings.read_timeout_seconds)
         if self.settings.metrics_port:
             return MetricsListener(app, self.settings.metrics_port)
         return app
