@@ -188,6 +188,11 @@ class Settings:
         tokens = _tokens(env, "INGEST_TOKEN")
         config = _config_file(env)
         auth_mode = _auth_mode(reader, tokens, has_access=config.section("access") is not None)
+        if auth_mode == "policy":
+            # Parsed now only to refuse at start what the schema cannot say (issuer addresses).
+            from .access.settings import AccessSettings
+
+            AccessSettings.from_section(config.section("access"))
         if auth_mode == "token" and not tokens:
             raise ConfigError(
                 f"{PREFIX}AUTH_MODE='token' needs {PREFIX}INGEST_TOKEN "

@@ -306,3 +306,11 @@ def test_token_create_refuses_a_bad_scope() -> None:
     made = run_cli("token", "create", "--scope", "write")
     assert made.returncode == 2
     assert "ACTIONS:ORG" in made.stderr
+
+
+@pytest.mark.parametrize("issuer", ["http://issuer.example.com", "http://10.0.0.1:8080"])
+def test_an_issuer_in_the_clear_off_loopback_is_a_start_error(tmp_path: Path, issuer: str) -> None:
+    section = {"issuers": [{"issuer": issuer, "audience": "x"}]}
+    config = write_config(tmp_path / "server.json", section)
+    with pytest.raises(ConfigError, match="must be https"):
+        Settings.from_env({"STRICTURE_SERVER_CONFIG_FILE": str(config)})

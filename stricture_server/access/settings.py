@@ -5,11 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
+from ..config.values import ConfigError
 from .policy import Policy, rule_of
 from .tokens import ServiceToken, service_token
 
 DEFAULT_ALGORITHMS = ("RS256",)
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _checked_url(where: str, url: str) -> str:
+    """An issuer or key set address: HTTPS, or plain HTTP on loopback only (a local issuer),
+    since keys fetched in the clear could be swapped on the way."""
+    parsed = urlsplit(url)
+    if parsed.scheme == "https" or (parsed.scheme == "http" and parsed.hostname in LOOPBACK):
+        return url
+    raise ConfigError(f"access: {where} {url!r}: must be https (http only on loopback)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +51,10 @@ class AccessSettings:
         return cls(
             issuers=tuple(
                 Issuer(
-                    i["issuer"],
+                    _checked_url("issuer", i["issuer"]),
                     i["audience"],
                     tuple(i.get("algorithms", DEFAULT_ALGORITHMS)),
-                    i.get("jwks_uri", ""),
+                    _checked_url("jwks_uri", i["jwks_uri"]) if "jwks_uri" in i else "",
                 )
                 for i in section.get("issuers", ())
             ),
