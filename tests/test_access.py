@@ -314,3 +314,16 @@ def test_an_issuer_in_the_clear_off_loopback_is_a_start_error(tmp_path: Path, is
     config = write_config(tmp_path / "server.json", section)
     with pytest.raises(ConfigError, match="must be https"):
         Settings.from_env({"STRICTURE_SERVER_CONFIG_FILE": str(config)})
+
+
+def test_an_expiry_without_an_offset_is_read_as_utc() -> None:
+    from datetime import UTC, datetime
+
+    from stricture_server.access.tokens import TokenBook, service_token
+    from stricture_server.errors import Unauthenticated
+
+    token, entry = token_entry("bare", "read:acme", expires="2020-01-01T00:00:00")
+    parsed = service_token(entry)
+    assert parsed.expires == datetime(2020, 1, 1, tzinfo=UTC)
+    with pytest.raises(Unauthenticated, match="expired"):
+        TokenBook([parsed]).find(token, datetime.now(UTC))

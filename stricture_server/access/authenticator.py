@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cached_property
 from typing import TYPE_CHECKING
 
 from werkzeug import Request
@@ -59,13 +59,19 @@ class PolicyAuth:
         self.book = TokenBook(access.tokens)
         self.shared = tuple(t.value.encode() for t in shared)
         self.now = now
+        self._oidc: OidcVerifier | None = None
+        self._oidc_lock = threading.Lock()
 
-    @cached_property
+    @property
     def oidc(self) -> OidcVerifier:
-        """The OIDC verifier, imported on the first token that needs it."""
-        from .oidc import OidcVerifier
+        """The OIDC verifier, imported on the first token that needs it: one per process,
+        whichever thread asks first, so its key cache is shared."""
+        with self._oidc_lock:
+            if self._oidc is None:
+                from .oidc import OidcVerifier
 
-        return OidcVerifier(self.access)
+                self._oidc = OidcVerifier(self.access)
+            return self._oidc
 
     def authenticate(self, request: Request) -> Principal:
         """The caller, or :class:`Unauthenticated` saying why not."""

@@ -7,7 +7,7 @@ import hmac
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import Unauthenticated
@@ -66,8 +66,14 @@ def service_token(entry: Mapping[str, Any]) -> ServiceToken:
         grants=Grants(tuple(parse_scope(s) for s in scopes)),
         scopes=scopes,
         note=entry.get("note", ""),
-        expires=datetime.fromisoformat(expires) if expires else None,
+        expires=_aware(datetime.fromisoformat(expires)) if expires else None,
     )
+
+
+def _aware(when: datetime) -> datetime:
+    # The schema asks for an RFC 3339 time (with an offset); a bare one is read as UTC rather
+    # than failing every comparison with an aware "now".
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 class TokenBook:
