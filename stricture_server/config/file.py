@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import yaml  # type: ignore[import-untyped]
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from .values import ConfigError, Secret
+
+if TYPE_CHECKING:
+    from referencing import Registry
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 ROOT_SCHEMA = "server-config.schema.json"
@@ -34,6 +35,8 @@ class ServerConfig:
 
 def schema_registry() -> Registry[Any]:
     """The root schema and its sections, addressable by their relative file names."""
+    from referencing import Registry, Resource
+
     resources = [(ROOT_SCHEMA, _load_json(SCHEMA_DIR / ROOT_SCHEMA))]
     for path in sorted((SCHEMA_DIR / SECTION_DIR).glob("*.schema.json")):
         resources.append((f"{SECTION_DIR}/{path.name}", _load_json(path)))
@@ -44,6 +47,10 @@ def schema_registry() -> Registry[Any]:
 
 def load_config(path: str, env: Mapping[str, str]) -> ServerConfig:
     """Read, validate and resolve the file at ``path``; all its problems in one error."""
+    # Imported only with a file to check: a server without one (a function's cold start, an
+    # ingest that never lists an invalid body's problems) does not load jsonschema.
+    from jsonschema import Draft202012Validator
+
     document = _parse(path)
     registry = schema_registry()
     validator = Draft202012Validator(
