@@ -16,6 +16,10 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
+from .access.enforce import may_read, require
+from .access.grants import READ, WRITE, Target
+from .access.principal import PRINCIPAL, Principal, principal_of
+from .access.routes import route_access
 from .audit.events import SERVER_LOG
 from .audit.identity import identity_of
 from .audit.routes import describe
@@ -116,6 +120,7 @@ class App:
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
+                Rule("/v1/whoami", endpoint=self.whoami, methods=["GET"]),
                 Rule("/v1/artifacts", endpoint=self.ingest, methods=["POST"]),
                 Rule("/v1/artifacts", endpoint=self.organizations, methods=["GET"]),
                 Rule(
@@ -207,6 +212,7 @@ class App:
                 raise NotFound()
             rule, args = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
             route = rule.rule
+            self._enforce(request, fields, route, args)
             with noting(partial):
                 response: Response = rule.endpoint(request, fields, **args)
         except Exception as exc:
@@ -269,12 +275,25 @@ class App:
             status,
             time_ms=int(self.clock().timestamp() * 1000),
             request_id=request_id,
-            identity=identity_of(self.settings.auth_mode, status, fields),
+            identity=identity_of(principal_of(request), status),
             fields=fields,
             names=names,
         )
         if event is not None:
             fields["audit"] = self.audit.write(event).rsplit("/", 1)[1]
+
+    def _enforce(
+        self, request: Request, fields: Fields, route: str, args: Mapping[str, Any]
+    ) -> None:
+        """The one access decision: authenticate the caller, then check the route's grant."""
+        access = route_access(route, request.method)
+        if access.action is None:
+            return
+        principal = self.authenticator.authenticate(request)
+        request.environ[PRINCIPAL] = principal
+        fields["caller"] = f"{principal.kind}:{principal.id}"
+        if access.target is not None:
+            require(principal, access.action, access.target(args), listing=access.listing)
 
     def _wrong_listener(self, request: Request) -> bool:
         """With ``METRICS_ADDR``: /metrics only there, and only it and the probes there."""
@@ -286,6 +305,11 @@ class App:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI face of :meth:`handle`."""
         return self.handle(Request(environ))(environ, start_response)
+
+    def whoami(self, request: Request, fields: Fields) -> Response:
+        """``GET /v1/whoami``: the caller's identity and grants, to debug a CI setup."""
+        parse(request.args.to_dict(flat=False), NONE)
+        return json_response(200, caller(request).as_json())
 
     def health(self, request: Request, fields: Fields) -> Response:
         """``GET /healthz``: the process is up. Never behind auth."""
@@ -319,7 +343,6 @@ class App:
 
     def ingest(self, request: Request, fields: Fields) -> Response:
         """``POST /v1/artifacts``: validate the envelope and store the run once."""
-        self.authenticator.authenticate(request)
         check_media_type(request.mimetype)
         body = read_body(
             request.stream,
@@ -346,6 +369,9 @@ class App:
         run_graph = derive(document["artifact"], record.identity.run_id)
         del document["artifact"]
         identity = record.identity
+        # Checked on the canonical names, before anything is stored.
+        target = Target(identity.organization, identity.project, identity.service)
+        require(caller(request), WRITE, target)
         fields.update(
             organization=identity.organization,
             project=identity.project,
@@ -385,7 +411,6 @@ class App:
         run_id: str,
     ) -> Response:
         """``GET /v1/artifacts/{org}/{project}/{service}/{run_id}``: the stored record."""
-        self.authenticator.authenticate(request)
         parse(request.args.to_dict(flat=False), NONE)
         identity = identity_from_path(organization, project, service, run_id)
         latest = identity.run_id == LATEST
@@ -414,22 +439,40 @@ class App:
         return response
 
     def _answer(self, request: Request, answer: Callable[[Args], dict[str, Any]]) -> Response:
-        self.authenticator.authenticate(request)
         return json_response(200, answer(request.args.to_dict(flat=False)))
 
     def organizations(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/artifacts``: the organizations."""
-        return self._answer(request, self.listings.organizations)
+        """``GET /v1/artifacts``: the organizations the caller may read something of."""
+        grants = caller(request).grants
+        answer = self.listings.organizations(request.args.to_dict(flat=False))
+        answer["organizations"] = [
+            o for o in answer["organizations"] if grants.touches(READ, Target(o["organization"]))
+        ]
+        return json_response(200, answer)
 
     def projects(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/artifacts/{org}``: the organization's projects."""
-        return self._answer(request, lambda a: self.listings.projects_of(organization, a))
+        """``GET /v1/artifacts/{org}``: the organization's projects the caller may read."""
+        grants = caller(request).grants
+        answer = self.listings.projects_of(organization, request.args.to_dict(flat=False))
+        org = answer["organization"]
+        answer["projects"] = [
+            p for p in answer["projects"] if grants.touches(READ, Target(org, p["project"]))
+        ]
+        return json_response(200, answer)
 
     def services(
         self, request: Request, fields: Fields, organization: str, project: str
     ) -> Response:
-        """``GET /v1/artifacts/{org}/{project}``: the project's services and their latest runs."""
-        return self._answer(request, lambda a: self.listings.services_of(organization, project, a))
+        """``GET /v1/artifacts/{org}/{project}``: the project's services the caller may read,
+        each with its latest run."""
+        who = caller(request)
+        args = request.args.to_dict(flat=False)
+        answer = self.listings.services_of(organization, project, args)
+        org, proj = answer["organization"], answer["project"]
+        answer["services"] = [
+            s for s in answer["services"] if may_read(who, org, proj, s["service"])
+        ]
+        return json_response(200, answer)
 
     def runs_of(self, request: Request, fields: Fields, **names: str) -> Response:
         """``GET /v1/artifacts/{org}/{project}/{service}``: run summaries, newest first."""
@@ -443,8 +486,10 @@ class App:
         """``GET /v1/changes/{org}``: every service's change feed of the org, newest first."""
         from .reads.org_changes import OrgChanges
 
+        who = caller(request)
         changes = OrgChanges(self.queries, self.listings)
-        return self._answer(request, lambda a: changes.changes_of(organization, a))
+        visible = lambda ref: may_read(who, ref.organization, ref.project, ref.service)  # noqa: E731
+        return self._answer(request, lambda a: changes.changes_of(organization, a, visible))
 
     def blast_radius(
         self,
@@ -456,7 +501,6 @@ class App:
         run_id: str,
     ) -> Response:
         """``GET /v1/blast-radius/{org}/{project}/{service}/{run_id}``: the run's impact."""
-        self.authenticator.authenticate(request)
         parse(request.args.to_dict(flat=False), NONE)
         identity = identity_from_path(organization, project, service, run_id)
         if identity.run_id == LATEST:
@@ -465,7 +509,6 @@ class App:
 
     def graph(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/graph/{org}``: the org's lineage graph, or one system's neighbourhood."""
-        self.authenticator.authenticate(request)
         form, answer = self.graphs.graph(organization, request.args.to_dict(flat=False))
         if form == "dot":
             return Response(answer, 200, mimetype="text/vnd.graphviz")
@@ -479,7 +522,6 @@ class App:
 
     def registry(self, request: Request, fields: Fields, organization: str) -> Response:
         """``POST /v1/registry/{org}`` stores a new registry version; ``GET`` the latest."""
-        self.authenticator.authenticate(request)
         parse(request.args.to_dict(flat=False), NONE)
         org = organization_of(organization)
         if request.method == "GET":
@@ -524,10 +566,17 @@ class App:
 
     def replication_status(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""
-        self.authenticator.authenticate(request)
         if self.replication is None:
             raise NotFound()
         return json_response(200, self.replication())
+
+
+def caller(request: Request) -> Principal:
+    """The caller ``App.handle`` authenticated for this request's route."""
+    found = principal_of(request)
+    if found is None:
+        raise RuntimeError("the route is not described as authenticated in access/routes.py")
+    return found
 
 
 def health_response() -> Response:

@@ -65,6 +65,15 @@ class Unauthenticated(StrictureError):
     """No credential, or a wrong one."""
 
 
+class Forbidden(StrictureError):
+    """A known caller without a grant for this action on this target."""
+
+    def __init__(self, caller: str, action: str, target: str) -> None:
+        super().__init__(f"{caller} may not {action} {target}")
+        self.action = action
+        self.target = target
+
+
 class RecordExists(StrictureError):
     """A run with this identity is stored already, with different content."""
 

@@ -12,6 +12,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from .errors import (
     BodyTimedOut,
     BodyTooLarge,
+    Forbidden,
     InvalidInput,
     LineageObjectInvalid,
     RecordCorrupt,
@@ -54,6 +55,9 @@ def error_response(exc: Exception) -> tuple[Response, str]:
     if isinstance(exc, Unauthenticated):
         headers = {"WWW-Authenticate": 'Bearer realm="stricture-server"'}
         return json_response(401, {"error": str(exc)}, headers), str(exc)
+    if isinstance(exc, Forbidden):
+        body = {"error": str(exc), "action": exc.action, "target": exc.target}
+        return json_response(403, body), "forbidden"
     if isinstance(exc, RecordMissing):
         body = {"error": MISSING, "location": exc.location, "repair": REPAIR_MISSING}
         return json_response(404, body), "record missing"

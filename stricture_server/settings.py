@@ -17,7 +17,7 @@ PREFIX = "STRICTURE_SERVER_"
 STORAGE_DRIVERS = ("fs", "s3", "r2", "mirror")
 AVAILABLE_STORAGE_DRIVERS = ("fs", "s3", "r2", "mirror")
 MIRROR_TARGETS = ("s3", "r2")
-AUTH_MODES = ("none", "token")
+AUTH_MODES = ("none", "token", "policy")
 VALIDATION_MODES = ("schema", "object")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 METRICS_MODES = ("off", "public", "token")
@@ -196,7 +196,13 @@ class Settings:
                 f"available: {', '.join(AVAILABLE_STORAGE_DRIVERS)}"
             )
         tokens = _tokens(env, "INGEST_TOKEN")
-        auth_mode = reader.choice("AUTH_MODE", "token" if tokens else "none", AUTH_MODES)
+        config = _config_file(env)
+        auth_mode = _auth_mode(reader, tokens, has_access=config.section("access") is not None)
+        if auth_mode == "policy":
+            # Parsed now only to refuse at start what the schema cannot say (issuer addresses).
+            from .access.settings import AccessSettings
+
+            AccessSettings.from_section(config.section("access"))
         if auth_mode == "token" and not tokens:
             raise ConfigError(
                 f"{PREFIX}AUTH_MODE='token' needs {PREFIX}INGEST_TOKEN "
@@ -265,10 +271,28 @@ class Settings:
             lineage_ingest_reach=reader.get("LINEAGE_INGEST_REACH", "5000", _positive_int),
             lineage_ingest_fresh_ms=reader.get("LINEAGE_INGEST_FRESH_MS", "0", _non_negative_int),
             audit_seal_seconds=reader.get("AUDIT_SEAL_SECONDS", "3600", _seal_period),
-            config=_config_file(env),
+            config=config,
             **objects,
             **_metrics(env, reader),
         )
+
+
+def _auth_mode(reader: _Reader, tokens: tuple[Secret, ...], *, has_access: bool) -> str:
+    """``policy`` when the configuration file has an access section, else as before: ``token``
+    when a shared token is set, else ``none``; a mode that would ignore the section is refused."""
+    default = "policy" if has_access else "token" if tokens else "none"
+    mode = reader.choice("AUTH_MODE", default, AUTH_MODES)
+    if mode == "policy" and not has_access:
+        raise ConfigError(
+            f"{PREFIX}AUTH_MODE='policy' needs an access section in the configuration file "
+            f"({PREFIX}CONFIG_FILE; see docs/access.md)"
+        )
+    if mode != "policy" and has_access:
+        raise ConfigError(
+            f"{PREFIX}AUTH_MODE={mode!r} with an access section in the configuration file: the "
+            f"policy would not be enforced; remove {PREFIX}AUTH_MODE (or set it to policy)"
+        )
+    return mode
 
 
 def _config_file(env: Mapping[str, str]) -> ServerConfig:

@@ -86,7 +86,9 @@ def test_every_audited_action_leaves_exactly_one_event(deployment: Deployment) -
     assert record.startswith(b'{"digest":"' + accepted["digest"].encode())
     assert "digest" not in conflict
     assert upload["target"] == {"organization": org}
-    assert {e["identity"]["kind"] for e in logged} == {"shared-token"}
+    assert {tuple(e["identity"].items()) for e in logged} == {
+        (("kind", "shared"), ("id", "shared"))
+    }
     for event in logged:
         assert TOKEN not in str(event)
         assert event["time"].endswith("Z")
@@ -119,7 +121,7 @@ def test_the_audit_log_filters_by_action_result_identity_and_time(
     assert results("result=accepted") == ["accepted"]
     assert results("result=accepted,replayed") == ["replayed", "accepted"]
     assert results("action=registry.upload") == []
-    assert results("identity=shared-token&action=ingest") == ["replayed", "accepted"]
+    assert results("identity=shared&action=ingest") == ["replayed", "accepted"]
     assert results("identity=anonymous") == []
     assert results("from=2000-01-01&to=2000-01-02") == []
     assert results("limit=1") == ["replayed"]

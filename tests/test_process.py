@@ -45,7 +45,7 @@ def test_bad_configuration_stops_with_one_line_and_no_traceback() -> None:
     lines = result.stderr.strip().splitlines()
     assert lines == [
         "stricture-server: configuration error: STRICTURE_SERVER_AUTH_MODE='tokn': "
-        "expected one of none, token"
+        "expected one of none, token, policy"
     ]
     assert "s3cr3t" not in result.stderr + result.stdout
 

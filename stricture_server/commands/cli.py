@@ -13,6 +13,7 @@ from ..audit.command import add_arguments as add_audit_arguments
 from ..push.command import add_arguments as add_push_arguments
 from ..settings import PREFIX, ConfigError, Settings
 from ..storage import check_object_store, require_sdk
+from .token import add_arguments as add_token_arguments
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +55,12 @@ def _parser() -> argparse.ArgumentParser:
         "not configured by STRICTURE_SERVER_* variables",
     )
     add_push_arguments(push)
+    token = commands.add_parser(
+        "token",
+        help="service tokens: create one (printed once, with its configuration entry) or list "
+        "those of the configuration file (docs/access.md)",
+    )
+    add_token_arguments(token)
     return parser
 
 
@@ -104,6 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..push.command import run
 
         return run(args, os.environ)
+    if args.command == "token" and args.action == "create":
+        # Needs no configuration: it prints a token and the entry to add to the file.
+        from .token import create
+
+        return create(args, sys.stdout)
     try:
         settings = Settings.from_env(os.environ)
         if settings.storage_driver in ("fs", "mirror"):
@@ -117,6 +129,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command in (None, "serve", "reindex"):
             check_object_store(settings)
         require_sdk(settings)
+        if args.command == "token":
+            from .token import list_tokens
+
+            return list_tokens(settings.config.section("access"), sys.stdout)
     except ConfigError as exc:
         print(f"stricture-server: configuration error: {exc}", file=sys.stderr)
         return 2

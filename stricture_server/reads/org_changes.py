@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain, islice
@@ -95,12 +95,19 @@ class OrgChanges:
         self.queries = queries
         self.listings = listings
 
-    def changes_of(self, organization: str, args: Args) -> Answer:
-        """A page of the drift changes of every service of an organization, newest run first."""
+    def changes_of(
+        self,
+        organization: str,
+        args: Args,
+        visible: Callable[[ServiceRef], bool] = lambda ref: True,
+    ) -> Answer:
+        """A page of the drift changes of every ``visible`` service of an organization, newest
+        run first."""
         query = parse(args, CHANGES)
         org = sanitized({"organization": organization})["organization"]
         resume = _resume(query.cursor) if query.cursor is not None else None
-        feeds = [self._feed(ref, query, resume) for ref in self.listings.every_service(org)]
+        refs = [ref for ref in self.listings.every_service(org) if visible(ref)]
+        feeds = [self._feed(ref, query, resume) for ref in refs]
         page = list(islice(heapq.merge(*_primed(feeds)), query.limit + 1))
         items = [item for _, item in page[: query.limit]]
         next_cursor = page[query.limit][0].cursor() if len(page) > query.limit else None
