@@ -16,6 +16,7 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
+from .alerts.setup import run_alerts
 from .auth import Authenticator, NoAuth, TokenAuth, make_authenticator
 from .blast.answers import GraphAnswers, organization_of
 from .blast.derive import RunLineage, derive
@@ -98,6 +99,7 @@ class App:
             settings.lineage_ingest_fresh_ms,
         )
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
+        self.alerts = run_alerts(settings, runs.storage, runs.prefix)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -296,8 +298,8 @@ class App:
         # identical replay also completes the index of a first attempt that stopped early.
         facts = RunFacts.from_fields(identity, document, accepted.received_at)
         self.index.add(facts)
-        # Last, and never failing the ingest: the run is stored and indexed (blast/derive.py).
-        self.lineage.after_ingest(
+        # Never failing the ingest: the run is stored and indexed (blast/derive.py).
+        blast = self.lineage.after_ingest(
             identity,
             accepted.key,
             facts.summary.time_ms,
@@ -305,6 +307,15 @@ class App:
             document.get("diff"),
             replay=accepted.replay,
         )
+        # Last, before the answer: an acknowledged run's alerts are in the outbox.
+        if self.alerts is not None:
+            self.alerts.after_ingest(
+                identity,
+                accepted.received_at,
+                facts.summary.commit_sha,
+                document.get("diff"),
+                lambda: blast or self.lineage.blast_radius(identity),
+            )
         return json_response(
             202,
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},

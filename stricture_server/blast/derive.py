@@ -122,11 +122,14 @@ class RunLineage:
         diff: object,
         *,
         replay: bool,
-    ) -> None:
-        """Steps 1 to 3 for a stored run. Never raises: the run is acknowledged regardless."""
+    ) -> bytes | None:
+        """Steps 1 to 3 for a stored run; the blast radius it stored, if it did.
+
+        Never raises: the run is acknowledged regardless.
+        """
         try:
             if graph is None:
-                return
+                return None
             now_ms = time.time_ns() // 1_000_000
             prefix, storage = self.runs.prefix, self.storage
             feed = self.orgs.feed(identity.organization)
@@ -146,13 +149,16 @@ class RunLineage:
                 org = feed.current(max_age_ms=self.ingest_fresh_ms)
                 if self._within_reach(identity, graph, diff, org[0]):
                     body = self._document(identity, graph, diff, "at_ingest", org)
+                    # Stored by another attempt of the same run: read when it is wanted.
                     with suppress(ObjectExists):
                         self.storage.create(blast_key, body)
+                        return body
         except Exception:
             log.exception(
                 "lineage step failed; the run is stored, its lineage objects come later",
                 extra={"fields": {"location": identity.location}},
             )
+        return None
 
     def blast_radius(self, identity: RunIdentity) -> bytes:
         """The run's stored blast radius, computed and stored now if it is missing.
