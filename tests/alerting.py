@@ -13,8 +13,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,14 @@ from typing import Any
 import orjson
 from standardwebhooks.webhooks import Webhook
 
+from stricture_server.alerts.deliver import Deliverer
+from stricture_server.alerts.outbox import AlertOutbox, History
+from stricture_server.alerts.setup import deliverer
+from stricture_server.settings import Settings
+from stricture_server.storage import open_storage
+
 from . import factory
-from .deliveries import HANG_SECONDS, Reply
+from .deliveries import HANG_SECONDS, Reply, WsgiDelivery
 from .test_lineage_impact import REGISTRY, change, diff
 
 PROJECT = "platform"
@@ -38,8 +43,10 @@ def new_secret() -> str:
 class Receiver:
     """A webhook receiver on loopback; see the module docstring."""
 
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: list[str], port: int = 0) -> None:
         self.verifiers = [Webhook(s) for s in secrets]
+        self.verified_by: Counter[int] = Counter()
+        """Deliveries each secret (by its place in ``secrets``) verified."""
         self.answers: list[str] = []
         """Answers to give, in order; ``ok`` once they run out."""
         self.default = "ok"
@@ -52,7 +59,7 @@ class Receiver:
         self.overlaps = 0
         self.released = threading.Event()
         self.changed = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -107,13 +114,15 @@ class Receiver:
 
     def _enter(self, message_id: str, body: bytes, headers: dict[str, str]) -> None:
         verified = None
-        for verifier in self.verifiers:
+        by = []
+        for n, verifier in enumerate(self.verifiers):
             try:
                 verified = verifier.verify(body, headers)
-                break
             except Exception:
                 continue
+            by.append(n)
         with self.changed:
+            self.verified_by.update(by)
             self.counts[message_id] += 1
             self.in_flight[message_id] += 1
             if self.in_flight[message_id] > 1:
@@ -225,8 +234,78 @@ SELF_ONLY = change("Orders:worker")
 """A high change of a system only its own service reads: self-only."""
 
 
-@contextmanager
-def receiving(secrets: list[str]) -> Iterator[Receiver]:
-    """A running :class:`Receiver`."""
-    with Receiver(secrets) as receiver:
-        yield receiver
+URL = "https://hooks.example.com/stricture"
+
+
+def rules_config(org: str, url: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    """An ``alerts`` section: destinations ``a`` and ``b`` (one URL), and ``rules``."""
+    hook = {"type": "webhook", "url": url, "secrets": [{"env": "ALERT_SECRET_0"}]}
+    return {"organizations": {org: {"destinations": {"a": hook, "b": hook}, "rules": rules}}}
+
+
+def alert_env(tmp_path: Path, alerts: dict[str, Any], secrets: list[str]) -> dict[str, str]:
+    """The settings of an app with ``alerts``, its data under ``tmp_path``."""
+    return {
+        "STRICTURE_SERVER_DATA_DIR": str(tmp_path / "data"),
+        "STRICTURE_SERVER_LOG_LEVEL": "warning",
+        **write_config(tmp_path / "server.json", alerts),
+        **secret_env(secrets),
+    }
+
+
+class Org:
+    """An org with the shop's consumers ingested, its app in process, its outbox."""
+
+    def __init__(
+        self,
+        tmp_path: Path,
+        rules: list[dict[str, Any]] | None = None,
+        public_url: str = "https://lineage.example.com/",
+        url: str = URL,
+        secrets: list[str] | None = None,
+    ) -> None:
+        self.name = factory.unique("shop")
+        self.secrets = secrets or [new_secret()]
+        config = (
+            org_config(self.name, url, self.secrets)
+            if rules is None
+            else rules_config(self.name, url, rules)
+        )
+        config["public_url"] = public_url
+        self.env = alert_env(tmp_path, config, self.secrets)
+        self.delivery = WsgiDelivery(self.env)
+        settings = Settings.from_env(self.env)
+        self.outbox = AlertOutbox(open_storage(settings), settings.object_prefix)
+        consumers(lambda *a: self.delivery.send(*a), self.name)
+
+    def ingest(self, run_id: str, *changes: dict[str, Any]) -> None:
+        """Ingest a run of ``orders`` with ``changes``."""
+        headers = {"Content-Type": "application/json"}
+        reply = self.delivery.send(
+            "POST", "/v1/artifacts", headers, orders_run(self.name, run_id, list(changes))
+        )
+        assert reply.status == 202, reply.body[:300]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """The stored alerts, newest first."""
+        return [self.outbox.history(self.name, i).alert for i in self.outbox.ids(self.name)]
+
+    def histories(self) -> list[History]:
+        """Every alert's history, newest first."""
+        return [self.outbox.history(self.name, i) for i in self.outbox.ids(self.name)]
+
+    def deliverer(self, **settings: str) -> Deliverer:
+        """A deliverer of this org's store, with ``settings`` (``STRICTURE_SERVER_*``) on top."""
+        env = {**self.env, **{f"STRICTURE_SERVER_{k}": v for k, v in settings.items()}}
+        found = deliverer(Settings.from_env(env), self.outbox.storage, self.outbox.prefix)
+        assert found is not None
+        return found
+
+
+def drain(deliverer: Deliverer, done: Callable[[], bool]) -> None:
+    """Run delivery passes until ``done()``; fail after :data:`HANG_SECONDS`."""
+    deadline = time.monotonic() + HANG_SECONDS
+    while not done():
+        assert time.monotonic() < deadline, "delivery never got there"
+        deliverer.run_once()
+        time.sleep(0.02)

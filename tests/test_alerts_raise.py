@@ -9,74 +9,27 @@ import orjson
 import pytest
 from jsonschema import Draft202012Validator
 
-from stricture_server.alerts.outbox import AlertOutbox
 from stricture_server.alerts.payload import slack_message
 from stricture_server.alerts.setup import alerts_config
 from stricture_server.config.file import SCHEMA_DIR
 from stricture_server.settings import ConfigError, Settings
-from stricture_server.storage import open_storage
 
-from . import factory
 from .alerting import (
     BREAKING,
     PROJECT,
     SELF_ONLY,
-    consumers,
+    URL,
+    Org,
     new_secret,
-    orders_run,
-    org_config,
-    secret_env,
+    rules_config,
     write_config,
 )
-from .deliveries import WsgiDelivery
 from .test_lineage_impact import change
 
 ALERT_SCHEMA = Draft202012Validator(
     orjson.loads((SCHEMA_DIR / "alert.schema.json").read_bytes()),
     format_checker=Draft202012Validator.FORMAT_CHECKER,
 )
-URL = "https://hooks.example.com/stricture"
-
-
-def _env(tmp_path: Path, alerts: dict[str, Any], secrets: list[str]) -> dict[str, str]:
-    return {
-        "STRICTURE_SERVER_DATA_DIR": str(tmp_path / "data"),
-        "STRICTURE_SERVER_LOG_LEVEL": "warning",
-        **write_config(tmp_path / "server.json", alerts),
-        **secret_env(secrets),
-    }
-
-
-class Org:
-    """An org with the shop's consumers ingested, its app in process, its outbox."""
-
-    def __init__(
-        self,
-        tmp_path: Path,
-        rules: list[dict[str, Any]] | None = None,
-        public_url: str = "https://lineage.example.com/",
-    ) -> None:
-        self.name = factory.unique("shop")
-        self.secrets = [new_secret()]
-        config = (
-            org_config(self.name, URL, self.secrets) if rules is None else _rules(self.name, rules)
-        )
-        config["public_url"] = public_url
-        self.env = _env(tmp_path, config, self.secrets)
-        self.delivery = WsgiDelivery(self.env)
-        settings = Settings.from_env(self.env)
-        self.outbox = AlertOutbox(open_storage(settings), settings.object_prefix)
-        consumers(lambda *a: self.delivery.send(*a), self.name)
-
-    def ingest(self, run_id: str, *changes: dict[str, Any]) -> None:
-        headers = {"Content-Type": "application/json"}
-        reply = self.delivery.send(
-            "POST", "/v1/artifacts", headers, orders_run(self.name, run_id, list(changes))
-        )
-        assert reply.status == 202, reply.body[:300]
-
-    def alerts(self) -> list[dict[str, Any]]:
-        return [self.outbox.history(self.name, i).alert for i in self.outbox.ids(self.name)]
 
 
 def test_a_breaking_change_raises_one_alert_per_destination_before_the_answer(
@@ -120,11 +73,6 @@ def test_self_only_and_low_changes_raise_nothing_under_the_default_rule(tmp_path
     low = {**BREAKING, "severity": "low"}
     org.ingest("r1", SELF_ONLY, low, change("Nobody:api"))
     assert org.alerts() == []
-
-
-def _rules(org: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
-    hook = {"type": "webhook", "url": URL, "secrets": [{"env": "ALERT_SECRET_0"}]}
-    return {"organizations": {org: {"destinations": {"a": hook, "b": hook}, "rules": rules}}}
 
 
 @pytest.mark.parametrize(
@@ -221,7 +169,7 @@ def test_a_bad_destination_stops_the_start(
 
 
 def test_a_rule_naming_an_unknown_destination_stops_the_start(tmp_path: Path) -> None:
-    config = _rules("acme", [{"name": "r", "destinations": ["a", "nowhere"]}])
+    config = rules_config("acme", URL, [{"name": "r", "destinations": ["a", "nowhere"]}])
     env = {"ALERT_SECRET_0": new_secret(), **write_config(tmp_path / "server.json", config)}
     with pytest.raises(ConfigError, match="no destination named 'nowhere'"):
         alerts_config(Settings.from_env(env))

@@ -73,8 +73,14 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(name, value)
 
     def load(self) -> WSGIApplication:
-        """Build the app in each worker, after the fork."""
-        app = ReadTimeout(create_app(self.settings), self.settings.read_timeout_seconds)
+        """Build the app in each worker, after the fork, and start the worker's deliverer."""
+        core = create_app(self.settings)
+        from ..alerts.setup import deliverer
+
+        alerts = deliverer(self.settings, core.runs.storage, core.runs.prefix)
+        if alerts is not None:
+            alerts.start()
+        app = ReadTimeout(core, self.settings.read_timeout_seconds)
         if self.settings.metrics_port:
             return MetricsListener(app, self.settings.metrics_port)
         return app

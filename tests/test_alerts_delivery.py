@@ -1,0 +1,184 @@
+"""Delivering alerts to real receivers on loopback: signatures, retries, leases, dead letter."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+
+import pytest
+
+from stricture_server.alerts.transport import SendFailed, Transport
+
+from .alerting import BREAKING, Org, Receiver, drain, new_secret
+
+
+def test_an_alert_is_delivered_signed_and_recorded(tmp_path: Path) -> None:
+    secrets = [new_secret()]
+    with Receiver(secrets) as receiver:
+        org = Org(tmp_path, url=receiver.url, secrets=secrets)
+        org.ingest("r1", BREAKING)
+        (history,) = org.histories()
+        deliverer = org.deliverer()
+        drain(deliverer, lambda: org.histories()[0].state == "delivered")
+        deliverer.run_once()  # a delivered alert is not sent again
+        assert receiver.counts == {history.id: 1}
+        assert receiver.unverified == 0
+        assert receiver.bodies[history.id] == history.alert["payload"]
+        (attempt,) = org.histories()[0].attempts
+        assert (attempt["n"], attempt["status"], attempt["outcome"]) == (1, 200, "delivered")
+        assert attempt["error"] is None
+        assert attempt["duration_ms"] >= 0
+
+
+def test_failures_are_retried_each_attempt_signed_afresh_until_delivered(tmp_path: Path) -> None:
+    secrets = [new_secret()]
+    with Receiver(secrets) as receiver:
+        receiver.answers = ["500", "429", "close", "hang", "503"]
+        org = Org(tmp_path, url=receiver.url, secrets=secrets)
+        org.ingest("r1", BREAKING)
+        deliverer = org.deliverer(ALERT_SEND_TIMEOUT_SECONDS="1")
+        drain(deliverer, lambda: org.histories()[0].state == "delivered")
+        history = org.histories()[0]
+        found = [(a["status"], a["outcome"]) for a in history.attempts]
+        assert found == [
+            (500, "retry"),
+            (429, "retry"),
+            (None, "retry"),
+            (None, "retry"),
+            (503, "retry"),
+            (200, "delivered"),
+        ]
+        errors = [a["error"] for a in history.attempts]
+        assert errors[2] == "connection closed without an answer"
+        assert errors[3] == "timed out"
+        # Every attempt carried the same webhook-id and a valid signature.
+        assert receiver.counts == {history.id: 6}
+        assert receiver.unverified == 0
+
+
+@pytest.mark.parametrize("status", ["410", "400", "301"])
+def test_a_final_answer_makes_the_alert_dead_at_once(
+    tmp_path: Path, status: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Receiver([]) as receiver:
+        receiver.default = status
+        org = Org(tmp_path, url=receiver.url)
+        org.ingest("r1", BREAKING)
+        with caplog.at_level(logging.INFO, logger="stricture_server.alerts"):
+            drain(org.deliverer(), lambda: org.histories()[0].state == "dead")
+        (attempt,) = org.histories()[0].attempts
+        assert (attempt["status"], attempt["outcome"]) == (int(status), "dead")
+        gone = [r for r in caplog.records if "410 Gone" in r.getMessage()]
+        assert len(gone) == (1 if status == "410" else 0)
+
+
+def test_retries_stop_at_the_end_of_the_schedule_and_the_alert_is_dead(tmp_path: Path) -> None:
+    with Receiver([]) as receiver:
+        receiver.default = "500"
+        org = Org(tmp_path, url=receiver.url)
+        org.ingest("r1", BREAKING)
+        drain(
+            org.deliverer(ALERT_RETRY_SECONDS="0.01,0.01"),
+            lambda: org.histories()[0].state == "dead",
+        )
+        outcomes = [a["outcome"] for a in org.histories()[0].attempts]
+        assert outcomes == ["retry", "retry", "dead"]
+
+
+def test_the_delivery_total_caps_retries_even_with_a_long_schedule(tmp_path: Path) -> None:
+    with Receiver([]) as receiver:
+        receiver.answers = ["500"]
+        org = Org(tmp_path, url=receiver.url)
+        org.ingest("r1", BREAKING)
+        deliverer = org.deliverer(ALERT_RETRY_SECONDS="3600", ALERT_DELIVERY_TOTAL_SECONDS="60")
+        drain(deliverer, lambda: org.histories()[0].state == "dead")
+        (attempt,) = org.histories()[0].attempts
+        assert attempt["status"] == 500
+        assert attempt["next_ms"] is None
+
+
+def test_during_a_secret_rotation_both_secrets_sign(tmp_path: Path) -> None:
+    new, old = new_secret(), new_secret()
+    with Receiver([old, new]) as receiver:
+        org = Org(tmp_path, url=receiver.url, secrets=[new, old])
+        org.ingest("r1", BREAKING)
+        drain(org.deliverer(), lambda: org.histories()[0].state == "delivered")
+        # A receiver holding either secret verifies the same delivery.
+        assert receiver.verified_by == {0: 1, 1: 1}
+
+
+def test_deliverers_racing_on_one_outbox_send_each_alert_once(tmp_path: Path) -> None:
+    with Receiver([]) as receiver:
+        org = Org(tmp_path, url=receiver.url)
+        for n in range(8):
+            org.ingest(f"r{n}", BREAKING)
+        ids = {h.id for h in org.histories()}
+        deliverers = [org.deliverer() for _ in range(4)]
+        for n, deliverer in enumerate(deliverers):
+            deliverer.holder = f"racer-{n}"
+        start = threading.Barrier(len(deliverers))
+
+        def race(deliverer: object) -> None:
+            start.wait()
+            drain(deliverer, lambda: all(h.state == "delivered" for h in org.histories()))  # type: ignore[arg-type]
+
+        threads = [threading.Thread(target=race, args=(d,)) for d in deliverers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert receiver.counts == dict.fromkeys(ids, 1)
+        assert receiver.overlaps == 0
+
+
+REFUSED = [
+    ("10.1.2.3", "a private address"),
+    ("192.168.0.10", "a private address"),
+    ("172.16.5.4", "a private address"),
+    ("fd00::1", "a private address"),
+    ("127.0.0.1", "a loopback address"),
+    ("::1", "a loopback address"),
+    ("169.254.169.254", "a link-local address"),
+    ("fe80::1", "a link-local address"),
+    ("224.0.0.251", "a multicast address"),
+    ("ff02::1", "a multicast address"),
+    ("::ffff:127.0.0.1", "an IPv4-mapped address"),
+    ("::ffff:93.184.216.34", "an IPv4-mapped address"),
+    ("0.0.0.0", "a reserved address"),
+    ("240.0.0.1", "a reserved address"),
+    ("100.64.0.1", "a reserved address"),
+]
+
+
+@pytest.mark.parametrize(("address", "kind"), REFUSED)
+def test_every_refused_address_kind_is_refused_before_connecting(address: str, kind: str) -> None:
+    asked: list[tuple[str, int]] = []
+
+    def resolver(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return ["93.184.216.34", address]  # one bad answer among good ones is enough
+
+    transport = Transport(resolver=resolver)
+    with pytest.raises(SendFailed, match=f"refused: the host resolves to {kind}"):
+        transport.post("https://hooks.example.com/x", b"{}", {})
+    assert asked == [("hooks.example.com", 443)]
+
+
+def test_the_connection_goes_to_the_address_that_was_checked() -> None:
+    with Receiver([]) as receiver:
+        asked: list[str] = []
+
+        def resolver(host: str, port: int) -> list[str]:
+            asked.append(host)
+            return ["127.0.0.1"]  # the only answer; a second lookup would be another call
+
+        transport = Transport(allow_loopback=True, resolver=resolver)
+        answer = transport.post(f"http://localhost:{receiver.port}/hook", b"{}", {})
+        assert answer.status == 200
+        assert asked == ["localhost"]
+        # Without the test setting, loopback is refused, and so is plain http.
+        with pytest.raises(SendFailed, match="must be https"):
+            Transport(resolver=resolver).post(f"http://localhost:{receiver.port}/", b"{}", {})
+        with pytest.raises(SendFailed, match="loopback"):
+            Transport(resolver=resolver).post("https://localhost/", b"{}", {})
