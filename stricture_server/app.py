@@ -38,6 +38,7 @@ from .storage import Replicating, open_storage
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from .alerts.answers import AlertAnswers
     from .metrics.recorder import Metrics
     from .reads.listings import Listings
     from .reads.query import Queries
@@ -147,6 +148,12 @@ class App:
                     methods=["GET", "POST"],
                 ),
                 Rule("/v1/changes/<organization>", endpoint=self.org_changes, methods=["GET"]),
+                Rule("/v1/alerts/<organization>", endpoint=self.alerts_of, methods=["GET"]),
+                Rule(
+                    "/v1/alerts/<organization>/<alert_id>/redeliver",
+                    endpoint=self.redeliver,
+                    methods=["POST"],
+                ),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -165,6 +172,15 @@ class App:
         from .reads.listings import Listings
 
         return Listings(self.runs.storage, self.runs.prefix)
+
+    @cached_property
+    def alert_answers(self) -> AlertAnswers:
+        """The alerts API, imported on first use like :attr:`queries`."""
+        from .alerts.answers import AlertAnswers
+        from .alerts.outbox import AlertOutbox
+
+        outbox = AlertOutbox(self.runs.storage, self.runs.prefix)
+        return AlertAnswers(outbox, lambda: int(self.clock().timestamp() * 1000))
 
     def handle(self, request: Request) -> Response:
         """Answer one request. Never raises: every error becomes a JSON response."""
@@ -314,7 +330,7 @@ class App:
                 accepted.received_at,
                 facts.summary.commit_sha,
                 document.get("diff"),
-                lambda: blast or self.lineage.blast_radius(identity),
+                lambda: blast or orjson.loads(self.lineage.blast_radius(identity)),
             )
         return json_response(
             202,
@@ -451,6 +467,20 @@ class App:
             "registry": found.document,
         }
         return json_response(200 if request.method == "GET" else 201, answer)
+
+    def alerts_of(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``GET /v1/alerts/{org}``: the org's alerts, newest first, with their attempts."""
+        org = organization_of(organization)
+        return self._answer(request, lambda a: self.alert_answers.listing(org, a))
+
+    def redeliver(
+        self, request: Request, fields: Fields, organization: str, alert_id: str
+    ) -> Response:
+        """``POST /v1/alerts/{org}/{alert_id}/redeliver``: requeue a delivered or dead alert."""
+        self.authenticator.authenticate(request)
+        parse(request.args.to_dict(flat=False), NONE)
+        org = organization_of(organization)
+        return json_response(202, self.alert_answers.redeliver(org, alert_id))
 
     def replication_status(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""

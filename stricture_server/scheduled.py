@@ -8,7 +8,9 @@ its own entry to the answer.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import logs
@@ -30,8 +32,19 @@ def run_scheduled(settings: Settings, storage: Storage | None = None) -> dict[st
     return done
 
 
-def run_scheduled_from_env(env: Any) -> dict[str, Any]:
-    """:func:`run_scheduled` with settings read from ``env`` (a function's environment)."""
-    settings = Settings.from_env(env)
-    logs.configure(settings.log_level)
-    return run_scheduled(settings)
+def scheduled_task(env: Mapping[str, str]) -> Callable[[], dict[str, Any]]:
+    """:func:`run_scheduled` for a function's schedule, its settings and store made on the
+    first call and kept: an entry file that also serves the API pays nothing at cold start."""
+    snapshot = dict(env)
+
+    @functools.cache
+    def prepared() -> tuple[Settings, Storage]:
+        from .alerts.setup import alerts_config
+        from .function import function_settings
+
+        settings = function_settings(snapshot)
+        alerts_config(settings)
+        logs.configure(settings.log_level)
+        return settings, open_storage(settings)
+
+    return lambda: run_scheduled(*prepared())

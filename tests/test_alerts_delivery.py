@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,3 +183,71 @@ def test_the_connection_goes_to_the_address_that_was_checked() -> None:
             Transport(resolver=resolver).post(f"http://localhost:{receiver.port}/", b"{}", {})
         with pytest.raises(SendFailed, match="loopback"):
             Transport(resolver=resolver).post("https://localhost/", b"{}", {})
+
+
+def _get(org: Org, path: str, status: int = 200) -> Any:
+    reply = org.delivery.send("GET", path, {})
+    assert reply.status == status, reply.body[:300]
+    return reply.json()
+
+
+def test_a_dead_alert_is_listed_then_redelivered_through_the_api(tmp_path: Path) -> None:
+    with Receiver([]) as receiver:
+        org = Org(tmp_path, url=receiver.url)
+        deliverer = org.deliverer(ALERT_RETRY_SECONDS="0.01")
+        org.ingest("r1", BREAKING)
+        drain(deliverer, lambda: org.histories()[0].state == "delivered")
+        # r2's alert fails twice (500, 500): dead.
+        receiver.default = "500"
+        org.ingest("r2", BREAKING)
+        newest, oldest = (h.id for h in org.histories())
+        drain(deliverer, lambda: org.histories()[0].state == "dead")
+        receiver.default = "ok"
+        listed = _get(org, f"/v1/alerts/{org.name}")
+        states = {a["id"]: a["state"] for a in listed["alerts"]}
+        assert [a["id"] for a in listed["alerts"]] == [newest, oldest]
+        (dead,) = [i for i, s in states.items() if s == "dead"]
+        only_dead = _get(org, f"/v1/alerts/{org.name}?state=dead")["alerts"]
+        assert [(a["id"], [t["status"] for t in a["attempts"]]) for a in only_dead] == [
+            (dead, [500, 500])
+        ]
+        assert _get(org, f"/v1/alerts/{org.name}?destination=other")["alerts"] == []
+        first = _get(org, f"/v1/alerts/{org.name}?limit=1")
+        assert [a["id"] for a in first["alerts"]] == [newest]
+        second = _get(org, f"/v1/alerts/{org.name}?limit=1&cursor={first['next_cursor']}")
+        assert [a["id"] for a in second["alerts"]] == [oldest]
+        assert second["next_cursor"] is None
+
+        path = f"/v1/alerts/{org.name}/{dead}/redeliver"
+        reply = org.delivery.send("POST", path, {})
+        assert reply.status == 202, reply.body
+        assert reply.json()["state"] == "pending"
+        assert _get(org, f"/v1/alerts/{org.name}?state=pending")["alerts"][0]["id"] == dead
+        # A pending alert is not requeued again.
+        assert org.delivery.send("POST", path, {}).status == 409
+        drain(deliverer, lambda: all(h.state == "delivered" for h in org.histories()))
+        redelivered = org.outbox.history(org.name, dead)
+        assert [a["outcome"] for a in redelivered.attempts] == ["retry", "dead", "delivered"]
+        assert receiver.counts[dead] == 3
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/v1/alerts/{org}?state=lost", 400),
+        ("GET", "/v1/alerts/{org}?limit=0", 400),
+        ("GET", "/v1/alerts/{org}?cursor=bm90LWEtY3Vyc29y", 400),
+        ("GET", "/v1/alerts/{org}?destination=..%2F..", 400),
+        ("GET", "/v1/alerts/{org}?color=red", 400),
+        ("POST", "/v1/alerts/{org}/0000000000000-00000000000000000000/redeliver", 404),
+        ("POST", "/v1/alerts/{org}/..%2F..%2Fetc/redeliver", 404),
+        ("POST", "/v1/alerts/{org}/x/redeliver?now=1", 400),
+    ],
+)
+def test_bad_alert_requests_are_clear_4xx(
+    tmp_path: Path, method: str, path: str, status: int
+) -> None:
+    org = Org(tmp_path)
+    reply = org.delivery.send(method, path.format(org=org.name), {})
+    assert reply.status == status, reply.body
+    assert "error" in reply.json()

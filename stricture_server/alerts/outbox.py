@@ -2,10 +2,10 @@
 
 Under ``<prefix>/alerts/v1/org=<o>/``:
 
-- ``a/<alert id>/alert.json``: the alert (its destination and payload), created at ingest
-  before the run is acknowledged. The id begins with the run's inverted receive time, so the
-  newest alert is listed first;
-- ``a/<alert id>/e<seq>.json``: its history, numbered 1, 2, 3...: a ``lease`` (one process
+- ``a/<alert id>.json``: the alert (its destination and payload), created at ingest before
+  the run is acknowledged. The id begins with the run's inverted receive time, so the newest
+  alert is listed first. One directory for all: an ingest makes no directory of its own;
+- ``h/<alert id>/e<seq>.json``: its history, numbered 1, 2, 3...: a ``lease`` (one process
   sends attempt *n*), an ``attempt`` (its outcome), a ``requeue`` (``POST .../redeliver``).
   Creating event *n* is the only way to take the next step, so two processes never both lease
   one attempt: whoever creates the number first has it;
@@ -29,7 +29,6 @@ from ..storage import Storage
 
 State = Literal["pending", "delivered", "dead"]
 STATES: tuple[State, ...] = ("pending", "delivered", "dead")
-ALERT = "alert.json"
 SEQ_DIGITS = 6
 _LAST_MS = 10**13 - 1
 
@@ -113,12 +112,15 @@ class AlertOutbox:
         self.storage = storage
         self.prefix = prefix
 
+    def _alert(self, organization: str, alert_id: str) -> str:
+        return f"{org_root(self.prefix, organization)}a/{alert_id}.json"
+
     def _dir(self, organization: str, alert_id: str) -> str:
-        return f"{org_root(self.prefix, organization)}a/{alert_id}/"
+        return f"{org_root(self.prefix, organization)}h/{alert_id}/"
 
     def add(self, organization: str, alert: dict[str, Any]) -> bool:
         """Store a new alert; ``False`` if it is stored already (a replay of its run)."""
-        key = self._dir(organization, alert["id"]) + ALERT
+        key = self._alert(organization, alert["id"])
         try:
             self.storage.create(key, orjson.dumps(alert))
         except ObjectExists:
@@ -128,17 +130,15 @@ class AlertOutbox:
     def ids(self, organization: str, start_after: str = "") -> Iterator[str]:
         """Alert ids, newest first, after ``start_after``."""
         base = f"{org_root(self.prefix, organization)}a/"
-        after = f"{base}{start_after}/{ALERT}" if start_after else ""
+        after = f"{base}{start_after}.json" if start_after else ""
         for key in self.storage.list(base, after):
-            alert_id, _, name = key[len(base) :].partition("/")
-            if name == ALERT:
-                yield alert_id
+            yield key[len(base) :].removesuffix(".json")
 
     def history(self, organization: str, alert_id: str) -> History:
         """The alert and its events; ``ObjectNotFound`` if there is no such alert."""
+        alert = orjson.loads(self.storage.read(self._alert(organization, alert_id)))
         base = self._dir(organization, alert_id)
-        alert = orjson.loads(self.storage.read(base + ALERT))
-        events = [orjson.loads(self.storage.read(key)) for key in self.storage.list(base + "e")]
+        events = [orjson.loads(self.storage.read(key)) for key in self.storage.list(base)]
         return History(alert, tuple(events))
 
     def try_event(self, organization: str, alert_id: str, seq: int, event: dict[str, Any]) -> bool:

@@ -57,17 +57,23 @@ def build_payload(
     services: set[tuple[str, str, str]] = set()
     own = (identity.organization, identity.project, identity.service)
     counts = dict.fromkeys(SEVERITIES, 0)
+    # Many changes name one system: its impacted list is made once and shared.
+    by_system: dict[str, list[dict[str, Any]]] = {}
     for index in match.indexes:
         change = changes[index]
         judged = classified.get(index) or {}
         system = judged.get("system")
-        impacted = [_impacted(item) for item in reached.get(system) or ()] if system else []
-        for item in impacted:
-            systems.add(item["system"])
-            for loc in item["services"] or ():
-                key = (loc["organization"], loc["project"], loc["service"])
-                if key != own:
-                    services.add(key)
+        impacted: list[dict[str, Any]] = []
+        if system:
+            if system not in by_system:
+                by_system[system] = [_impacted(item) for item in reached.get(system) or ()]
+                for item in by_system[system]:
+                    systems.add(item["system"])
+                    for loc in item["services"] or ():
+                        key = (loc["organization"], loc["project"], loc["service"])
+                        if key != own:
+                            services.add(key)
+            impacted = by_system[system]
         severity = change.get("severity")
         if severity in counts:
             counts[severity] += 1
