@@ -86,7 +86,9 @@ def main() -> int:
         without = create_app(Settings(data_dir=plain, log_level="error"))
         # A rule that matches none of the run's changes (no change of this type).
         unmatched = _config(Path(quiet), url, change_types=["field_renamed_twice"])
-        no_match = create_app(Settings(data_dir=quiet, log_level="error", config=unmatched))
+        no_match = create_app(
+            Settings(data_dir=quiet, log_level="error", config=unmatched, alert_allow_loopback=True)
+        )
         settings = Settings(
             data_dir=alerting, log_level="error", config=config, alert_allow_loopback=True
         )
