@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import pytest
 
 from stricture_server.alerts.transport import SendFailed, Transport
 
-from .alerting import BREAKING, Org, Receiver, drain, new_secret
+from .alerting import BREAKING, PROJECT, Org, Receiver, drain, new_secret, write_config
+from .deliveries import WsgiDelivery
 
 
 def test_an_alert_is_delivered_signed_and_recorded(tmp_path: Path) -> None:
@@ -251,3 +253,50 @@ def test_bad_alert_requests_are_clear_4xx(
     reply = org.delivery.send(method, path.format(org=org.name), {})
     assert reply.status == status, reply.body
     assert "error" in reply.json()
+
+
+def test_a_slack_destination_gets_a_readable_message(tmp_path: Path) -> None:
+    with Receiver([]) as receiver:
+        org = Org(tmp_path, url=receiver.url)
+        slack = {"type": "slack", "url": {"env": "SLACK_URL"}}
+        config = {
+            "organizations": {
+                org.name: {
+                    "destinations": {"team": slack},
+                    "rules": [{"name": "breaking", "destinations": ["team"]}],
+                }
+            }
+        }
+        env = write_config(tmp_path / "slack.json", config)
+        org.env.update({**env, "SLACK_URL": receiver.url})
+        org.delivery = WsgiDelivery(org.env)
+        org.ingest("r1", BREAKING)
+        drain(org.deliverer(), lambda: org.histories()[0].state == "delivered")
+        message = receiver.bodies[""]  # Slack is not sent Standard Webhooks headers
+        assert f"{org.name}/{PROJECT}/orders" in message["text"]
+        assert any("team.billing-platform" in b["text"]["text"] for b in message["blocks"])
+
+
+def test_the_log_says_when_delivery_falls_behind_and_when_it_catches_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with Receiver([]) as receiver:
+        org = Org(tmp_path, url=receiver.url)
+        org.ingest("r1", BREAKING)
+        (history,) = org.histories()
+        deliverer = org.deliverer()
+        # Another holder's lease that will not end soon: the alert waits past its due time.
+        skew = [0.0]
+        deliverer.clock = lambda: time.time() + skew[0]
+        until = int(time.time() * 1000) + 3_600_000
+        lease = {"kind": "lease", "holder": "elsewhere", "at_ms": 0, "until_ms": until}
+        assert org.outbox.try_event(org.name, history.id, 1, lease)
+        skew[0] = deliverer.policy.lease_ms / 1000 + 60
+        with caplog.at_level(logging.WARNING, logger="stricture_server.alerts"):
+            assert deliverer.run_once().overdue == 1
+            assert deliverer.run_once().overdue == 1  # said once, not on every pass
+            skew[0] = 7200.0  # the lease has ended: this deliverer takes the alert
+            assert deliverer.run_once().delivered == 1
+        said = [r.getMessage() for r in caplog.records if "alert delivery" in r.getMessage()]
+        assert said == ["alert delivery is behind", "alert delivery has caught up"]
+        assert receiver.counts == {history.id: 1}
