@@ -24,6 +24,7 @@ from .alerting import (
     rules_config,
     write_config,
 )
+from .commands import run_command
 from .test_lineage_impact import change
 
 ALERT_SCHEMA = Draft202012Validator(
@@ -173,3 +174,23 @@ def test_a_rule_naming_an_unknown_destination_stops_the_start(tmp_path: Path) ->
     env = {"ALERT_SECRET_0": new_secret(), **write_config(tmp_path / "server.json", config)}
     with pytest.raises(ConfigError, match="no destination named 'nowhere'"):
         alerts_config(Settings.from_env(env))
+
+
+@pytest.mark.parametrize("command", ["serve", "deliver"])
+def test_serve_and_deliver_stop_at_start_on_a_bad_alerts_section(
+    tmp_path: Path, command: str
+) -> None:
+    config = rules_config("acme", URL, [{"name": "r", "destinations": ["nowhere"]}])
+    env = {"ALERT_SECRET_0": new_secret(), **write_config(tmp_path / "server.json", config)}
+    env["STRICTURE_SERVER_DATA_DIR"] = str(tmp_path / "data")
+    result = run_command(env, command)
+    assert result.returncode == 2
+    assert "configuration error" in result.stderr
+    assert "no destination named 'nowhere'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_deliver_without_alert_rules_does_nothing_and_says_so(tmp_path: Path) -> None:
+    result = run_command({"STRICTURE_SERVER_DATA_DIR": str(tmp_path / "data")}, "deliver")
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout.splitlines()[-1]) == {"alerts": None}
