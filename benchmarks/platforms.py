@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from bodies import Body
 from coldstart import exists
+from moto_bucket import moto_bucket
 from validation_cost import paired
 from werkzeug import Request
 from werkzeug.test import EnvironBuilder
@@ -145,24 +145,7 @@ def storage_requests(small: Body, *, ingests: int) -> Requests | None:
     """Requests per new run and per identical replay, ``s3`` driver on moto over HTTP."""
     if not exists("stricture_server.storage.s3"):
         return None
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    # moto accepts any credentials; botocore needs some to sign with. Never real ones.
-    for name, value in (
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
-        os.environ[name] = value
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request log lines
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        bucket = f"bench-{uuid.uuid4().hex[:12]}"
-        boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    with moto_bucket("bench") as (endpoint, bucket):
         env = {
             "STRICTURE_SERVER_STORAGE_DRIVER": "s3",
             "STRICTURE_SERVER_OBJECT_BUCKET": bucket,
@@ -199,8 +182,6 @@ def storage_requests(small: Body, *, ingests: int) -> Requests | None:
         for number in range(ingests):
             ingest(f"{tag}-{number}")
         return Requests("s3", _per_ingest(new_runs, ingests), _per_ingest(seen, ingests))
-    finally:
-        server.stop()
 
 
 def _per_ingest(seen: list[str], ingests: int) -> dict[str, float]:

@@ -33,7 +33,8 @@ from .runstore.index import Index, RunFacts
 from .runstore.records import LATEST, identity_from_path, normalize
 from .runstore.runs import RunStore
 from .settings import Settings
-from .storage import Replicating, open_storage
+from .storage import Replicating, Storage, open_storage
+from .storage.local_first import LocalFirst, Partial, noting
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -61,6 +62,10 @@ Fields = dict[str, Any]
 IMMUTABLE_MAX_AGE = 31536000
 """One year, in seconds: how long a run read by id may be cached."""
 
+PARTIAL_HEADER = "X-Stricture-Partial"
+"""Set, to :data:`STORE_UNAVAILABLE`, on an answer the mirror's local copy gave alone."""
+STORE_UNAVAILABLE = "store-unavailable"
+
 
 class App:
     """stricture-server, built from settings and its ports by :func:`create_app`."""
@@ -75,9 +80,13 @@ class App:
         replication: Callable[[], dict[str, Any]] | None = None,
         readiness: Readiness | None = None,
         metrics: Metrics | None = None,
+        reads: RunStore | None = None,
     ) -> None:
         self.settings = settings
         self.runs = runs
+        self.reads = reads or runs
+        """The run store of the read API: with the mirror, its local copy answers while the
+        object store is away. Ingest, the index and lineage use ``runs``, which is strict."""
         self.authenticator = authenticator
         self.validator = validator
         self.clock = clock
@@ -164,14 +173,14 @@ class App:
         """The read API, imported on first use: a function's cold start for ingest skips it."""
         from .reads.query import Queries
 
-        return Queries(self.runs)
+        return Queries(self.reads)
 
     @cached_property
     def listings(self) -> Listings:
         """The listings of names, imported on first use like :attr:`queries`."""
         from .reads.listings import Listings
 
-        return Listings(self.runs.storage, self.runs.prefix)
+        return Listings(self.reads.storage, self.reads.prefix)
 
     @cached_property
     def alert_answers(self) -> AlertAnswers:
@@ -191,12 +200,14 @@ class App:
         request_id = given_id if _REQUEST_ID.fullmatch(given_id) else new_run_id()
         fields: Fields = {}
         route = UNMATCHED
+        partial = Partial()
         try:
             if self.settings.metrics_port and self._wrong_listener(request):
                 raise NotFound()
             rule, args = self.url_map.bind_to_environ(request.environ).match(return_rule=True)
             route = rule.rule
-            response: Response = rule.endpoint(request, fields, **args)
+            with noting(partial):
+                response: Response = rule.endpoint(request, fields, **args)
         except Exception as exc:
             response, reason = error_response(exc)
             fields["reason"] = reason
@@ -207,6 +218,9 @@ class App:
                 log.error(
                     "request failed", exc_info=exc, extra={"fields": {"request_id": request_id}}
                 )
+        if partial.reason:
+            response.headers[PARTIAL_HEADER] = STORE_UNAVAILABLE
+            fields["partial"] = partial.reason
         response.headers["X-Request-Id"] = request_id
         response.headers["X-Content-Type-Options"] = "nosniff"
         duration = time.perf_counter() - started
@@ -352,7 +366,7 @@ class App:
         parse(request.args.to_dict(flat=False), NONE)
         identity = identity_from_path(organization, project, service, run_id)
         latest = identity.run_id == LATEST
-        stored = self.queries.latest(identity) if latest else self.runs.read_record(identity)
+        stored = self.queries.latest(identity) if latest else self.reads.read_record(identity)
         response = Response(stored.data, 200, mimetype="application/json")
         if latest:
             response.headers["Content-Location"] = stored.identity.location
@@ -500,9 +514,11 @@ def create_app(settings: Settings) -> App:
     logs.configure(settings.log_level)
     storage = open_storage(settings)
     replication = None
+    local: Storage | None = None
     if isinstance(storage, Replicating):
         storage.start_replication()
         replication = storage.replication_status
+        local = storage.local_copy()
     readiness = Readiness(store_check(storage, settings.object_prefix))
     metrics = None
     if settings.metrics != "off":
@@ -512,6 +528,7 @@ def create_app(settings: Settings) -> App:
 
         metrics = Metrics()
         storage = MeasuredStorage(storage, settings.storage_driver, metrics)
+    reads = storage if local is None else LocalFirst(storage, local)
     return App(
         settings,
         RunStore(storage, settings.object_prefix),
@@ -520,4 +537,5 @@ def create_app(settings: Settings) -> App:
         replication=replication,
         readiness=readiness,
         metrics=metrics,
+        reads=RunStore(reads, settings.object_prefix),
     )

@@ -97,6 +97,15 @@ class ObjectNotFound(StrictureError):
         self.key = key
 
 
+class NotFoundLocally(ObjectNotFound):
+    """The mirror's local copy has no object under this key, and its object store is away."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(key)
+        self.reason = reason
+        """Why the object store could not be asked."""
+
+
 class StorageUnavailable(StrictureError):
     """The store cannot be reached or failed; the caller may retry later."""
 

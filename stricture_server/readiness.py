@@ -65,6 +65,12 @@ class Readiness:
         self._until = float("-inf")
         self._failure: StorageUnavailable | None = None
 
+    def renew(self) -> None:
+        """Forget the last check: its expiry was on the clock of the process it ran in."""
+        self._lock = threading.Lock()
+        self._until = float("-inf")
+        self._failure = None
+
     def require(self) -> None:
         """Return if the store answered lately; raise its :class:`StorageUnavailable` if not."""
         with self._lock:

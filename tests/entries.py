@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from types import ModuleType
+from typing import Any
 
 from .deliveries import ROOT, PlatformRefused
 
@@ -45,3 +49,19 @@ def check_body(limit: int, body: bytes) -> None:
     """Refuse as the platform would, before the function runs."""
     if len(body) > limit:
         raise PlatformRefused(f"{len(body)} bytes is over the platform's {limit}")
+
+
+def in_fresh_interpreter(code: str, env: Mapping[str, str]) -> Any:
+    """Run ``code`` in a new interpreter with only ``env`` (and the emulator's fake credentials),
+    as a cold start does; what it printed last, as JSON."""
+    from .objectstore import FAKE_AWS
+
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"STRICTURE_SERVER_LOG_LEVEL": "warning", **FAKE_AWS, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.splitlines()[-1])

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib.util
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
+import zipfile
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -121,3 +125,81 @@ def test_ci_recipes_pass_only_options_push_takes(recipe: Path) -> None:
     assert "--service" in used
     assert used - known == set()
     assert "stricture-server push" in text
+
+
+def _python_version() -> str:
+    return f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+@pytest.fixture(scope="module")
+def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    """deploy/aws/build.sh run for real, for this interpreter's version (wheels from the index)."""
+    copy = tmp_path_factory.mktemp("aws-build") / "project"
+    # A copy of the project, so the build writes its build/ there and not in the checkout.
+    shutil.copytree(
+        ROOT,
+        copy,
+        ignore=shutil.ignore_patterns(".venv", "build", ".git", "*_cache", "benchmarks", "tests"),
+    )
+    env = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "LAMBDA_PYTHON": _python_version(),
+        "LAMBDA_COMPILE_PYTHON": sys.executable,
+    }
+    done = subprocess.run(
+        ["bash", str(copy / "deploy" / "aws" / "build.sh")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return zipfile.ZipFile(copy / "build" / "aws" / "function.zip")
+
+
+@pytest.mark.slow
+def test_the_lambda_zip_ships_bytecode_for_the_runtime_python(lambda_zip: zipfile.ZipFile) -> None:
+    names = set(lambda_zip.namelist())
+    tag = sys.implementation.cache_tag
+    sources = {n for n in names if n.endswith(".py")}
+    # Every module, the project's, its dependencies' and the entry's, has its bytecode beside it.
+    missing = {
+        s
+        for s in sources
+        if f"{s.rpartition('/')[0]}/__pycache__/{Path(s).stem}.{tag}.pyc".lstrip("/") not in names
+    }
+    assert missing == set()
+    for module in (
+        "stricture_server/app",
+        "botocore/client",
+        "mangum/adapter",
+        "werkzeug/wrappers/request",
+    ):
+        assert (
+            f"{module.rpartition('/')[0]}/__pycache__/{module.rpartition('/')[2]}.{tag}.pyc"
+            in names
+        )
+    assert f"__pycache__/handler.{tag}.pyc" in names
+    # PEP 552 flags: hash-based (bit 0) and not checked against the source (bit 1 clear).
+    header = lambda_zip.read(f"stricture_server/__pycache__/app.{tag}.pyc")[:8]
+    assert header[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(header[4:8], "little") == 0b01
+
+
+def test_the_lambda_build_refuses_a_compiler_of_another_python() -> None:
+    env = {**os.environ, "LAMBDA_PYTHON": "3.99", "LAMBDA_COMPILE_PYTHON": sys.executable}
+    done = subprocess.run(
+        ["bash", str(DEPLOY / "aws" / "build.sh")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert f"needs Python 3.99 ('{sys.executable}' is {_python_version()})" in done.stderr
+
+
+def test_snapstart_is_an_option_of_the_template_off_by_default() -> None:
+    template, problems = decode_str(TEMPLATE.read_text())
+    assert not problems
+    parameter = template["Parameters"]["SnapStart"]
+    assert parameter["Default"] == "None"
+    assert set(parameter["AllowedValues"]) == {"None", "PublishedVersions"}
+    function = template["Resources"]["IngestFunction"]["Properties"]
+    assert function["SnapStart"]["ApplyOn"] == {"Ref": "SnapStart"}
+    # SnapStart snapshots published versions only: the API must invoke one, through an alias.
+    assert function["AutoPublishAlias"]
+    assert function["Runtime"] in ("python3.12", "python3.13")

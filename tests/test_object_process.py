@@ -13,6 +13,9 @@ from typing import Any
 import orjson
 import pytest
 
+from stricture_server import Settings
+from stricture_server.app import PARTIAL_HEADER, STORE_UNAVAILABLE
+from stricture_server.runstore.names import complete_key, names_root
 from stricture_server.storage.fs import FileStorage
 
 from . import factory
@@ -152,22 +155,70 @@ def test_a_silent_store_answers_503_fast_and_healthz_does_not_wait(
         assert int(headers["Retry-After"]) > 0
 
 
-def test_mirror_reads_runs_from_local_disk_while_the_store_is_down(
-    tmp_path: Path, proxy: FaultProxy
+def _reads(organization: str, sha: str) -> dict[str, tuple[int, str | None, str]]:
+    """Every read the local copy can answer: path, then the status, the partial header and a
+    part of the body expected.
+
+    A run found by id locally is the whole truth (a record never changes); every listing and
+    every miss may leave out what only the bucket holds, and says so.
+    """
+    service = f"/v1/artifacts/{organization}/checkout/api"
+    run = f'"location":"{service}/local"'
+    partial = STORE_UNAVAILABLE
+    return {
+        f"{service}/local": (200, None, '"run_id":"local"'),
+        f"{service}/latest": (200, partial, '"run_id":"local"'),
+        f"{service}/unknown": (404, partial, "no record"),
+        service: (200, partial, run),
+        f"{service}?from=2026-02-01&to=2026-02-01": (200, partial, run),
+        f"{service}?commit_sha={sha[:10]}": (200, partial, run),
+        f"/v1/changes/{organization}/checkout/api": (200, partial, run),
+        f"/v1/changes/{organization}": (200, partial, run),
+        f"/v1/artifacts/{organization}/checkout": (200, partial, run),
+        f"/v1/artifacts/{organization}": (200, partial, '"project":"checkout"'),
+        "/v1/artifacts": (200, partial, f'"organization":"{organization}"'),
+    }
+
+
+@pytest.mark.parametrize("outage", ["refused", "silent"])
+def test_mirror_answers_reads_from_local_disk_while_the_store_is_down(
+    tmp_path: Path, proxy: FaultProxy, outage: str
 ) -> None:
     env = server_env("mirror", new_bucket(), proxy, tmp_path)
-    proxy.down()
+    # The store never answers here until the end: a short deadline only ends each wait sooner.
+    env.update(
+        STRICTURE_SERVER_OBJECT_DEADLINE_SECONDS="1", STRICTURE_SERVER_OBJECT_MAX_ATTEMPTS="1"
+    )
+    if outage == "refused":
+        proxy.down()
     with server_process(env) as (port, _):
-        document = factory.envelope(run_id="local")
-        status, headers, _ = ingest(port, document)
-        assert status == 202
-        assert http_send(port, "GET", headers["Location"], AUTH).status == 200
-        service = f"/v1/artifacts/{document['organization']}/checkout/api"
-        for _ in range(4):  # before and during the cool-down alike
-            assert http_send(port, "GET", f"{service}/unknown", AUTH).status == 404
-        # A listing from the local copy alone could leave out what only the bucket holds.
-        listing = http_send(port, "GET", service, AUTH)
-        assert (listing.status, int(listing.headers["Retry-After"]) > 0) == (503, True)
+        if outage == "silent":
+            proxy.mode = "hang"
+        sha = "0123456789abcdef0123456789abcdef01234567"
+        document = factory.envelope(
+            run_id="local", commit_sha=sha, generated_at="2026-02-01T12:00:00Z", diff=factory.diff()
+        )
+        assert ingest(port, document)[0] == 202
+        organization = str(document["organization"])
+        reads = _reads(organization, sha)
+        for _ in range(3):  # before and during the cool-down alike
+            for path, (status, partial, part) in reads.items():
+                reply = http_send(port, "GET", path, AUTH)
+                assert (reply.status, reply.headers.get(PARTIAL_HEADER)) == (status, partial), path
+                assert part in reply.body.decode(), path
+        # Whether the bucket held older index objects could not be asked: never marked.
+        prefix = Settings.from_env(env).object_prefix
+        assert complete_key(prefix) not in set(FileStorage(tmp_path).list(names_root(prefix)))
+        proxy.up()
+        proxy.released.set()
+        # Back after the cool-down: the same answers, merged with the bucket, unmarked.
+        deadline = time.monotonic() + HANG_SECONDS
+        listing = http_send(port, "GET", f"/v1/artifacts/{organization}/checkout/api", AUTH)
+        while PARTIAL_HEADER in listing.headers and time.monotonic() < deadline:
+            time.sleep(0.1)
+            listing = http_send(port, "GET", f"/v1/artifacts/{organization}/checkout/api", AUTH)
+        assert (listing.status, listing.headers.get(PARTIAL_HEADER)) == (200, None)
+        assert [run["run_id"] for run in listing.json()["runs"]] == ["local"]
 
 
 def test_r2_racers_and_replays_get_the_answers_s3_gives(tmp_path: Path, proxy: FaultProxy) -> None:

@@ -31,11 +31,11 @@ def one_line_refusal(env: dict[str, str], *args: str) -> str:
 
 
 @pytest.fixture
-def without_boto3(tmp_path: Path) -> dict[str, str]:
-    """``PYTHONPATH`` with a ``boto3`` package that fails to import, as if it were absent."""
-    shadow = tmp_path / "shadow" / "boto3"
+def without_botocore(tmp_path: Path) -> dict[str, str]:
+    """``PYTHONPATH`` with a ``botocore`` package that fails to import, as if it were absent."""
+    shadow = tmp_path / "shadow" / "botocore"
     shadow.mkdir(parents=True)
-    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'boto3'\")\n")
+    (shadow / "__init__.py").write_text("raise ImportError(\"No module named 'botocore'\")\n")
     return {"PYTHONPATH": str(shadow.parent)}
 
 
@@ -61,25 +61,27 @@ def object_store_env(driver: str, data_dir: Path, endpoint: str, bucket: str) ->
         ("mirror", "replicate"),
     ],
 )
-def test_an_object_store_driver_without_boto3_is_a_configuration_error(
-    tmp_path: Path, without_boto3: dict[str, str], driver: str, command: str
+def test_an_object_store_driver_without_botocore_is_a_configuration_error(
+    tmp_path: Path, without_botocore: dict[str, str], driver: str, command: str
 ) -> None:
-    env = {**object_store_env(driver, tmp_path, "http://127.0.0.1:9", "runs"), **without_boto3}
+    env = {**object_store_env(driver, tmp_path, "http://127.0.0.1:9", "runs"), **without_botocore}
     line = one_line_refusal(env, command)
-    assert f"STRICTURE_SERVER_STORAGE_DRIVER={driver!r} needs boto3" in line
+    assert f"STRICTURE_SERVER_STORAGE_DRIVER={driver!r} needs botocore" in line
     assert line.endswith(INSTALL_HINT)
 
 
-def test_the_fs_driver_does_not_need_boto3(tmp_path: Path, without_boto3: dict[str, str]) -> None:
-    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), **without_boto3}
+def test_the_fs_driver_does_not_need_botocore(
+    tmp_path: Path, without_botocore: dict[str, str]
+) -> None:
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path), **without_botocore}
     with server_process(env) as (port, _):
         assert http_send(port, "GET", "/healthz", {}).status == 200
 
 
-def test_function_mode_without_boto3_fails_its_init_with_the_same_line(
-    tmp_path: Path, without_boto3: dict[str, str]
+def test_function_mode_without_botocore_fails_its_init_with_the_same_line(
+    tmp_path: Path, without_botocore: dict[str, str]
 ) -> None:
-    env = {**object_store_env("s3", tmp_path, "http://127.0.0.1:9", "runs"), **without_boto3}
+    env = {**object_store_env("s3", tmp_path, "http://127.0.0.1:9", "runs"), **without_botocore}
     event = lambda_events.http_v2(method="GET", path="/healthz", raw_query="", headers=[], body=b"")
     with lambda_runtime(env) as invoke, pytest.raises(InvocationFailed) as caught:
         invoke(event)
@@ -90,10 +92,10 @@ def test_function_mode_without_boto3_fails_its_init_with_the_same_line(
     assert "\n" not in report["errorMessage"]
 
 
-def test_cloud_functions_without_boto3_stops_with_the_one_line(
-    tmp_path: Path, without_boto3: dict[str, str]
+def test_cloud_functions_without_botocore_stops_with_the_one_line(
+    tmp_path: Path, without_botocore: dict[str, str]
 ) -> None:
-    env = {**object_store_env("s3", tmp_path, "http://127.0.0.1:9", "runs"), **without_boto3}
+    env = {**object_store_env("s3", tmp_path, "http://127.0.0.1:9", "runs"), **without_botocore}
     with pytest.raises(RuntimeError) as caught, gcf_process(env):
         pass
     status, heading, *output = str(caught.value).splitlines()

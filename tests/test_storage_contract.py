@@ -10,8 +10,9 @@ import pytest
 
 from stricture_server import Settings
 from stricture_server.errors import ObjectExists, ObjectNotFound
-from stricture_server.storage import Storage
+from stricture_server.storage import Replicating, Storage
 from stricture_server.storage.fs import FileStorage
+from stricture_server.storage.local_first import LocalFirst
 from stricture_server.storage.mirror import open_mirror_storage
 
 from .objectstore import emulator, new_bucket, object_env, s3_storage, stored
@@ -46,6 +47,13 @@ def _mirror(tmp_path: Path) -> Iterator[Storage]:
     assert stored(bucket) == local
 
 
+def _mirror_reads(tmp_path: Path) -> Iterator[Storage]:
+    # The mirror as the read API sees it: with its store up, the mirror's own answers.
+    for store in _mirror(tmp_path):
+        assert isinstance(store, Replicating)
+        yield LocalFirst(store, store.local_copy())
+
+
 STORES: dict[str, Callable[[Path], Iterator[Storage]]] = {
     "fs": _fs,
     "fs-named-temp": _fs_named_temp,
@@ -56,10 +64,15 @@ STORES: dict[str, Callable[[Path], Iterator[Storage]]] = {
 """Every driver, as a generator of a fresh, empty store; a new driver adds one entry."""
 
 
-@pytest.fixture(params=sorted(STORES))
+CONTRACT_STORES = {**STORES, "mirror-reads": _mirror_reads}
+"""The drivers, and the view of the mirror the read API lists through (only here: over the
+query suite it would repeat the mirror's answers)."""
+
+
+@pytest.fixture(params=sorted(CONTRACT_STORES))
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     """A fresh store of each driver."""
-    yield from STORES[request.param](tmp_path)
+    yield from CONTRACT_STORES[request.param](tmp_path)
 
 
 def test_create_then_read(store: Storage) -> None:

@@ -20,6 +20,7 @@ from ..asgi import AsgiApp
 from ..errors import UnsupportedEvent
 from ..function import create_function_app
 from ..http_errors import error_response
+from . import snapstart
 
 SUPPORTED = "API Gateway (REST and HTTP APIs), function URL and Application Load Balancer requests"
 
@@ -101,5 +102,11 @@ def scheduled_handler_from_env(env: Mapping[str, str]) -> Callable[[Any, Any], d
 
 
 def handler_from_env(env: Mapping[str, str]) -> LambdaHandler:
-    """The handler, configured from ``env`` (the function's environment variables)."""
-    return LambdaHandler(create_function_app(env))
+    """The handler, configured from ``env`` (the function's environment variables).
+
+    Built during the init, so with SnapStart the app and its S3 client are in the snapshot;
+    :mod:`.snapstart` renews what each resumed copy must not share.
+    """
+    app = create_function_app(env)
+    snapstart.register(app, env)
+    return LambdaHandler(app)

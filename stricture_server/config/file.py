@@ -5,12 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import yaml  # type: ignore[import-untyped]
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from .values import ConfigError, Secret
 
@@ -18,6 +15,9 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 ROOT_SCHEMA = "server-config.schema.json"
 SECTION_DIR = "server-config"
 MAX_REPORTED = 50
+
+if TYPE_CHECKING:
+    from referencing import Registry
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,8 @@ class ServerConfig:
 
 def schema_registry() -> Registry[Any]:
     """The root schema and its sections, addressable by their relative file names."""
+    from referencing import Registry, Resource
+
     resources = [(ROOT_SCHEMA, _load_json(SCHEMA_DIR / ROOT_SCHEMA))]
     for path in sorted((SCHEMA_DIR / SECTION_DIR).glob("*.schema.json")):
         resources.append((f"{SECTION_DIR}/{path.name}", _load_json(path)))
@@ -44,6 +46,10 @@ def schema_registry() -> Registry[Any]:
 
 def load_config(path: str, env: Mapping[str, str]) -> ServerConfig:
     """Read, validate and resolve the file at ``path``; all its problems in one error."""
+    # Imported here: a server without a configuration file (and every cold start's import of
+    # the package) does without the reference validator.
+    from jsonschema import Draft202012Validator
+
     document = _parse(path)
     registry = schema_registry()
     validator = Draft202012Validator(
@@ -66,6 +72,8 @@ def load_config(path: str, env: Mapping[str, str]) -> ServerConfig:
 
 
 def _parse(path: str) -> Any:
+    import yaml  # type: ignore[import-untyped]
+
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..errors import ObjectExists, ObjectNotFound
-from ..storage import Storage
+from ..storage import Renewing, Storage
 from .recorder import Metrics
 
 # Answers, not failures: a taken key is an identical replay or a conflict, a missing one a 404.
@@ -21,6 +21,11 @@ class MeasuredStorage:
         self.storage = storage
         self.driver = driver
         self.metrics = metrics
+
+    def renew(self) -> None:
+        """Renew the measured store's per-instance state, if it holds any."""
+        if isinstance(self.storage, Renewing):
+            self.storage.renew()
 
     @contextmanager
     def _measured(self, operation: str) -> Iterator[None]:

@@ -25,6 +25,7 @@ from ..runstore.names import (
 )
 from ..runstore.records import sanitized
 from ..storage import Storage
+from ..storage.local_first import carried
 from .cursor import Cursor, decode
 from .query_params import PAGE, Args, Query, parse
 
@@ -83,7 +84,7 @@ class Listings:
             )
         refs = [ServiceRef(org, proj, name) for name in found]
         with ThreadPoolExecutor(max_workers=max(1, min(LATEST_JOBS, len(refs)))) as pool:
-            latest = list(pool.map(self._latest, refs))
+            latest = list(pool.map(carried(self._latest), refs))
         services = [
             {"service": ref.service, "location": ref.location, "latest": summary}
             for ref, summary in zip(refs, latest, strict=True)

@@ -27,6 +27,7 @@ from typing import Any
 from ..runstore.entries import newest_before, parse_timeline
 from ..runstore.index import TIMELINE, ServiceRef
 from ..runstore.records import sanitized
+from ..storage.local_first import carried
 from .cursor import Cursor, decode
 from .listings import LATEST_JOBS, Listings
 from .query import Queries
@@ -84,7 +85,7 @@ def _primed(feeds: list[Iterator[Item]]) -> list[Iterator[Item]]:
         return iter(()) if head is None else chain([head], feed)
 
     with ThreadPoolExecutor(max_workers=max(1, min(LATEST_JOBS, len(feeds)))) as pool:
-        return list(pool.map(first, feeds))
+        return list(pool.map(carried(first), feeds))
 
 
 class OrgChanges:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from ..errors import BucketMissing, StorageUnavailable
 from ..settings import PREFIX, ConfigError, Settings
-from .base import Replicating, Storage
+from .base import Renewing, Replicating, Storage
 
 OBJECT_DRIVERS = ("s3", "r2", "mirror")
-"""The drivers that need boto3, installed by the ``s3`` extra."""
+"""The drivers that need botocore, installed by the ``s3`` extra."""
 
 
 def require_sdk(settings: Settings) -> None:
@@ -15,11 +15,11 @@ def require_sdk(settings: Settings) -> None:
     if settings.storage_driver not in OBJECT_DRIVERS:
         return
     try:
-        import boto3  # noqa: F401
+        import botocore.session  # noqa: F401
     except ImportError as exc:
         detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(
-            f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r} needs boto3, which cannot be "
+            f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r} needs botocore, which cannot be "
             f"imported ({detail}); install the s3 extra: pip install '.[s3]'"
         ) from None
 
@@ -70,6 +70,7 @@ def open_storage(settings: Settings) -> Storage:
 
 __all__ = [
     "OBJECT_DRIVERS",
+    "Renewing",
     "Replicating",
     "Storage",
     "check_object_store",

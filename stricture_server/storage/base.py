@@ -30,11 +30,22 @@ class Storage(Protocol):
 
 
 @runtime_checkable
+class Renewing(Protocol):
+    """A store holding per-instance state: connections, a failure count, a cool-down."""
+
+    def renew(self) -> None:
+        """Drop open connections and start the state afresh (a process resumed from a snapshot)."""
+
+
+@runtime_checkable
 class Replicating(Protocol):
     """A store that copies its objects elsewhere in the background (the ``mirror`` driver)."""
 
     def start_replication(self) -> None:
         """Start copying in the background of this process."""
+
+    def local_copy(self) -> Storage:
+        """The store every object is written to first, which answers while the other is away."""
 
     def replication_status(self) -> dict[str, Any]:
         """Counts and ages of the replication, for ``GET /v1/replication``."""

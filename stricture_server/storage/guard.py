@@ -46,6 +46,12 @@ class StoreGuard:
         self._lock = threading.Lock()
         self._trying = False
 
+    def renew(self) -> None:
+        """Forget past failures and any cool-down: its deadline was on another machine's clock."""
+        self._after_fork()
+        self._failures = 0
+        self._open_until = 0.0
+
     def deadline(self) -> float:
         """The monotonic time by which a call starting now must be answered."""
         return time.monotonic() + self.deadline_seconds

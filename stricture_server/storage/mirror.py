@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
-from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
+from ..errors import NotFoundLocally, ObjectExists, ObjectNotFound, StorageUnavailable
 from ..settings import Settings
-from .base import Storage
+from .base import Renewing, Storage
 from .fs import FileStorage
 from .outbox import Entry, Outbox
 
@@ -141,7 +141,8 @@ class MirrorStorage:
     A create returns once the local object and its outbox entry are fsynced; replication
     follows. Reads are local first, then remote (a new data directory in front of a filled
     bucket still serves it); while the store is unavailable a key held locally is read from
-    disk, and any other is not found.
+    disk, and any other is not found (:class:`NotFoundLocally`). Listings are strict; the
+    read API lists through :meth:`local_copy` as well (:mod:`.local_first`).
     """
 
     def __init__(self, local: FileStorage, remote: Storage, replicator: Replicator) -> None:
@@ -160,6 +161,11 @@ class MirrorStorage:
         self._thread = None
         if replicating:
             self.start_replication()
+
+    def renew(self) -> None:
+        """Renew the object store's client and guard; the local copy holds no such state."""
+        if isinstance(self.remote, Renewing):
+            self.remote.renew()
 
     def create(self, key: str, data: bytes) -> None:
         """Write locally, queue for replication, or :class:`ObjectExists`."""
@@ -180,21 +186,26 @@ class MirrorStorage:
         except ObjectNotFound:
             try:
                 return self.remote.read(key)
-            except StorageUnavailable:
-                raise ObjectNotFound(key) from None
+            except StorageUnavailable as exc:
+                raise NotFoundLocally(key, exc.reason) from None
 
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
         """Keys held locally or remotely, merged, in order.
 
         Unavailable when the store is: a listing of the local copy alone could miss what only
-        the bucket holds, and the read API's name index decides from a listing whether the
-        store holds older index objects.
+        the bucket holds, and some callers decide from a listing what the store holds (whether
+        the name index is complete, what reindex and verify walk, whether a derived lineage
+        object must be written).
         """
         merged = heapq.merge(
             self.local.list(prefix, start_after), self.remote.list(prefix, start_after)
         )
         for key, _ in groupby(merged):
             yield key
+
+    def local_copy(self) -> Storage:
+        """The data directory every object is written to first."""
+        return self.local
 
     def start_replication(self) -> None:
         """Replicate in a background thread of this process (one per worker)."""
