@@ -6,7 +6,9 @@ serialise the envelope canonically (sorted keys) and hash it with sha256, the re
 claim the run id at a date-free key and write the record at its canonical dated key, in a run
 directory of its own (``.../date=<day>/run=<id>/payload.json``); and write the run's index
 entry (the read API); derive the run's lineage graph (the project's ``RunGraph``) and write
-it twice, beside the record and as the org's feed entry (issue 12); and write the request's
+it twice, beside the record and as the org's feed entry (issue 12); when the diff holds a
+``high`` change, write one alert to the org's outbox holding those changes (issue 13: the
+default rule's severity; its impact class needs the blast radius); and write the request's
 audit event, one small object named by inverted time and a random part in the org's log
 (issue 14). Each file with the floor's durable create. The blast radius is left out: it needs
 an org graph, which the floor has not. No routing, auth, sanitising, logging or error
@@ -73,10 +75,14 @@ def _store(document: dict[str, Any]) -> None:
     graph = RunGraph.from_artifact(document["artifact"], run_id).to_json()
     _create(f"{service}/date={received[:10]}/run={run_id}", "lineage-graph.json", graph)
     _create(f"{ROOT}/{document['organization']}/feed", f"{received}-{run_id}.json", graph)
+    high = [c for c in changes if c.get("severity") == "high"]
+    if high:
+        alert = orjson.dumps({"run_id": run_id, "received_at": received, "changes": high})
+        _create(f"{ROOT}/{document['organization']}/alerts", f"{received}-{run_id}.json", alert)
     event = orjson.dumps(
         {
             "time": received,
-            "identity": {"kind": "shared-token"},
+            "identity": {"kind": "shared", "id": "shared"},
             "action": "ingest",
             "target": [document["organization"], document["project"], document["service"], run_id],
             "result": "accepted",

@@ -20,6 +20,7 @@ from .access.enforce import may_read, require
 from .access.grants import READ, WRITE, Target
 from .access.principal import PRINCIPAL, Principal, principal_of
 from .access.routes import route_access
+from .alerts.setup import run_alerts
 from .audit.events import SERVER_LOG
 from .audit.identity import identity_of
 from .audit.routes import describe
@@ -46,6 +47,7 @@ from .storage.local_first import LocalFirst, Partial, noting
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
+    from .alerts.answers import AlertAnswers
     from .audit.sealer import Sealer
     from .metrics.recorder import Metrics
     from .reads.listings import Listings
@@ -117,6 +119,7 @@ class App:
         )
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
         self.audit = AuditTrail(runs.storage, runs.prefix)
+        self.alerts = run_alerts(settings, runs.storage, runs.prefix)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -170,6 +173,12 @@ class App:
                 Rule(
                     "/v1/audit/<organization>/verify", endpoint=self.audit_verify, methods=["GET"]
                 ),
+                Rule("/v1/alerts/<organization>", endpoint=self.alerts_of, methods=["GET"]),
+                Rule(
+                    "/v1/alerts/<organization>/<alert_id>/redeliver",
+                    endpoint=self.redeliver,
+                    methods=["POST"],
+                ),
             ],
             strict_slashes=False,
             merge_slashes=False,
@@ -195,6 +204,15 @@ class App:
         from .reads.listings import Listings
 
         return Listings(self.reads.storage, self.reads.prefix)
+
+    @cached_property
+    def alert_answers(self) -> AlertAnswers:
+        """The alerts API, imported on first use like :attr:`queries`."""
+        from .alerts.answers import AlertAnswers
+        from .alerts.outbox import AlertOutbox
+
+        outbox = AlertOutbox(self.runs.storage, self.runs.prefix)
+        return AlertAnswers(outbox, lambda: int(self.clock().timestamp() * 1000))
 
     def handle(self, request: Request) -> Response:
         """Answer one request. Never raises: every error becomes a JSON response."""
@@ -386,8 +404,8 @@ class App:
         # identical replay also completes the index of a first attempt that stopped early.
         facts = RunFacts.from_fields(identity, document, accepted.received_at)
         self.index.add(facts)
-        # Last, and never failing the ingest: the run is stored and indexed (blast/derive.py).
-        self.lineage.after_ingest(
+        # Never failing the ingest: the run is stored and indexed (blast/derive.py).
+        blast = self.lineage.after_ingest(
             identity,
             accepted.key,
             facts.summary.time_ms,
@@ -395,6 +413,15 @@ class App:
             document.get("diff"),
             replay=accepted.replay,
         )
+        # Last, before the answer: an acknowledged run's alerts are in the outbox.
+        if self.alerts is not None:
+            self.alerts.after_ingest(
+                identity,
+                accepted.received_at,
+                facts.summary.commit_sha,
+                document.get("diff"),
+                lambda: blast or orjson.loads(self.lineage.blast_radius(identity)),
+            )
         return json_response(
             202,
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},
@@ -563,6 +590,19 @@ class App:
     def server_audit_events(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/audit``: audit events of requests that name no organization."""
         return self._answer(request, lambda a: self.audit.page(SERVER_LOG, a))
+
+    def alerts_of(self, request: Request, fields: Fields, organization: str) -> Response:
+        """``GET /v1/alerts/{org}``: the org's alerts, newest first, with their attempts."""
+        org = organization_of(organization)
+        return self._answer(request, lambda a: self.alert_answers.listing(org, a))
+
+    def redeliver(
+        self, request: Request, fields: Fields, organization: str, alert_id: str
+    ) -> Response:
+        """``POST /v1/alerts/{org}/{alert_id}/redeliver``: requeue a delivered or dead alert."""
+        parse(request.args.to_dict(flat=False), NONE)
+        org = organization_of(organization)
+        return json_response(202, self.alert_answers.redeliver(org, alert_id))
 
     def replication_status(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""

@@ -177,3 +177,11 @@ class TooManyValues(StrictureError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"the body holds more than {limit} JSON values")
         self.limit = limit
+
+
+class AlertNotFound(StrictureError):
+    """No alert of the organization has this id."""
+
+
+class AlertPending(StrictureError):
+    """The alert is still being delivered: only a delivered or dead alert can be requeued."""

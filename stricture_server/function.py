@@ -9,7 +9,12 @@ from .settings import PREFIX, ConfigError, Settings
 
 
 def create_function_app(env: Mapping[str, str]) -> App:
-    """Read settings from ``env`` and build the app; refuse storage that dies with the instance.
+    """Read settings from ``env`` and build the app (see :func:`function_settings`)."""
+    return create_app(function_settings(env))
+
+
+def function_settings(env: Mapping[str, str]) -> Settings:
+    """Settings read from ``env``; refuse storage that dies with the instance.
 
     A function instance has no durable disk: with the ``fs`` driver it would acknowledge runs
     and then lose them, so that needs ``STRICTURE_SERVER_ALLOW_EPHEMERAL_STORAGE=true``, meant
@@ -22,4 +27,4 @@ def create_function_app(env: Mapping[str, str]) -> App:
             f"would be acknowledged and then lost; use an object store (s3, r2), or set "
             f"{PREFIX}ALLOW_EPHEMERAL_STORAGE=true for local testing"
         )
-    return create_app(settings)
+    return settings

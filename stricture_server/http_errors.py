@@ -10,6 +10,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .errors import (
+    AlertNotFound,
+    AlertPending,
     BodyTimedOut,
     BodyTooLarge,
     Forbidden,
@@ -90,6 +92,10 @@ def error_response(exc: Exception) -> tuple[Response, str]:
     if isinstance(exc, LineageObjectInvalid):
         body = {"error": "a stored lineage object fails its check"}
         return json_response(500, body), f"lineage object invalid: {exc}"
+    if isinstance(exc, AlertNotFound):
+        return json_response(404, {"error": str(exc)}), "no such alert"
+    if isinstance(exc, AlertPending):
+        return json_response(409, {"error": str(exc)}), "alert pending"
     if isinstance(exc, MethodNotAllowed):
         allowed = ", ".join(sorted(exc.valid_methods or ()))
         body = {"error": "method not allowed", "allowed": sorted(exc.valid_methods or ())}

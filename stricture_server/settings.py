@@ -70,6 +70,30 @@ MAX_LINEAGE_DEPTH = 64
 """The deepest walk a request or the lineage depth setting may ask for."""
 
 
+def _seconds(raw: str) -> float:
+    value = float(raw.strip())
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("must be a number of seconds, 0 or more")
+    return value
+
+
+def _positive_seconds(raw: str) -> float:
+    value = _seconds(raw)
+    if value <= 0:
+        raise ValueError("must be more than 0 seconds")
+    return value
+
+
+def _schedule(raw: str) -> tuple[float, ...]:
+    values = tuple(_seconds(part) for part in raw.split(",") if part.strip())
+    if not values:
+        raise ValueError("expected seconds separated by commas")
+    return values
+
+
+DEFAULT_ALERT_RETRY = "5,300,1800,7200,18000,36000,36000"
+
+
 def _depth(raw: str) -> int:
     value = _positive_int(raw)
     if value > MAX_LINEAGE_DEPTH:
@@ -164,6 +188,16 @@ class Settings:
     """The audit trail's seal period: each log gets one seal per period that had events."""
     config: ServerConfig = field(default_factory=ServerConfig)
     """The configuration file (alert rules, access policy), validated at start."""
+    alert_allow_loopback: bool = False
+    """Tests only: alerts may go to plain http on loopback addresses."""
+    alert_retry_seconds: tuple[float, ...] = tuple(float(s) for s in DEFAULT_ALERT_RETRY.split(","))
+    """Seconds before each retry of an alert; after the last, it is dead."""
+    alert_delivery_total_seconds: float = 86400.0
+    """How long an alert is retried before it is dead."""
+    alert_send_timeout_seconds: float = 15.0
+    """Most seconds one delivery attempt may take, connection to answer."""
+    alert_poll_seconds: float = 5.0
+    """Process mode: seconds between two passes of a worker's deliverer."""
 
     @property
     def metrics_addr(self) -> str:
@@ -272,6 +306,15 @@ class Settings:
             lineage_ingest_fresh_ms=reader.get("LINEAGE_INGEST_FRESH_MS", "0", _non_negative_int),
             audit_seal_seconds=reader.get("AUDIT_SEAL_SECONDS", "3600", _seal_period),
             config=config,
+            alert_allow_loopback=reader.get("ALERT_ALLOW_LOOPBACK", "false", _bool),
+            alert_retry_seconds=reader.get("ALERT_RETRY_SECONDS", DEFAULT_ALERT_RETRY, _schedule),
+            alert_delivery_total_seconds=reader.get(
+                "ALERT_DELIVERY_TOTAL_SECONDS", "86400", _positive_seconds
+            ),
+            alert_send_timeout_seconds=reader.get(
+                "ALERT_SEND_TIMEOUT_SECONDS", "15", _positive_seconds
+            ),
+            alert_poll_seconds=reader.get("ALERT_POLL_SECONDS", "5", _positive_seconds),
             **objects,
             **_metrics(env, reader),
         )
@@ -440,6 +483,11 @@ KNOWN_VARIABLES = tuple(
         "LINEAGE_INGEST_FRESH_MS",
         "CONFIG_FILE",
         "AUDIT_SEAL_SECONDS",
+        "ALERT_ALLOW_LOOPBACK",
+        "ALERT_RETRY_SECONDS",
+        "ALERT_DELIVERY_TOTAL_SECONDS",
+        "ALERT_SEND_TIMEOUT_SECONDS",
+        "ALERT_POLL_SECONDS",
     )
 )
 """Every variable :meth:`Settings.from_env` reads; the docs test checks each is documented."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -150,6 +151,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def kill_hard(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL gunicorn's workers and its master, as a crash or an OOM kill would."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    for pid in [*map(int, children), process.pid]:
+        os.kill(pid, signal.SIGKILL)
+    process.wait()
 
 
 @contextmanager

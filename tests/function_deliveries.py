@@ -98,7 +98,9 @@ class AzureDelivery:
 
     def __init__(self, env: Mapping[str, str]) -> None:
         module = load_entry("azure_functions/function_app.py", env, "azure_function_app")
-        (function,) = module.app.get_functions()
+        (function,) = [
+            f for f in module.app.get_functions() if f.get_function_name() == "stricture"
+        ]
         self.function: Callable[[func.HttpRequest], func.HttpResponse] = (
             function.get_user_function()
         )

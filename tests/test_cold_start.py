@@ -84,7 +84,7 @@ import sys
 sys.path.insert(0, {folder!r})
 import function_app
 import azure.functions as func
-(function,) = function_app.app.get_functions()
+(function,) = [f for f in function_app.app.get_functions() if f.get_function_name() == "stricture"]
 answer = function.get_user_function()(func.HttpRequest(
     "POST", "https://stricture.azurewebsites.net/v1/artifacts",
     headers={{"content-type": "application/json"}}, body=request,

@@ -133,23 +133,25 @@ ACTIONS = {
     "upload a's registry": Action("POST", "/v1/registry/tenant-a", REGISTRY, "application/json"),
     "whoami": Action("GET", "/v1/whoami"),
     "health": Action("GET", "/healthz"),
+    "read a's audit trail": Action("GET", "/v1/audit/tenant-a"),
+    "list a's alerts": Action("GET", "/v1/alerts/tenant-a"),
 }
 
 COLUMNS = tuple(ACTIONS)
 # Reading a's registry is 404 for an allowed caller before an upload and 200 after; the
 # table's order is not the test order everywhere, so the 404 below means "either".
 ROWS: dict[str, tuple[int, ...]] = {
-    #                        ingest read list projects registry upload whoami health
-    "nobody":                (401, 401, 401, 401, 401, 401, 401, 200),
-    "unknown token":         (401, 401, 401, 401, 401, 401, 401, 200),
-    "oidc expired":          (401, 401, 401, 401, 401, 401, 401, 200),
-    "reader of a":           (403, 200, 200, 200, 404, 403, 200, 200),
-    "writer of a/p":         (202, 403, 403, 403, 403, 403, 200, 200),
-    "admin of a":            (403, 403, 403, 403, 403, 201, 200, 200),
-    "everything of b":       (403, 403, 200, 403, 403, 403, 200, 200),
-    "oidc of a":             (202, 200, 200, 200, 404, 403, 200, 200),
-    "oidc of another owner": (403, 403, 403, 403, 403, 403, 200, 200),
-    "shared token":          (202, 200, 200, 200, 404, 201, 200, 200),
+    #                        ingest read list projects registry upload whoami health audit alerts
+    "nobody":                (401, 401, 401, 401, 401, 401, 401, 200, 401, 401),
+    "unknown token":         (401, 401, 401, 401, 401, 401, 401, 200, 401, 401),
+    "oidc expired":          (401, 401, 401, 401, 401, 401, 401, 200, 401, 401),
+    "reader of a":           (403, 200, 200, 200, 404, 403, 200, 200, 403, 403),
+    "writer of a/p":         (202, 403, 403, 403, 403, 403, 200, 200, 403, 403),
+    "admin of a":            (403, 403, 403, 403, 403, 201, 200, 200, 200, 200),
+    "everything of b":       (403, 403, 200, 403, 403, 403, 200, 200, 403, 403),
+    "oidc of a":             (202, 200, 200, 200, 404, 403, 200, 200, 403, 403),
+    "oidc of another owner": (403, 403, 403, 403, 403, 403, 200, 200, 403, 403),
+    "shared token":          (202, 200, 200, 200, 404, 201, 200, 200, 200, 200),
 }  # fmt: skip
 EXPECTED = {who: dict(zip(COLUMNS, row, strict=True)) for who, row in ROWS.items()}
 

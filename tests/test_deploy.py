@@ -52,15 +52,19 @@ def test_sam_template_passes_cfn_lint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_sam_handler_is_the_lambda_entry() -> None:
-    (handler,) = re.findall(r"^\s+Handler: (\S+)$", TEMPLATE.read_text(), re.MULTILINE)
-    module, _, name = handler.rpartition(".")
-    assert name in assigned_names(ADAPTERS / "aws_lambda" / f"{module}.py")
+def test_sam_handlers_are_the_lambda_entries() -> None:
+    handlers = re.findall(r"^\s+Handler: (\S+)$", TEMPLATE.read_text(), re.MULTILINE)
+    assert sorted(handlers) == ["handler.handler", "handler.scheduled"]
+    for handler in handlers:
+        module, _, name = handler.rpartition(".")
+        assert name in assigned_names(ADAPTERS / "aws_lambda" / f"{module}.py")
 
 
-def test_gcloud_entry_point_is_the_function_in_main() -> None:
-    (entry,) = re.findall(r"--entry-point=(\w+)", (DEPLOY / "gcp" / "deploy.sh").read_text())
-    assert entry in assigned_names(ADAPTERS / "gcp_functions" / "main.py")
+def test_gcloud_entry_points_are_the_functions_in_main() -> None:
+    entries = re.findall(r"--entry-point=(\w+)", (DEPLOY / "gcp" / "deploy.sh").read_text())
+    assert entries == ["stricture", "stricture_scheduled"]
+    for entry in entries:
+        assert entry in assigned_names(ADAPTERS / "gcp_functions" / "main.py")
 
 
 def test_azure_routes_have_no_prefix() -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -22,7 +19,7 @@ from stricture_server.runstore.names import complete_key, names_root
 from stricture_server.storage.fs import FileStorage
 
 from . import factory
-from .deliveries import HANG_SECONDS, http_send, server_process
+from .deliveries import HANG_SECONDS, http_send, kill_hard, server_process
 from .objectstore import FaultProxy, fault_proxy, new_bucket, object_env, stored
 
 pytestmark = pytest.mark.slow
@@ -93,14 +90,6 @@ def test_s3_process_stores_reads_and_survives_an_outage(tmp_path: Path, proxy: F
         assert http_send(port, "GET", none, AUTH).status == 404
 
 
-def _kill_hard(process: subprocess.Popen[bytes]) -> None:
-    """SIGKILL gunicorn's workers and its master, as a crash or an OOM kill would."""
-    children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
-    for pid in [*map(int, children), process.pid]:
-        os.kill(pid, signal.SIGKILL)
-    process.wait()
-
-
 def test_mirror_acknowledges_while_the_store_is_down_and_delivers_after_kill_9(
     tmp_path: Path, proxy: FaultProxy
 ) -> None:
@@ -113,7 +102,7 @@ def test_mirror_acknowledges_while_the_store_is_down_and_delivers_after_kill_9(
         status = http_send(port, "GET", "/v1/replication", AUTH).json()
         assert status["pending"] >= 200  # claim and record of each run, at least
         assert status["replicated"] == 0
-        _kill_hard(process)
+        kill_hard(process)
     assert stored(bucket) == {}
 
     local = FileStorage(tmp_path)
@@ -309,7 +298,7 @@ def test_mirror_delivers_every_record_however_it_is_run(
                 sent.append(document)
             if phase == "before-kill":
                 for _, process in servers:
-                    _kill_hard(process)
+                    kill_hard(process)
                 assert stored(bucket) == {}
                 continue
             local = FileStorage(tmp_path)

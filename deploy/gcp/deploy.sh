@@ -39,5 +39,37 @@ gcloud functions deploy "$name" \
     --set-env-vars="$env_vars" \
     --set-secrets="STRICTURE_SERVER_INGEST_TOKEN=stricture-ingest-token:latest,AWS_ACCESS_KEY_ID=stricture-object-key-id:latest,AWS_SECRET_ACCESS_KEY=stricture-object-secret:latest"
 
+# The periodic tasks (alert delivery from the outbox): a second function, not public, called
+# every minute by Cloud Scheduler with an OIDC token of the scheduler's service account.
+scheduler_sa="${SCHEDULER_SERVICE_ACCOUNT:?set SCHEDULER_SERVICE_ACCOUNT (invokes the scheduled function)}"
+gcloud functions deploy "${name}-scheduled" \
+    --gen2 \
+    --project="$project" \
+    --region="$region" \
+    --runtime=python312 \
+    --source="$root/build/gcp" \
+    --entry-point=stricture_scheduled \
+    --trigger-http \
+    --no-allow-unauthenticated \
+    --memory=512Mi \
+    --timeout=300s \
+    --max-instances=1 \
+    --set-env-vars="$env_vars" \
+    --set-secrets="AWS_ACCESS_KEY_ID=stricture-object-key-id:latest,AWS_SECRET_ACCESS_KEY=stricture-object-secret:latest"
+gcloud functions add-invoker-policy-binding "${name}-scheduled" \
+    --project="$project" --region="$region" --member="serviceAccount:${scheduler_sa}"
+scheduled_uri="$(gcloud functions describe "${name}-scheduled" --gen2 --project="$project" \
+    --region="$region" --format='value(serviceConfig.uri)')"
+if ! gcloud scheduler jobs describe "${name}-scheduled" --project="$project" \
+    --location="$region" >/dev/null 2>&1; then
+    gcloud scheduler jobs create http "${name}-scheduled" \
+        --project="$project" \
+        --location="$region" \
+        --schedule="* * * * *" \
+        --http-method=POST \
+        --uri="$scheduled_uri" \
+        --oidc-service-account-email="$scheduler_sa"
+fi
+
 gcloud functions describe "$name" --gen2 --project="$project" --region="$region" \
     --format='value(serviceConfig.uri)'

@@ -80,6 +80,8 @@ ROUTES: dict[tuple[str, str], RouteAccess] = {
     ("/v1/registry/<organization>", "GET"): RouteAccess(READ, _org),
     ("/v1/registry/<organization>", "POST"): RouteAccess(ADMIN, _org),
     ("/v1/replication", "GET"): RouteAccess(ADMIN, _everything),
+    ("/v1/alerts/<organization>", "GET"): RouteAccess(ADMIN, _org),
+    ("/v1/alerts/<organization>/<alert_id>/redeliver", "POST"): RouteAccess(ADMIN, _org),
     ("/v1/audit", "GET"): RouteAccess(ADMIN, _everything),
     ("/v1/audit/<organization>", "GET"): RouteAccess(ADMIN, _org),
     ("/v1/audit/<organization>/verify", "GET"): RouteAccess(ADMIN, _org),

@@ -8,7 +8,7 @@ event shape and turns it into an ASGI call; :class:`~stricture_server.asgi.AsgiA
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -91,6 +91,14 @@ def refusal(kind: str) -> dict[str, Any]:
         "body": response.get_data(as_text=True),
         "isBase64Encoded": False,
     }
+
+
+def scheduled_handler_from_env(env: Mapping[str, str]) -> Callable[[Any, Any], dict[str, Any]]:
+    """The handler of the EventBridge schedule: the periodic tasks, once per invocation."""
+    from ..scheduled import scheduled_task
+
+    task = scheduled_task(env)
+    return lambda event, context: task()
 
 
 def handler_from_env(env: Mapping[str, str]) -> LambdaHandler:

@@ -8,7 +8,8 @@ host's bare 500).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import azure.functions as func
@@ -49,9 +50,22 @@ def handle(app: App, req: func.HttpRequest) -> func.HttpResponse:
     return to_response(app.handle(request), request)
 
 
-def function_app(app: App) -> func.FunctionApp:
-    """A function app with one catch-all HTTP function serving ``app``."""
+SCHEDULE = "0 */1 * * * *"
+"""The timer trigger's NCRONTAB schedule (with seconds): every minute."""
+
+
+def function_app(
+    app: App, scheduled: Callable[[], dict[str, Any]] | None = None
+) -> func.FunctionApp:
+    """A function app with one catch-all HTTP function serving ``app``, and a timer trigger
+    running the periodic tasks (``scheduled``) every minute."""
     functions = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+    if scheduled is not None:
+
+        @functions.timer_trigger(schedule=SCHEDULE, arg_name="timer", run_on_startup=False)
+        def scheduled_tasks(timer: func.TimerRequest) -> None:
+            scheduled()
 
     # Anonymous at the host: the app authenticates requests itself. host.json sets the route
     # prefix to "" so paths are the same as in every other runtime.
@@ -64,4 +78,6 @@ def function_app(app: App) -> func.FunctionApp:
 
 def function_app_from_env(env: Mapping[str, str]) -> func.FunctionApp:
     """The function app, configured from ``env`` (the app settings)."""
-    return function_app(create_function_app(env))
+    from ..scheduled import scheduled_task
+
+    return function_app(create_function_app(env), scheduled_task(env))

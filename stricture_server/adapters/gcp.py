@@ -14,9 +14,22 @@ from collections.abc import Callable, Mapping
 from werkzeug import Request, Response
 
 from ..function import create_function_app
+from ..http_errors import json_response
 from ..settings import ConfigError
 
 HttpFunction = Callable[[Request], Response]
+
+
+def scheduled_function_from_env(env: Mapping[str, str]) -> HttpFunction:
+    """The HTTP function Cloud Scheduler calls: the periodic tasks, once per request."""
+    from ..scheduled import scheduled_task
+
+    task = scheduled_task(env)
+
+    def stricture_scheduled(request: Request) -> Response:
+        return json_response(200, task())
+
+    return stricture_scheduled
 
 
 def function_from_env(env: Mapping[str, str]) -> HttpFunction:

@@ -17,6 +17,7 @@ from .events import Event
 WRITES: Mapping[tuple[str, str], str] = {
     ("/v1/artifacts", "POST"): "ingest",
     ("/v1/registry/<organization>", "POST"): "registry.upload",
+    ("/v1/alerts/<organization>/<alert_id>/redeliver", "POST"): "alert.redeliver",
 }
 """The action of each audited (route, method): every success and conflict is an event."""
 
@@ -24,7 +25,7 @@ OPEN = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json", "unmatc
 """Routes that take no API credentials: never audited."""
 
 DENIED = {401: "unauthenticated", 403: "forbidden"}
-TARGET_NAMES = ("organization", "project", "service", "run_id")
+TARGET_NAMES = ("organization", "project", "service", "run_id", "alert_id")
 
 
 def action_of(route: str, method: str) -> str:
@@ -40,6 +41,8 @@ def result_of(action: str, status: int, fields: Mapping[str, Any]) -> str | None
         return None
     if action == "ingest" and status == 202:
         return "replayed" if fields.get("replay") else "accepted"
+    if action == "alert.redeliver" and status == 202:
+        return "requeued"
     if 200 <= status < 300:
         return "stored"
     if status == 409:

@@ -122,11 +122,14 @@ class RunLineage:
         diff: object,
         *,
         replay: bool,
-    ) -> None:
-        """Steps 1 to 3 for a stored run. Never raises: the run is acknowledged regardless."""
+    ) -> dict[str, Any] | None:
+        """Steps 1 to 3 for a stored run; the blast radius it stored, if it did.
+
+        Never raises: the run is acknowledged regardless.
+        """
         try:
             if graph is None:
-                return
+                return None
             now_ms = time.time_ns() // 1_000_000
             prefix, storage = self.runs.prefix, self.storage
             feed = self.orgs.feed(identity.organization)
@@ -145,14 +148,17 @@ class RunLineage:
             if isinstance(diff, dict) and not (replay and _exists(self.storage, blast_key)):
                 org = feed.current(max_age_ms=self.ingest_fresh_ms)
                 if self._within_reach(identity, graph, diff, org[0]):
-                    body = self._document(identity, graph, diff, "at_ingest", org)
+                    document = self._fields(identity, graph, diff, "at_ingest", org)
+                    # Stored by another attempt of the same run: read when it is wanted.
                     with suppress(ObjectExists):
-                        self.storage.create(blast_key, body)
+                        self.storage.create(blast_key, orjson.dumps(document))
+                        return document
         except Exception:
             log.exception(
                 "lineage step failed; the run is stored, its lineage objects come later",
                 extra={"fields": {"location": identity.location}},
             )
+        return None
 
     def blast_radius(self, identity: RunIdentity) -> bytes:
         """The run's stored blast radius, computed and stored now if it is missing.
@@ -166,7 +172,7 @@ class RunLineage:
             return self.storage.read(blast_key)
         record = orjson.loads(self.runs.read_record(identity).data)
         graph = self._run_graph(record_key, record, identity.run_id)
-        body = self._document(identity, graph, record.get("diff"), "on_read")
+        body = orjson.dumps(self._fields(identity, graph, record.get("diff"), "on_read"))
         try:
             self.storage.create(blast_key, body)
         except ObjectExists:
@@ -198,14 +204,14 @@ class RunLineage:
             )
         return reach <= limit
 
-    def _document(
+    def _fields(
         self,
         identity: RunIdentity,
         graph: RunGraph,
         diff: object,
         computed: Computed,
         org: tuple[OrgGraph, GraphVersion] | None = None,
-    ) -> bytes:
+    ) -> dict[str, Any]:
         org_graph, version = org or self.orgs.feed(identity.organization).current()
         changes = diff if isinstance(diff, dict) else {}
         registry = self.registries.latest(identity.organization)
@@ -217,18 +223,16 @@ class RunLineage:
             registry=registry.registry if registry else None,
             depth=self.depth,
         )
-        return orjson.dumps(
-            {
-                "organization": identity.organization,
-                "project": identity.project,
-                "service": identity.service,
-                "run_id": identity.run_id,
-                "location": identity.location,
-                "computed": computed,
-                "computed_at": format_time(self.clock()),
-                "depth": self.depth,
-                "graph": version.as_json(),
-                "registry_version": registry.version if registry else None,
-                **compact_impact_document(result),
-            }
-        )
+        return {
+            "organization": identity.organization,
+            "project": identity.project,
+            "service": identity.service,
+            "run_id": identity.run_id,
+            "location": identity.location,
+            "computed": computed,
+            "computed_at": format_time(self.clock()),
+            "depth": self.depth,
+            "graph": version.as_json(),
+            "registry_version": registry.version if registry else None,
+            **compact_impact_document(result),
+        }

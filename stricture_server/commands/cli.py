@@ -32,6 +32,11 @@ def _parser() -> argparse.ArgumentParser:
         help="mirror driver: copy every pending record to the object store once, then exit "
         "(non-zero if any failed or the store is unavailable)",
     )
+    commands.add_parser(
+        "deliver",
+        help="run the periodic tasks once (send the alerts that are due), then exit "
+        "(non-zero if the store is unavailable); for function mode and cron",
+    )
     reindex = commands.add_parser(
         "reindex",
         help="rebuild the read API's index objects from the records (idempotent), then exit",
@@ -126,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r}: "
                 "replicate needs the mirror driver"
             )
+        if args.command in (None, "serve", "deliver"):
+            from ..alerts.setup import alerts_config
+
+            alerts_config(settings)
         if args.command in (None, "serve", "reindex"):
             check_object_store(settings)
         require_sdk(settings)
@@ -144,6 +153,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .replicate import replicate_once
 
         return replicate_once(settings)
+    if args.command == "deliver":
+        from .deliver import deliver_command
+
+        return deliver_command(settings)
     if args.command == "reindex":
         from .reindex import reindex_command
 

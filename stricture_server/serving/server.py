@@ -73,9 +73,14 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             self.cfg.set(name, value)
 
     def load(self) -> WSGIApplication:
-        """Build the app in each worker, after the fork, and start its audit sealing."""
+        """Build the app in each worker, after the fork; start its audit sealing and deliverer."""
         core = create_app(self.settings)
         core.sealer.start()
+        from ..alerts.setup import deliverer
+
+        alerts = deliverer(self.settings, core.runs.storage, core.runs.prefix)
+        if alerts is not None:
+            alerts.start()
         app = ReadTimeout(core, self.settings.read_timeout_seconds)
         if self.settings.metrics_port:
             return MetricsListener(app, self.settings.metrics_port)
