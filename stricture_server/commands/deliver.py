@@ -1,4 +1,4 @@
-"""``stricture-server deliver``: the periodic tasks once (alert delivery, audit sealing), for cron."""
+"""``stricture-server deliver``: the periodic tasks once (alerts, audit seals), for cron."""
 
 from __future__ import annotations
 
