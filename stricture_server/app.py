@@ -153,9 +153,11 @@ class App:
     @cached_property
     def queries(self) -> Queries:
         """The read API, imported on first use: a function's cold start for ingest skips it."""
+        from .compact.build import Compactor
         from .reads.query import Queries
 
-        return Queries(self.runs)
+        grace_ms = self.settings.compact_grace_seconds * 1000
+        return Queries(self.runs, Compactor(self.runs.storage, self.runs.prefix, grace_ms))
 
     @cached_property
     def listings(self) -> Listings:
