@@ -35,8 +35,9 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     first = run_reindex(tmp_path)
     assert first.returncode == 0, first.stderr
     # Per run its timeline and commit entries; once, the organization, project and service;
-    # and per run its lineage feed entry and lineage-graph.json.
-    summary = {"records": 3, "created": 9, "lineage": 3, "unreadable": []}
+    # and per run its lineage feed entry and lineage-graph.json; and the compact of their day,
+    # which is over.
+    summary = {"records": 3, "created": 9, "lineage": 3, "compacts": 1, "unreadable": []}
     assert orjson.loads(first.stdout) == summary
     assert len(list(storage.list("stricture/lineage/v1/org=acme/feed/"))) == 3
     graphs = [k for k in storage.list("stricture/v1/") if k.endswith("/lineage-graph.json")]
@@ -45,7 +46,8 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     assert "run/s" not in first.stderr
     assert Queries(runs).latest(latest).identity.run_id == "r0"
     again = run_reindex(tmp_path)
-    assert (again.returncode, orjson.loads(again.stdout)["created"]) == (0, 0)
+    rebuilt = orjson.loads(again.stdout)
+    assert (again.returncode, rebuilt["created"], rebuilt["compacts"]) == (0, 0, 0)
 
 
 def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:
@@ -54,7 +56,13 @@ def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:
     done = run_reindex(tmp_path)
     assert done.returncode == 1
     *logged, summary = [orjson.loads(line) for line in done.stdout.splitlines()]
-    assert summary == {"records": 1, "created": 0, "lineage": 0, "unreadable": [key]}
+    assert summary == {
+        "records": 1,
+        "created": 0,
+        "lineage": 0,
+        "compacts": 0,
+        "unreadable": [key],
+    }
     # The log (JSON lines on stdout, like the server's) names it too, and the record is kept.
     assert [(line["message"], line["key"]) for line in logged] == [("not a readable record", key)]
     assert FileStorage(tmp_path).read(key) == b"[1, 2]"
@@ -100,6 +108,7 @@ def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path:
         "records": 4,
         "created": 0,
         "lineage": 0,
+        "compacts": 0,
         "unreadable": [],
     }
 
