@@ -11,16 +11,21 @@ from typing import Any
 
 import pytest
 
-from stricture_server.compact.artifact import decode
+from stricture_server.compact.artifact import Compact, CompactRun, decode
 from stricture_server.compact.keys import DAYS, LATE, parse_day
+from stricture_server.compact.stats import parse_marker, stats_of
+from stricture_server.runstore.entries import Summary
 from stricture_server.runstore.index import ServiceRef
 from stricture_server.storage import Storage
 from stricture_server.storage.fs import FileStorage
+from stricture_server.storage.s3 import S3Storage
 
-from .compaction import DAY0, FILTERS, GRACE_MS, ORG, PROJECT, SERVICE, History, pages
+from .compaction import DAY0, FILTERS, GRACE_MS, ORG, PROJECT, SERVICE, TYPES, History, pages
 from .objectstore import emulator, new_bucket, s3_storage
+from .test_s3 import sent
 
 REF = ServiceRef(ORG, PROJECT, SERVICE)
+SUMMARY = Summary("r", 0, 0, False, None, None)
 
 
 def _fs(tmp_path: Path) -> Storage:
@@ -145,3 +150,91 @@ def to_day(day: int) -> int:
     from stricture_server.runstore.entries import to_ms
 
     return to_ms(DAY0 + timedelta(days=day))
+
+
+def test_a_compact_marker_never_says_no_to_a_change_it_holds() -> None:
+    history = History(FileStorage("/nonexistent"))  # only its random changes are used
+    rng = history.rng
+    for _ in range(200):
+        changes = [
+            {"severity": rng.choice(("high", "low")), "change_type": rng.choice(TYPES)}
+            for _ in range(rng.randrange(1, 6))
+        ]
+        impacts = [rng.choice(("downstream", "unknown", None)) for _ in changes]
+        run = CompactRun("n", SUMMARY, changes, impacts)
+        stats = stats_of(Compact(0, 0, None, [run]))
+        assert parse_marker(stats.name()) == stats
+        for change, impact in zip(changes, impacts, strict=True):
+            severity, kind = frozenset([change["severity"]]), frozenset([change["change_type"]])
+            assert stats.may_match(severity, kind, None)
+            assert stats.may_match(None, kind, None)
+            if impact is not None:
+                assert stats.may_match(severity, kind, frozenset([impact]))
+                assert stats.may_match(None, None, frozenset([impact, "self_only"]))
+        assert not stats.may_match(frozenset(["medium"]), None, None)
+        assert not stats.may_match(None, frozenset(["nope"]), None)
+
+
+def page_costs(
+    history: History, compacted: bool, args: dict[str, str]
+) -> list[tuple[list[str], int]]:
+    """Each page of the feed with ``args`` (pages of 100): its requests, as operations, and
+    the number of days its changes are from."""
+    assert isinstance(history.storage, S3Storage)
+    operations = sent(history.storage)
+    costs = []
+    feed = pages(history.queries(compacted), args, limit=100)
+    while True:
+        operations.clear()
+        page = next(feed, None)
+        if page is None:
+            return costs
+        days = {change["time"][:10] for change in page["changes"]}
+        costs.append(([op for op in operations if op != "send"], len(days)))
+
+
+DENSE = ({}, {"severity": "low,info"}, {"from": "2026-03-02", "to": "2026-03-04"})
+"""Filters that most days have a page's worth of: a page draws on one or two days."""
+
+
+def test_a_page_of_the_compacted_feed_costs_a_few_requests_on_s3(tmp_path: Path) -> None:
+    history = History(_s3(tmp_path))
+    history.spread(first=0, days=8, per_day=60, late_every=10**6)
+    # Day 7 is open: each page that reaches it lists it and reads its runs, as without compacts.
+    history.clock.set(DAY0 + timedelta(days=7, hours=2))
+    history.compactor.compact_service(REF)
+    # Two runs of day 2 arrive after its compact: a page that passes day 2 reads it, to know
+    # whether it holds them.
+    for hour in (3, 9):
+        history.add(DAY0 + timedelta(days=2, hours=hour), DAY0 + timedelta(days=7, hours=2))
+    for args in FILTERS:
+        costs = page_costs(history, True, args)
+        for cost, days in costs:
+            # Reads of runs of the open day (its index objects and blast radiuses), and of the
+            # late runs: their late entries and blast radiuses.
+            open_day = [op for op in cost if "/runs/" in op or "blast-radius" in op]
+            open_day += [op for op in cost if "/late/" in op]
+            assert all(
+                "2026-03-08" in op or "2026-03-03" in op or "/runs/" in op or "/late/" in op
+                for op in open_day
+            ), open_day
+            compacts = [op for op in cost if "/day/" in op and op.startswith("GetObject")]
+            others = [op for op in cost if op not in open_day and op not in compacts]
+            # The timeline, the compacted days and the late entries, each listed once.
+            assert len(others) <= 3, (args, others)
+            # A compact is read only for a day the page draws on, the one that ends it, and
+            # the day with late arrivals.
+            assert len(compacts) <= days + 2, (args, cost)
+        # Without compacts the same pages read every run with a match on the way.
+        plain = page_costs(history, False, args)
+        assert sum(len(c) for c, _ in plain) > sum(len(c) for c, _ in costs), args
+    history.clock.set(DAY0 + timedelta(days=9))
+    history.compactor.compact_service(REF)
+    for args in (*DENSE, {"change_type": "nope"}):
+        for cost, _ in page_costs(history, True, args):
+            # Beside one read per late run that is not in its day's compact.
+            fixed = [op for op in cost if "/late/" not in op and "2026-03-03" not in op]
+            assert len(fixed) <= 5, (args, cost)
+    # Without compacts: every run with changes is read (a fifth have none, by their names).
+    [(plain, _)] = page_costs(history, False, {"change_type": "nope"})
+    assert len(plain) > 300

@@ -15,21 +15,40 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
+from dataclasses import dataclass
 
 from ..blast.impacts import stored_impacts
 from ..errors import ObjectExists
-from ..runstore.entries import DAY_MS, Entry, newest_before, oldest_after, parse_timeline
+from ..runstore.entries import (
+    DAY_MS,
+    Entry,
+    inverted,
+    newest_before,
+    oldest_after,
+    parse_timeline,
+)
 from ..runstore.index import TIMELINE, ServiceRef, sound_entry
 from ..runstore.integrity import Corrupt
 from ..storage import Storage
 from .artifact import Compact, CompactRun, decode
 from .keys import DAYS, day_name_ms, parse_day, service_root
+from .stats import Stats, parse_marker, stats_of
 
 log = logging.getLogger(__name__)
 
-READ_JOBS = 16
-"""Index objects read at once while compacting: one after the other, a day of an object store
-would take as many round trips as it has runs."""
+
+@dataclass(frozen=True, slots=True)
+class Listed:
+    """A compacted day as the listing shows it: its compact's key, and its stats if marked."""
+
+    key: str
+    stats: Stats | None
+
+
+READ_JOBS = 10
+"""Index objects read at once while compacting (botocore keeps 10 connections): one after the
+other, a day of an object store would take as many round trips as it has runs."""
 
 Clock = Callable[[], int]
 
@@ -63,20 +82,41 @@ class Compactor:
         """The key prefix of the service's compacts and late entries."""
         return service_root(self.prefix, ref.organization, ref.project, ref.service)
 
+    def key(self, ref: ServiceRef, day_ms: int) -> str:
+        """The key of the compact of a service's day."""
+        return self.root(ref) + DAYS + day_name_ms(day_ms)
+
     def closed(self, day_ms: int) -> bool:
         """Whether a day is over, grace period included, so it may be compacted."""
         return self.clock() >= day_ms + DAY_MS + self.grace_ms
 
-    def days(self, ref: ServiceRef) -> dict[int, str]:
-        """The service's compacted days (first millisecond) and their keys: one listing per
-        1000 days."""
+    def days(self, ref: ServiceRef, newest_ms: int | None = None) -> Iterator[tuple[int, Listed]]:
+        """The service's compacted days (first millisecond), newest first, from the day of
+        ``newest_ms`` on, each with its compact's key and its stats when its marker is stored.
+        Lazy: one listing request per 500 days consumed."""
         base = self.root(ref) + DAYS
-        found = {}
-        for key in self.storage.list(base):
-            day = parse_day(key[len(base) :])
+        start = base + inverted(day_of_ms(newest_ms) + 1) if newest_ms is not None else ""
+        pending: tuple[int, Listed] | None = None
+        for key in self.storage.list(base, start):
+            name = key[len(base) :]
+            day = parse_day(name)
             if day is not None:
-                found[day] = key
-        return found
+                if pending is not None:
+                    yield pending
+                pending = (day, Listed(key, None))
+                continue
+            stats = parse_marker(name)
+            if stats is not None and pending is not None and stats.day_ms == pending[0]:
+                pending = (pending[0], Listed(pending[1].key, stats))
+        if pending is not None:
+            yield pending
+
+    def mark(self, ref: ServiceRef, compact: Compact) -> Stats:
+        """Store the marker of a stored compact, if it is not stored yet; its stats."""
+        stats = stats_of(compact)
+        with suppress(ObjectExists):
+            self.storage.create(self.root(ref) + DAYS + stats.name(), b"")
+        return stats
 
     def read(self, key: str) -> Compact | None:
         """The compact stored under ``key``; None, logged, when it is corrupt."""
@@ -109,16 +149,26 @@ class Compactor:
         with ThreadPoolExecutor(max_workers=READ_JOBS) as pool:
             runs = [r for r in pool.map(run, entries) if r is not None]
         compact = Compact(day_ms, cut_ms, older_ms, runs)
-        key = self.root(ref) + DAYS + day_name_ms(day_ms)
+        key = self.key(ref, day_ms)
         try:
             self.storage.create(key, compact.encode(ref))
         except ObjectExists:
-            return self.read(key)
+            stored = self.read(key)
+            if stored is None:
+                return None
+            compact = stored
+        # After the compact: a marker always names a stored compact. Made by every maker, the
+        # loser of a race too, so a maker that stopped between the two leaves no day unmarked.
+        self.mark(ref, compact)
         return compact
 
     def compact_service(self, ref: ServiceRef) -> int:
-        """Make the compact of every closed day of the service that has none; how many."""
-        done = self.days(ref)
+        """Make the compact of every closed day of the service that has none, and the marker
+        of every compact that has none; how many compacts were made."""
+        done = dict(self.days(ref))
+        for listed in done.values():
+            if listed.stats is None and (compact := self.read(listed.key)) is not None:
+                self.mark(ref, compact)
         base = ref.index_prefix(self.prefix) + TIMELINE
         made = 0
         for day_ms in _days_listed(self.storage, base):

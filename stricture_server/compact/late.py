@@ -47,6 +47,11 @@ class LateEntries:
                 self._oldest_ms = late.received_ms
         return [(k, late) for k, late in self._seen if late.received_ms >= threshold_ms]
 
+    def any_since(self, since_ms: int, low_ms: int, high_ms: int) -> bool:
+        """Whether a late run received since ``since_ms`` has its time in
+        ``[low_ms, high_ms)``."""
+        return any(low_ms <= late.time_ms < high_ms for _, late in self._received_since(since_ms))
+
     def missing(
         self, since_ms: int, low_ms: int, high_ms: int, held_heads: frozenset[str]
     ) -> list[RunView]:

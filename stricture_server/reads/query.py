@@ -12,11 +12,13 @@ one listing and ``latest`` is one listing plus one read.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import chain
 from typing import Any
 
 from ..blast.impacts import stored_impacts
 from ..compact.build import Compactor
+from ..compact.stats import Stats
 from ..compact.views import RunView
 from ..compact.walk import CompactedWalk
 from ..errors import InvalidInput, ObjectNotFound, Problem, RecordNotFound
@@ -158,7 +160,8 @@ class Queries:
 
         base = ref.index_prefix(self.prefix) + TIMELINE
         if self.compactor is not None:
-            return CompactedWalk(self.compactor, ref, timeline, impacts).runs(after, stop)
+            walk = CompactedWalk(self.compactor, ref, timeline, impacts)
+            return walk.runs(after, stop, partial(_may_match, query))
         return _timeline_runs(self.storage, base, after, stop, timeline)
 
     def service_changes(
@@ -231,6 +234,10 @@ def _no_changes(entry: Entry, query: Query) -> bool:
         return True
     wanted = summary.counts.of(query.severities) if query.severities else summary.counts.total
     return wanted == 0
+
+
+def _may_match(query: Query, stats: Stats) -> bool:
+    return stats.may_match(query.severities, query.change_types, query.impacts)
 
 
 def _matches(change: dict[str, Any], query: Query) -> bool:
