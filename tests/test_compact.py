@@ -182,7 +182,7 @@ def page_costs(
     the number of days its changes are from."""
     assert isinstance(history.storage, S3Storage)
     operations = sent(history.storage)
-    costs = []
+    costs: list[tuple[list[str], int]] = []
     feed = pages(history.queries(compacted), args, limit=100)
     while True:
         operations.clear()
@@ -193,7 +193,11 @@ def page_costs(
         costs.append(([op for op in operations if op != "send"], len(days)))
 
 
-DENSE = ({}, {"severity": "low,info"}, {"from": "2026-03-02", "to": "2026-03-04"})
+DENSE: tuple[dict[str, str], ...] = (
+    {},
+    {"severity": "low,info"},
+    {"from": "2026-03-02", "to": "2026-03-04"},
+)
 """Filters that most days have a page's worth of: a page draws on one or two days."""
 
 
@@ -236,5 +240,5 @@ def test_a_page_of_the_compacted_feed_costs_a_few_requests_on_s3(tmp_path: Path)
             fixed = [op for op in cost if "/late/" not in op and "2026-03-03" not in op]
             assert len(fixed) <= 5, (args, cost)
     # Without compacts: every run with changes is read (a fifth have none, by their names).
-    [(plain, _)] = page_costs(history, False, {"change_type": "nope"})
-    assert len(plain) > 300
+    [(requests, _)] = page_costs(history, False, {"change_type": "nope"})
+    assert len(requests) > 300
