@@ -157,7 +157,9 @@ class App:
         from .reads.query import Queries
 
         grace_ms = self.settings.compact_grace_seconds * 1000
-        return Queries(self.runs, Compactor(self.runs.storage, self.runs.prefix, grace_ms))
+        storage, prefix = self.runs.storage, self.runs.prefix
+        compactor = Compactor(storage, prefix, grace_ms, blast_radius=self.lineage.blast_radius)
+        return Queries(self.runs, compactor)
 
     @cached_property
     def listings(self) -> Listings:

@@ -162,7 +162,7 @@ def test_a_compact_marker_never_says_no_to_a_change_it_holds() -> None:
         ]
         impacts = [rng.choice(("downstream", "unknown", None)) for _ in changes]
         run = CompactRun("n", SUMMARY, changes, impacts)
-        stats = stats_of(Compact(0, 0, None, [run]))
+        stats = stats_of(Compact.of(0, 0, None, [run]))
         assert parse_marker(stats.name()) == stats
         for change, impact in zip(changes, impacts, strict=True):
             severity, kind = frozenset([change["severity"]]), frozenset([change["change_type"]])

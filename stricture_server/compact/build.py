@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Any
 
-from ..blast.impacts import stored_impacts
-from ..errors import ObjectExists
+from ..blast.impacts import impacts_in, stored_impacts
+from ..errors import LineageObjectInvalid, ObjectExists, RecordCorrupt, RecordNotFound
 from ..runstore.entries import (
     DAY_MS,
     Entry,
+    Summary,
     inverted,
     newest_before,
     oldest_after,
@@ -30,6 +32,7 @@ from ..runstore.entries import (
 )
 from ..runstore.index import TIMELINE, ServiceRef, sound_entry
 from ..runstore.integrity import Corrupt
+from ..runstore.records import RunIdentity
 from ..storage import Storage
 from .artifact import Compact, CompactRun, decode
 from .keys import DAYS, day_name_ms, parse_day, service_root
@@ -71,12 +74,21 @@ class Compactor:
     """Reads, makes and lists the compacts of services, for one store."""
 
     def __init__(
-        self, storage: Storage, prefix: str, grace_ms: int, clock: Clock = wall_clock
+        self,
+        storage: Storage,
+        prefix: str,
+        grace_ms: int,
+        clock: Clock = wall_clock,
+        blast_radius: Callable[[RunIdentity], bytes] | None = None,
     ) -> None:
         self.storage = storage
         self.prefix = prefix
         self.grace_ms = grace_ms
         self.clock = clock
+        self.blast_radius = blast_radius
+        """A run's blast radius, computed and stored if it is missing (the server's): a
+        compact is never rewritten, so it should not keep an impact unknown that a later read
+        would know. Without it, the stored ones are used."""
 
     def root(self, ref: ServiceRef) -> str:
         """The key prefix of the service's compacts and late entries."""
@@ -143,12 +155,11 @@ class Compactor:
                 if body is None:
                     return None
                 summary, changes = entry.summary or body[0], body[1]
-            impacts = stored_impacts(self.storage, self.prefix, ref, summary) if changes else []
-            return CompactRun(entry.name, summary, changes, impacts)
+            return CompactRun(entry.name, summary, changes, self._impacts(ref, summary, changes))
 
         with ThreadPoolExecutor(max_workers=READ_JOBS) as pool:
             runs = [r for r in pool.map(run, entries) if r is not None]
-        compact = Compact(day_ms, cut_ms, older_ms, runs)
+        compact = Compact.of(day_ms, cut_ms, older_ms, runs)
         key = self.key(ref, day_ms)
         try:
             self.storage.create(key, compact.encode(ref))
@@ -161,6 +172,19 @@ class Compactor:
         # loser of a race too, so a maker that stopped between the two leaves no day unmarked.
         self.mark(ref, compact)
         return compact
+
+    def _impacts(
+        self, ref: ServiceRef, summary: Summary, changes: list[dict[str, Any]]
+    ) -> list[str | None]:
+        if not changes:
+            return []
+        if self.blast_radius is None:
+            return stored_impacts(self.storage, self.prefix, ref, summary)
+        try:
+            return impacts_in(self.blast_radius(ref.run(summary.run_id)))
+        except (RecordNotFound, RecordCorrupt, LineageObjectInvalid):
+            # Its record cannot give one: the impacts stay unknown, as the feed shows them.
+            return stored_impacts(self.storage, self.prefix, ref, summary)
 
     def compact_service(self, ref: ServiceRef) -> int:
         """Make the compact of every closed day of the service that has none, and the marker

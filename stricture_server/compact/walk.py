@@ -31,7 +31,7 @@ from .artifact import Compact
 from .build import Compactor, Listed, day_of_ms
 from .late import LateEntries
 from .stats import Stats, stats_of
-from .views import RunView, held_body
+from .views import Body, RunView
 
 LAZY_DAYS = 2
 """Closed days a page may compact on its way: the first reads after a long time compact a
@@ -122,7 +122,7 @@ class CompactedWalk:
                     # Corrupt: the day's index objects are read instead, from its newest.
                     return high
                 late = self.late.missing(since, low, high, compact.heads)
-                held = (self._held(index, compact) for index in range(len(compact.runs)))
+                held = (self._held(index, compact) for index in range(len(compact.names)))
                 for view in heapq.merge(held, late, key=lambda v: v.name):
                     if view.name <= after:
                         continue
@@ -139,10 +139,18 @@ class CompactedWalk:
         return None
 
     def _held(self, index: int, compact: Compact) -> RunView:
-        run = compact.runs[index]
-        entry = Entry(run.name, run.summary.time_ms, run.summary.run_id, run.summary)
-        impacts = run.impacts
-        return RunView(entry, held_body(run.summary, run.changes), lambda _: impacts)
+        name = compact.names[index]
+        entry = parse_timeline(name) or Entry(name, 0, "", None)
+
+        def body() -> Body | None:
+            run = compact.run(index)
+            return (run.summary, run.changes) if run else None
+
+        def impacts(_: Summary) -> Sequence[str | None]:
+            run = compact.run(index)
+            return run.impacts if run else []
+
+        return RunView(entry, body, impacts)
 
     def _covered(self, day_ms: int) -> Covered | None:
         """The day's compact, as stats and a way to read it: stored, or made now if the day is
