@@ -144,3 +144,27 @@ def test_only_a_reindex_of_the_whole_store_marks_its_names_complete(tmp_path: Pa
     assert marked()
     found = listings.organizations({})["organizations"]
     assert [o["organization"] for o in found] == ["acme", "other"]
+
+
+def test_compact_makes_the_compacts_of_closed_days_then_none(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    runs = RunStore(storage, "stricture")
+    for day in (1, 2):
+        now = datetime(2026, 3, day, tzinfo=UTC)
+        for service in ("api", "web"):
+            document = factory.envelope(organization="acme", service=service, run_id=f"r{day}")
+            runs.create(normalize(document, now), now)
+    assert run_reindex(tmp_path).returncode == 0  # indexes them, and compacts their days
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}
+    done = run_command(env, "compact", "--organization", "acme", "--project", "checkout")
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout) == {"services": 2, "compacts": 0}
+    compacts = list(storage.list("stricture/compact/v1/org=acme/"))
+    assert len([key for key in compacts if "!" not in key.rpartition("/")[2]]) == 4
+    # A store whose compacts are lost (a copy of the index alone): made again.
+    other = tmp_path / "copy"
+    for key in storage.list("stricture/"):
+        if "/compact/" not in key:
+            FileStorage(other).create(key, storage.read(key))
+    done = run_command({"STRICTURE_SERVER_DATA_DIR": str(other)}, "compact")
+    assert orjson.loads(done.stdout) == {"services": 2, "compacts": 4}
