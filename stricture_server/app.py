@@ -187,9 +187,15 @@ class App:
     @cached_property
     def queries(self) -> Queries:
         """The read API, imported on first use: a function's cold start for ingest skips it."""
+        from .compact.build import Compactor
         from .reads.query import Queries
 
-        return Queries(self.reads)
+        grace_ms = self.settings.compact_grace_seconds * 1000
+        # Compacts are made from the strict listing (``runs``): a compact listed from a mirror's
+        # local copy alone, during an outage, would miss runs for good.
+        storage, prefix = self.runs.storage, self.runs.prefix
+        compactor = Compactor(storage, prefix, grace_ms, blast_radius=self.lineage.blast_radius)
+        return Queries(self.reads, compactor)
 
     @cached_property
     def sealer(self) -> Sealer:

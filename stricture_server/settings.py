@@ -177,6 +177,8 @@ class Settings:
     """Most systems a diff's blast radius may reach (summed over its changed systems) to be
     computed at ingest; a larger one is computed on its first read."""
     lineage_ingest_fresh_ms: int = 0
+    compact_grace_seconds: int = 3600
+    """How long after the end of a UTC day its compact may be made (docs/compaction.md)."""
     """How old this process's last listing of an org's feed may be for an ingest's blast
     radius to use the graph without listing it again."""
     metrics: str = "off"
@@ -305,6 +307,7 @@ class Settings:
             lineage_ingest_reach=reader.get("LINEAGE_INGEST_REACH", "5000", _positive_int),
             lineage_ingest_fresh_ms=reader.get("LINEAGE_INGEST_FRESH_MS", "0", _non_negative_int),
             audit_seal_seconds=reader.get("AUDIT_SEAL_SECONDS", "3600", _seal_period),
+            compact_grace_seconds=_compact_grace(reader, timeout),
             config=config,
             alert_allow_loopback=reader.get("ALERT_ALLOW_LOOPBACK", "false", _bool),
             alert_retry_seconds=reader.get("ALERT_RETRY_SECONDS", DEFAULT_ALERT_RETRY, _schedule),
@@ -336,6 +339,18 @@ def _auth_mode(reader: _Reader, tokens: tuple[Secret, ...], *, has_access: bool)
             f"policy would not be enforced; remove {PREFIX}AUTH_MODE (or set it to policy)"
         )
     return mode
+
+
+def _compact_grace(reader: _Reader, timeout: int) -> int:
+    """The grace period after a day before it is compacted: longer than any ingest lasts, so
+    that every run received during the day is indexed before its compact lists the day."""
+    grace = reader.get("COMPACT_GRACE_SECONDS", "3600", _positive_int)
+    if grace <= timeout:
+        raise ConfigError(
+            f"{PREFIX}COMPACT_GRACE_SECONDS={grace!r}: must be more than "
+            f"{PREFIX}TIMEOUT_SECONDS ({timeout}), the longest an ingest may last"
+        )
+    return grace
 
 
 def _config_file(env: Mapping[str, str]) -> ServerConfig:
@@ -481,6 +496,7 @@ KNOWN_VARIABLES = tuple(
         "OBJECT_COOLDOWN_SECONDS",
         "LINEAGE_INGEST_REACH",
         "LINEAGE_INGEST_FRESH_MS",
+        "COMPACT_GRACE_SECONDS",
         "CONFIG_FILE",
         "AUDIT_SEAL_SECONDS",
         "ALERT_ALLOW_LOOPBACK",

@@ -35,8 +35,9 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     first = run_reindex(tmp_path)
     assert first.returncode == 0, first.stderr
     # Per run its timeline and commit entries; once, the organization, project and service;
-    # and per run its lineage feed entry and lineage-graph.json.
-    summary = {"records": 3, "created": 9, "lineage": 3, "unreadable": []}
+    # and per run its lineage feed entry and lineage-graph.json; and the compact of their day,
+    # which is over.
+    summary = {"records": 3, "created": 9, "lineage": 3, "compacts": 1, "unreadable": []}
     assert orjson.loads(first.stdout) == summary
     assert len(list(storage.list("stricture/lineage/v1/org=acme/feed/"))) == 3
     graphs = [k for k in storage.list("stricture/v1/") if k.endswith("/lineage-graph.json")]
@@ -45,7 +46,8 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     assert "run/s" not in first.stderr
     assert Queries(runs).latest(latest).identity.run_id == "r0"
     again = run_reindex(tmp_path)
-    assert (again.returncode, orjson.loads(again.stdout)["created"]) == (0, 0)
+    rebuilt = orjson.loads(again.stdout)
+    assert (again.returncode, rebuilt["created"], rebuilt["compacts"]) == (0, 0, 0)
 
 
 def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:
@@ -54,7 +56,13 @@ def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:
     done = run_reindex(tmp_path)
     assert done.returncode == 1
     *logged, summary = [orjson.loads(line) for line in done.stdout.splitlines()]
-    assert summary == {"records": 1, "created": 0, "lineage": 0, "unreadable": [key]}
+    assert summary == {
+        "records": 1,
+        "created": 0,
+        "lineage": 0,
+        "compacts": 0,
+        "unreadable": [key],
+    }
     # The log (JSON lines on stdout, like the server's) names it too, and the record is kept.
     assert [(line["message"], line["key"]) for line in logged] == [("not a readable record", key)]
     assert FileStorage(tmp_path).read(key) == b"[1, 2]"
@@ -100,6 +108,7 @@ def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path:
         "records": 4,
         "created": 0,
         "lineage": 0,
+        "compacts": 0,
         "unreadable": [],
     }
 
@@ -135,3 +144,27 @@ def test_only_a_reindex_of_the_whole_store_marks_its_names_complete(tmp_path: Pa
     assert marked()
     found = listings.organizations({})["organizations"]
     assert [o["organization"] for o in found] == ["acme", "other"]
+
+
+def test_compact_makes_the_compacts_of_closed_days_then_none(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    runs = RunStore(storage, "stricture")
+    for day in (1, 2):
+        now = datetime(2026, 3, day, tzinfo=UTC)
+        for service in ("api", "web"):
+            document = factory.envelope(organization="acme", service=service, run_id=f"r{day}")
+            runs.create(normalize(document, now), now)
+    assert run_reindex(tmp_path).returncode == 0  # indexes them, and compacts their days
+    env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}
+    done = run_command(env, "compact", "--organization", "acme", "--project", "checkout")
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout) == {"services": 2, "compacts": 0}
+    compacts = list(storage.list("stricture/compact/v1/org=acme/"))
+    assert len([key for key in compacts if "!" not in key.rpartition("/")[2]]) == 4
+    # A store whose compacts are lost (a copy of the index alone): made again.
+    other = tmp_path / "copy"
+    for key in storage.list("stricture/"):
+        if "/compact/" not in key:
+            FileStorage(other).create(key, storage.read(key))
+    done = run_command({"STRICTURE_SERVER_DATA_DIR": str(other)}, "compact")
+    assert orjson.loads(done.stdout) == {"services": 2, "compacts": 4}

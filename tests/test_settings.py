@@ -111,6 +111,17 @@ def test_read_timeout_must_be_shorter_than_the_worker_timeout() -> None:
     assert Settings.from_env(env).read_timeout_seconds == 60
 
 
+def test_the_compaction_grace_must_outlast_an_ingest() -> None:
+    assert Settings.from_env({}).compact_grace_seconds == 3600
+    env = {"STRICTURE_SERVER_COMPACT_GRACE_SECONDS": "60"}
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env(env)
+    assert "STRICTURE_SERVER_COMPACT_GRACE_SECONDS=60" in str(caught.value)
+    assert "STRICTURE_SERVER_TIMEOUT_SECONDS (60)" in str(caught.value)
+    env["STRICTURE_SERVER_TIMEOUT_SECONDS"] = "59"
+    assert Settings.from_env(env).compact_grace_seconds == 60
+
+
 def test_connections_must_outnumber_threads() -> None:
     env = {"STRICTURE_SERVER_THREADS": "8", "STRICTURE_SERVER_MAX_CONNECTIONS": "8"}
     with pytest.raises(ConfigError) as caught:

@@ -23,9 +23,16 @@ def stored_impacts(
     """The impact of each change of the run by its index; ``[]`` when none is stored."""
     record_key = service.run(summary.run_id).payload_key(prefix, day_of(summary.time_ms))
     try:
-        document = orjson.loads(storage.read(keys.beside(record_key, keys.BLAST_RADIUS)))
-        changes = document["changes"]
+        return impacts_in(storage.read(keys.beside(record_key, keys.BLAST_RADIUS)))
+    except ObjectNotFound:
+        # Missing, the feed still answers: the impact is then unknown to it.
+        return []
+
+
+def impacts_in(document: bytes) -> list[str | None]:
+    """The impact of each change by its index in a blast radius; ``[]`` if it is unreadable."""
+    try:
+        changes = orjson.loads(document)["changes"]
         return [c.get("impact") if isinstance(c, dict) else None for c in changes]
-    except (ObjectNotFound, orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        # Missing or unreadable, the feed still answers: the impact is then unknown to it.
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return []

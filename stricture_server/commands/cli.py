@@ -46,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         help="read every record, claim and index object and report each corrupt one "
         "(exit 1 if any), then exit",
     )
-    for command in (reindex, verify):
+    compact = commands.add_parser(
+        "compact",
+        help="make the change feed's compact of every closed day that has none (for a "
+        "schedule; docs/compaction.md), then exit",
+    )
+    for command in (reindex, verify, compact):
         command.add_argument(
             "--jobs", type=_jobs, default=8, help="objects at a time, at least 1 (default 8)"
         )
@@ -125,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         if settings.storage_driver in ("fs", "mirror"):
             _check_data_dir(settings)
-        scope = _scope(args) if args.command in ("reindex", "verify") else ()
+        scope = _scope(args) if args.command in ("reindex", "verify", "compact") else ()
         if args.command == "replicate" and settings.storage_driver != "mirror":
             raise ConfigError(
                 f"{PREFIX}STORAGE_DRIVER={settings.storage_driver!r}: "
@@ -135,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ..alerts.setup import alerts_config
 
             alerts_config(settings)
-        if args.command in (None, "serve", "reindex"):
+        if args.command in (None, "serve", "reindex", "compact"):
             check_object_store(settings)
         require_sdk(settings)
         if args.command == "token":
@@ -165,6 +170,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ..audit.command import run as audit
 
         return audit(settings, args)
+    if args.command == "compact":
+        from .compact import compact_command
+
+        return compact_command(settings, args.jobs, scope)
     if args.command == "verify":
         from .verify import verify_command
 

@@ -1,7 +1,9 @@
 """``stricture-server reindex``: rebuild the index objects from the records.
 
 It also writes each run's lineage feed entry and ``lineage-graph.json`` where the latter is
-missing (docs/lineage.md, "Ingest: order, failures and crashes").
+missing (docs/lineage.md, "Ingest: order, failures and crashes"), and the compact of every
+closed day that has none (docs/compaction.md): run on a schedule, it keeps the change feed's
+first reads of a day from making them.
 
 For a bug fixed in the index, a restore, a bucket copied from elsewhere, an ingest that
 stopped between its record and its index, or a store written before name entries existed
@@ -22,10 +24,11 @@ import orjson
 
 from .. import logs
 from ..blast.derive import feed_run
+from ..compact.build import Compactor
 from ..errors import InvalidInput, ObjectNotFound
 from ..lineage.edges import RunGraph
 from ..runstore.identity import sanitize
-from ..runstore.index import Index, RunFacts
+from ..runstore.index import Index, RunFacts, ServiceRef
 from ..runstore.records import identity_from_path
 from ..settings import Settings
 from ..storage import Storage, open_storage
@@ -43,6 +46,8 @@ class Reindexed:
     created: int = 0
     lineage: int = 0
     """Runs whose lineage feed entry and ``lineage-graph.json`` were written."""
+    compacts: int = 0
+    """Compacts made for closed days that had none (docs/compaction.md)."""
     unreadable: list[str] = field(default_factory=list)
     """Keys of records that could not be read as records (left alone, logged)."""
 
@@ -86,17 +91,21 @@ def reindex(
     jobs: int = 8,
     progress: bool = False,
     every_record: bool = False,
+    compactor: Compactor | None = None,
 ) -> Reindexed:
     """Write the missing index objects of the records under ``keys``, ``jobs`` at a time.
 
     ``every_record`` says ``keys`` are all the store's records: once they are indexed, every
-    name has its entry, and the store is marked so.
+    name has its entry, and the store is marked so. With a ``compactor``, every closed day of
+    the services of those records that has no compact gets one, once its runs are indexed.
     """
     from tqdm import tqdm
 
     index = Index(storage, prefix)
     done = Reindexed()
     todo = list(keys)
+
+    services: set[ServiceRef] = set()
 
     def one(key: str) -> tuple[int, bool] | None:
         try:
@@ -108,6 +117,7 @@ def reindex(
         except (ObjectNotFound, InvalidInput, ValueError, KeyError, TypeError):
             return None
         created = index.add(facts)
+        services.add(facts.service)
         # The run's lineage objects too, when an ingest stopped before them (blast/derive.py).
         graph = RunGraph.from_artifact(record.get("artifact") or {}, identity.run_id)
         now_ms = time.time_ns() // 1_000_000
@@ -129,6 +139,9 @@ def reindex(
                 done.lineage += created[1]
     if every_record:
         index.names.mark_complete()
+    if compactor is not None:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            done.compacts = sum(pool.map(compactor.compact_service, sorted(services, key=str)))
     return done
 
 
@@ -140,13 +153,21 @@ def reindex_command(
     logs.configure(settings.log_level)
     storage = open_storage(settings)
     keys = record_keys(storage, settings.object_prefix, scope)
+    grace_ms = settings.compact_grace_seconds * 1000
     done = reindex(
-        storage, settings.object_prefix, keys, jobs=jobs, progress=progress, every_record=not scope
+        storage,
+        settings.object_prefix,
+        keys,
+        jobs=jobs,
+        progress=progress,
+        every_record=not scope,
+        compactor=Compactor(storage, settings.object_prefix, grace_ms),
     )
     summary = {
         "records": done.records,
         "created": done.created,
         "lineage": done.lineage,
+        "compacts": done.compacts,
         "unreadable": done.unreadable,
     }
     print(orjson.dumps(summary).decode(), flush=True)

@@ -25,7 +25,7 @@ from itertools import chain, islice
 from typing import Any
 
 from ..runstore.entries import newest_before, parse_timeline
-from ..runstore.index import TIMELINE, ServiceRef
+from ..runstore.index import ServiceRef
 from ..runstore.records import sanitized
 from ..storage.local_first import carried
 from .cursor import Cursor, decode
@@ -115,13 +115,12 @@ class OrgChanges:
 
     def _feed(self, ref: ServiceRef, query: Query, resume: Position | None) -> Iterator[Item]:
         """One service's matching changes from ``resume`` on, each with its position."""
-        base = ref.index_prefix(self.queries.prefix) + TIMELINE
-        after = base + newest_before(query.end_ms) if query.end_ms is not None else ""
+        after = newest_before(query.end_ms) if query.end_ms is not None else ""
         if resume is not None:
             # Just before the cursor's run: its own entry is listed too, then filtered below.
-            after = max(after, base + resume.name[:-1])
-        listed = (key[len(base) :] for key in self.queries.storage.list(base, after))
-        for name, index, item in self.queries.service_changes(ref, query, listed):
+            after = max(after, resume.name[:-1])
+        runs = self.queries.runs_after(ref, query, after)
+        for name, index, item in self.queries.service_changes(ref, query, runs):
             position = Position(name, ref.project, ref.service, index)
             if resume is None or position >= resume:
                 yield position, item

@@ -11,11 +11,16 @@ one listing and ``latest`` is one listing plus one read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import chain
 from typing import Any
 
 from ..blast.impacts import stored_impacts
+from ..compact.build import Compactor
+from ..compact.stats import Stats
+from ..compact.views import RunView
+from ..compact.walk import CompactedWalk
 from ..errors import InvalidInput, ObjectNotFound, Problem, RecordNotFound
 from ..runstore.entries import (
     Entry,
@@ -30,6 +35,7 @@ from ..runstore.entries import (
 from ..runstore.index import COMMITS, TIMELINE, ServiceRef, sound_entry
 from ..runstore.records import RunIdentity, sanitized
 from ..runstore.runs import RunStore, StoredRun, checked
+from ..storage import Storage
 from .cursor import Cursor, decode
 from .query_params import CHANGES, RUNS, Args, Query, parse
 
@@ -45,10 +51,12 @@ def _service(organization: str, project: str, service: str) -> ServiceRef:
 class Queries:
     """Answers the read API from the index objects and the records of a :class:`RunStore`."""
 
-    def __init__(self, runs: RunStore) -> None:
+    def __init__(self, runs: RunStore, compactor: Compactor | None = None) -> None:
         self.runs = runs
         self.storage = runs.storage
         self.prefix = runs.prefix
+        self.compactor = compactor
+        """Reads the change feed from compacts where there are (and makes them); None: never."""
 
     def latest(self, identity: RunIdentity) -> StoredRun:
         """The service's latest run, its record checked: one listing and one read."""
@@ -118,19 +126,18 @@ class Queries:
         """A page of the drift changes in a service's diffs, newest run first."""
         query = parse(args, CHANGES)
         ref = _service(organization, project, service)
-        base = ref.index_prefix(self.prefix) + TIMELINE
-        after = base + newest_before(query.end_ms) if query.end_ms is not None else ""
+        after = newest_before(query.end_ms) if query.end_ms is not None else ""
         resume = None
         if query.cursor is not None:
             resume = decode(query.cursor, "c", lambda name: parse_timeline(name) is not None)
-            after = max(after, base + resume.name)
-        listed = (key[len(base) :] for key in self.storage.list(base, after))
-        names = chain([resume.name] if resume else [], listed)
+            # Just before the cursor's run, so that its own entry comes first.
+            after = max(after, resume.name[:-1])
+        runs = self.runs_after(ref, query, after)
+        if resume is not None:
+            runs = _starting_at(runs, resume.name)
         offset = resume.offset if resume else 0
         items: list[Answer] = []
-        for name, index, item in self.service_changes(
-            ref, query, names, resume.name if resume else None
-        ):
+        for name, index, item in self.service_changes(ref, query, runs):
             if resume is not None and name == resume.name and index < offset:
                 continue
             if len(items) == query.limit:
@@ -139,51 +146,79 @@ class Queries:
             items.append(item)
         return {**_names(ref), "changes": items, "next_cursor": None}
 
-    def service_changes(
-        self, ref: ServiceRef, query: Query, names: Iterable[str], resumed: str | None = None
-    ) -> Iterator[tuple[str, int, Answer]]:
-        """The changes matching ``query`` in the timeline entries ``names`` (listed newest
-        first) of one service: each with its entry's name and its index in the run's diff.
-
-        ``resumed`` is the entry a cursor named: if it is gone, the cursor is refused.
-        """
-        base = ref.index_prefix(self.prefix) + TIMELINE
+    def runs_after(self, ref: ServiceRef, query: Query, after: str) -> Iterator[RunView]:
+        """The service's runs whose timeline names sort after ``after``, newest first, up to
+        the query's ``from``: from its compacts where there are, else from its timeline."""
         stop = oldest_after(query.start_ms) if query.start_ms is not None else None
-        for name in names:
-            if stop is not None and name > stop:
-                return
-            entry = parse_timeline(name)
-            if entry is None or not query.in_range(entry.time_ms) or _no_changes(entry, query):
+
+        def impacts(summary: Summary) -> list[str | None]:
+            return stored_impacts(self.storage, self.prefix, ref, summary)
+
+        def timeline(name: str, entry: Entry) -> RunView:
+            key = base + name
+            return RunView(entry, lambda: sound_entry(key, self.storage.read(key)), impacts)
+
+        base = ref.index_prefix(self.prefix) + TIMELINE
+        if self.compactor is not None:
+            walk = CompactedWalk(self.compactor, ref, timeline, impacts)
+            return walk.runs(after, stop, partial(_may_match, query))
+        return _timeline_runs(self.storage, base, after, stop, timeline)
+
+    def service_changes(
+        self, ref: ServiceRef, query: Query, runs: Iterable[RunView]
+    ) -> Iterator[tuple[str, int, Answer]]:
+        """The changes matching ``query`` in ``runs`` (newest first) of one service: each
+        with its run's timeline name and its index in the run's diff."""
+        for run in runs:
+            entry = run.entry
+            if not query.in_range(entry.time_ms) or _no_changes(entry, query):
                 continue
-            body = sound_entry(base + name, self._entry_body(base + name, name == resumed))
+            body = run.body()
             if body is None:
                 continue
             summary = entry.summary or body[0]
             location = ref.run(summary.run_id).location
-            changes = body[1]
-            impacts: list[str | None] | None = None
-            for index, change in enumerate(changes):
+            impacts: Sequence[str | None] | None = None
+            for index, change in enumerate(body[1]):
                 if not _matches(change, query):
                     continue
                 if impacts is None:  # read once per run, and only for a run with a match
-                    impacts = stored_impacts(self.storage, self.prefix, ref, summary)
+                    impacts = run.impacts(summary)
                 impact = impacts[index] if index < len(impacts) else None
                 if query.impacts is not None and impact not in query.impacts:
                     continue
-                yield name, index, {**_change(summary, location, index, change), "impact": impact}
-
-    def _entry_body(self, key: str, from_cursor: bool) -> bytes:
-        try:
-            return self.storage.read(key)
-        except ObjectNotFound:
-            if not from_cursor:
-                raise
-            problem = Problem("?cursor", "not a cursor this listing gave")
-            raise InvalidInput("invalid cursor", [problem]) from None
+                item = _change(summary, location, index, change)
+                yield run.name, index, {**item, "impact": impact}
 
     def _summary(self, key: str) -> Summary | None:
         body = sound_entry(key, self.storage.read(key))
         return body[0] if body else None
+
+
+def _timeline_runs(
+    storage: Storage,
+    base: str,
+    after: str,
+    stop: str | None,
+    timeline: Callable[[str, Entry], RunView],
+) -> Iterator[RunView]:
+    """The runs of a timeline listing, each read when its changes are wanted."""
+    for key in storage.list(base, base + after if after else ""):
+        name = key[len(base) :]
+        if stop is not None and name > stop:
+            return
+        entry = parse_timeline(name)
+        if entry is not None:
+            yield timeline(name, entry)
+
+
+def _starting_at(runs: Iterator[RunView], name: str) -> Iterator[RunView]:
+    """``runs``, refused as a bad cursor unless the first is the run ``name`` (the cursor's)."""
+    first = next(runs, None)
+    if first is None or first.name != name:
+        problem = Problem("?cursor", "not a cursor this listing gave")
+        raise InvalidInput("invalid cursor", [problem])
+    return chain([first], runs)
 
 
 def _names(ref: ServiceRef) -> Answer:
@@ -199,6 +234,10 @@ def _no_changes(entry: Entry, query: Query) -> bool:
         return True
     wanted = summary.counts.of(query.severities) if query.severities else summary.counts.total
     return wanted == 0
+
+
+def _may_match(query: Query, stats: Stats) -> bool:
+    return stats.may_match(query.severities, query.change_types, query.impacts)
 
 
 def _matches(change: dict[str, Any], query: Query) -> bool:

@@ -32,7 +32,8 @@ _WIDTH = 12
 _TOP: int = 36**_WIDTH - 1
 _ORIGIN = datetime(1, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
-_DAY_MS = 86_400_000
+DAY_MS = 86_400_000
+"""Milliseconds in a UTC day."""
 
 _TIMELINE = re.compile(
     r"^(?P<time>[0-9a-z]{12})!(?P<received>[0-9a-z]{12})!(?P<run_id>[a-z0-9-]{1,128})!"
@@ -120,12 +121,12 @@ def day_bounds(first: date | None, last: date | None) -> tuple[int | None, int |
     start = _day_start(first) if first else None
     # Counted in whole days, not as "the next midnight minus 1 ms": 9999-12-31 has no next
     # day in Python, and that date is a valid ``to``.
-    end = _day_start(last) + _DAY_MS - 1 if last else None
+    end = _day_start(last) + DAY_MS - 1 if last else None
     return start, end
 
 
 def _day_start(day: date) -> int:
-    return (day - _ORIGIN.date()).days * _DAY_MS
+    return (day - _ORIGIN.date()).days * DAY_MS
 
 
 def inverted(ms: int) -> str:
@@ -138,7 +139,8 @@ def inverted(ms: int) -> str:
     return "".join(reversed(digits))
 
 
-def _uninverted(text: str) -> int:
+def uninverted(text: str) -> int:
+    """The milliseconds an :func:`inverted` text stands for."""
     return _TOP - int(text, 36)
 
 
@@ -178,7 +180,7 @@ def parse_timeline(name: str) -> Entry | None:
     match = _TIMELINE.match(name)
     if match is None:
         return None
-    time_ms = _uninverted(match["time"])
+    time_ms = uninverted(match["time"])
     run_id = match["run_id"]
     summary = None
     if match["source"]:
@@ -186,7 +188,7 @@ def parse_timeline(name: str) -> Entry | None:
         summary = Summary(
             run_id=run_id,
             time_ms=time_ms,
-            received_ms=_uninverted(match["received"]),
+            received_ms=uninverted(match["received"]),
             generated=match["source"] == "g",
             commit_sha=match["commit"] or None,
             counts=Counts(*(int(n) for n in counts.split("-"))) if counts else None,

@@ -4,7 +4,9 @@ For each run, under ``<prefix>/index/v1/org=<o>/project=<p>/service=<s>/``:
 
 - ``runs/<timeline name>``: the run's summary in its name (see :mod:`.entries`), newest first.
   Its body holds the summary and the diff's changes, for the change feed;
-- ``sha/<commit_sha>!<timeline name>``: the same, listed by commit (runs with a commit only).
+- ``sha/<commit_sha>!<timeline name>``: the same, listed by commit (runs with a commit only);
+- for a run received after the end of its day, a late entry beside the compacts
+  (:mod:`..compact.keys`), so that a compacted change feed still finds it.
 
 ``runs/`` sorts before ``sha/``, so the first key under a service's index is its latest run.
 The names of organizations, projects and services have entries of their own (:mod:`.names`),
@@ -25,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from ..compact.keys import LATE, is_late, late_name, service_root
 from ..errors import ObjectExists
 from ..storage import Storage
 from .entries import SEVERITIES, Counts, Summary, commit_name, timeline_name, to_ms
@@ -117,6 +120,12 @@ class RunFacts:
         if self.summary.commit_sha:
             key = base + COMMITS + commit_name(self.summary, self.summary.commit_sha)
             yield key, orjson.dumps({"summary": summary})
+        if is_late(self.summary):
+            # Its day may be compacted already: the compacted change feed finds it here.
+            service = self.service
+            root = service_root(prefix, service.organization, service.project, service.service)
+            body = {"name": name, "summary": summary, "changes": self.changes}
+            yield root + LATE + late_name(self.summary), orjson.dumps(body)
 
 
 def _changes(diff: object) -> tuple[Counts | None, tuple[dict[str, Any], ...]]:
@@ -149,6 +158,14 @@ def parse_entry(data: bytes) -> tuple[Summary, list[dict[str, Any]]]:
     """The summary and changes an index object holds, or :class:`Corrupt`."""
     try:
         body = orjson.loads(data)
+    except ValueError as exc:
+        raise Corrupt(f"not an index object: {exc!r}") from None
+    return entry_of(body)
+
+
+def entry_of(body: Any) -> tuple[Summary, list[dict[str, Any]]]:
+    """The summary and changes in an index object's parsed body, or :class:`Corrupt`."""
+    try:
         changes = body.get("changes", [])
         summary = summary_of(body)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

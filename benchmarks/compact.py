@@ -1,0 +1,164 @@
+"""The change feed with and without compacts: time and storage requests per page.
+
+Stores ``--runs`` runs (default 10,000) of one service over ``--days`` days (default 30) with
+the real diffs of ``../shared/fixtures`` (read in place): every run carries the small real diff
+(2 changes), one in 25 the large one (295 changes, 185 KB), one in 10 none; each is received
+seconds after its time, one in 50 the next day (a late run). Then each change-feed page is
+read without compacts (one index object per run), the compacts are made (as ``reindex`` makes
+them; timed), and the same pages are read from them. On ``fs`` a request is counted as an
+object store bills it, on ``s3`` (moto's server over HTTP) every request botocore sends, as in
+``query.py``.
+
+    .venv/bin/python benchmarks/compact.py                 # fs
+    .venv/bin/python benchmarks/compact.py --driver s3     # s3 on moto (needs the dev extras)
+
+Prints a Markdown table (docs/performance.md, "Compacts").
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from query import PREFIX, measure, open_store
+
+from stricture_server.compact.build import Compactor
+from stricture_server.reads.listings import Listings
+from stricture_server.reads.org_changes import OrgChanges
+from stricture_server.reads.query import Queries
+from stricture_server.runstore.index import Index, RunFacts, ServiceRef
+from stricture_server.runstore.records import normalize
+from stricture_server.runstore.runs import RunStore, format_time
+from stricture_server.storage import Storage
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
+ORG, PROJECT, SERVICE = "acme", "checkout", "api"
+START = datetime(2026, 3, 1, tzinfo=UTC)
+GRACE_MS = 3_600_000
+
+
+def diffs() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The real small and large diffs."""
+    small = orjson.loads((FIXTURES / "lineage-diff-small.json").read_bytes())
+    large = orjson.loads((FIXTURES / "lineage-diff-baseline-to-current.json").read_bytes())
+    return small, large
+
+
+def populate(storage: Storage, runs: int, days: int) -> None:
+    """Store ``runs`` runs through the run store and the index, as ingest does."""
+    small, large = diffs()
+    rng = random.Random(16)
+    store = RunStore(storage, PREFIX)
+    index = Index(storage, PREFIX)
+
+    def one(n: int) -> None:
+        moment = START + timedelta(seconds=n * days * 86400 / runs)
+        document: dict[str, Any] = {
+            "organization": ORG,
+            "project": PROJECT,
+            "service": SERVICE,
+            "run_id": f"run-{n:06d}",
+            "generated_at": moment.isoformat(),
+            "artifact": {"schema_version": "1", "fields": []},
+        }
+        pick = rng.random()
+        if pick >= 0.1:
+            document["diff"] = large if n % 25 == 0 else small
+        received = moment + (timedelta(days=1) if n % 50 == 7 else timedelta(seconds=5))
+        record = normalize(document, received)
+        store.create(record, received)
+        index.add(RunFacts.from_fields(record.identity, document, format_time(received)))
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(one, range(runs)))
+
+
+def deep_cursor(queries: Queries, pages: int) -> str:
+    """The cursor of page ``pages + 1`` of the unfiltered feed."""
+    cursor = None
+    for _ in range(pages):
+        args = {"cursor": [cursor]} if cursor else {}
+        cursor = queries.changes_of(ORG, PROJECT, SERVICE, args)["next_cursor"]
+    assert cursor
+    return str(cursor)
+
+
+def main() -> int:
+    """Populate, measure before and after compaction, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--driver", choices=("fs", "s3"), default="fs")
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--repeat", type=int, default=5)
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        storage, requests, stop = open_store(options.driver, tmp)
+        started = time.perf_counter()
+        populate(storage, options.runs, options.days)
+        populate_s = time.perf_counter() - started
+        runs = RunStore(storage, PREFIX)
+        compactor = Compactor(storage, PREFIX, GRACE_MS)
+        plain, compacted = Queries(runs), Queries(runs, compactor)
+        listings = Listings(storage, PREFIX)
+        deep = deep_cursor(plain, 20)
+        day = (START + timedelta(days=options.days // 2)).date().isoformat()
+        pages: list[tuple[str, dict[str, list[str]]]] = [
+            ("page of 100", {}),
+            ("page of 100, `severity=high`", {"severity": ["high"]}),
+            ("page of 100, `change_type=field_removed`", {"change_type": ["field_removed"]}),
+            ("page of 100, `change_type=nope` (no match)", {"change_type": ["nope"]}),
+            ("page of 100, `impact=downstream` (no match)", {"impact": ["downstream"]}),
+            ("page of 100, one day (`from`=`to`)", {"from": [day], "to": [day]}),
+            ("21st page of 100 (by cursor)", {"cursor": [deep]}),
+        ]
+
+        def rows(queries: Queries) -> list[tuple[str, float, int]]:
+            org = OrgChanges(queries, listings)
+            found = []
+            for name, args in pages:
+
+                def page(args: dict[str, list[str]] = args) -> object:
+                    return queries.changes_of(ORG, PROJECT, SERVICE, args)
+
+                found.append(measure(name, page, requests, options.repeat))
+            found.append(
+                measure(
+                    "org-wide feed, page of 100",
+                    lambda: org.changes_of(ORG, {}),
+                    requests,
+                    options.repeat,
+                )
+            )
+            return found
+
+        before = rows(plain)
+        started = time.perf_counter()
+        made_at = requests()
+        made = compactor.compact_service(ServiceRef(ORG, PROJECT, SERVICE))
+        compact_s = time.perf_counter() - started
+        compact_requests = requests() - made_at
+        after = rows(compacted)
+        stop()
+    print(
+        f"{options.runs} runs of one service over {options.days} days, driver "
+        f"`{options.driver}` (stored in {populate_s:.0f} s); {made} compacts made in "
+        f"{compact_s:.1f} s, {compact_requests} requests\n"
+    )
+    print("| change feed | ms without | requests without | ms with | requests with | time ratio |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for (name, ms, spent), (_, ms_after, spent_after) in zip(before, after, strict=True):
+        ratio = ms_after / ms if ms else 0.0
+        print(f"| {name} | {ms:.1f} | {spent} | {ms_after:.1f} | {spent_after} | {ratio:.3f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""Where compacts and late-arrival entries live, and how their names read.
+
+Under ``<prefix>/compact/v1/org=<o>/project=<p>/service=<s>/``:
+
+- ``day/<day>``: the compact of one closed UTC day, ``<day>`` being the day's first
+  millisecond inverted (:func:`..runstore.entries.inverted`), so a listing gives the newest
+  day first. One name per day, whoever makes it: two processes compacting the same day race
+  on one create-if-absent and exactly one compact is stored;
+- ``late/<received>!<time>!<run_id>``: a *late* run, one received after the end of the UTC day
+  of its time (``received`` then ``time`` inverted, so the latest received sorts first). Its
+  day may already be compacted: reads find it here. Its body is the run's timeline entry's,
+  with that entry's name.
+
+Kept apart from ``index/v1/`` so that no listing of the run index ever meets them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..runstore.entries import DAY_MS, Summary, inverted, uninverted
+
+DAYS = "day/"
+LATE = "late/"
+
+_DAY = re.compile(r"^[0-9a-z]{12}$")
+_LATE = re.compile(
+    r"^(?P<received>[0-9a-z]{12})!(?P<time>[0-9a-z]{12})!(?P<run_id>[a-z0-9-]{1,128})$"
+)
+
+
+def compact_root(prefix: str) -> str:
+    """The key prefix of every compact and late entry."""
+    return f"{prefix}/compact/v1/" if prefix else "compact/v1/"
+
+
+def service_root(prefix: str, organization: str, project: str, service: str) -> str:
+    """The key prefix of one service's compacts and late entries."""
+    return f"{compact_root(prefix)}org={organization}/project={project}/service={service}/"
+
+
+def day_name_ms(day_ms: int) -> str:
+    """The name under ``day/`` of the compact of the day that starts at ``day_ms``."""
+    return inverted(day_ms)
+
+
+def parse_day(name: str) -> int | None:
+    """The first millisecond of the day a compact's name stands for, or None."""
+    if not _DAY.match(name):
+        return None
+    start = uninverted(name)
+    return start if start % DAY_MS == 0 else None
+
+
+def is_late(summary: Summary) -> bool:
+    """Whether a run was received after the end of the UTC day of its time."""
+    return summary.received_ms // DAY_MS > summary.time_ms // DAY_MS
+
+
+def late_name(summary: Summary) -> str:
+    """The name of a late run's entry under ``late/``."""
+    return f"{inverted(summary.received_ms)}!{inverted(summary.time_ms)}!{summary.run_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class LateName:
+    """A parsed late entry name."""
+
+    received_ms: int
+    time_ms: int
+    head: str
+    """The beginning its run's timeline name has: ``<time>!<received>!<run_id>!``."""
+
+
+def parse_late(name: str) -> LateName | None:
+    """The late entry a name stands for, or None if it is not one."""
+    match = _LATE.match(name)
+    if match is None:
+        return None
+    head = f"{match['time']}!{match['received']}!{match['run_id']}!"
+    return LateName(uninverted(match["received"]), uninverted(match["time"]), head)
+
+
+def head_of(timeline_name: str) -> str:
+    """The ``<time>!<received>!<run_id>!`` a timeline name begins with: one per run."""
+    return timeline_name[: timeline_name.index("!", 26) + 1]

@@ -1,0 +1,33 @@
+"""A run as the change feed walks it, wherever it comes from: its timeline entry, a compact
+or a late entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..runstore.entries import Entry, Summary
+
+Body = tuple[Summary, Sequence[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class RunView:
+    """One run of a service's feed: its timeline entry's name, and how to get the rest."""
+
+    entry: Entry
+    body: Callable[[], Body | None]
+    """Its summary and changes (None when its object is corrupt): may cost a read."""
+    impacts: Callable[[Summary], Sequence[str | None]]
+    """The impact of each of its changes by index: may cost a read."""
+
+    @property
+    def name(self) -> str:
+        """Its timeline entry's name: its position in the feed."""
+        return self.entry.name
+
+
+def held_body(summary: Summary, changes: Sequence[dict[str, Any]]) -> Callable[[], Body]:
+    """The ``body`` of a run whose summary and changes are already in hand."""
+    return lambda: (summary, changes)
