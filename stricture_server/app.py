@@ -24,11 +24,13 @@ from .blast.registry_store import RegistryStore
 from .errors import InvalidInput
 from .http_errors import error_response, json_response
 from .ingest.body import check_media_type, parse_json, read_body
+from .ingest.store_run import RunWriter
 from .ingest.validation import EnvelopeValidator
+from .ingest.writes import Writes
 from .readiness import Readiness, store_check
 from .reads.query_params import NONE, parse
 from .runstore.identity import new_run_id
-from .runstore.index import Index, RunFacts
+from .runstore.index import Index
 from .runstore.records import LATEST, identity_from_path, normalize
 from .runstore.runs import RunStore
 from .settings import Settings
@@ -98,6 +100,9 @@ class App:
             settings.lineage_ingest_fresh_ms,
         )
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
+        # A replicating store (mirror) has a replication status; its replays create again.
+        writes, ask_first = Writes(), replication is None
+        self.writer = RunWriter(runs, self.index, self.lineage, writes, replays_ask_first=ask_first)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -288,23 +293,10 @@ class App:
             service=identity.service,
             run_id=identity.run_id,
         )
-        accepted = self.runs.create(record, received)
+        accepted, _ = self.writer.store(record, received, document, run_graph)
         fields["replay"] = accepted.replay
         if self.metrics is not None:
             self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
-        # Indexed after the record is stored, with the run's first received time, so an
-        # identical replay also completes the index of a first attempt that stopped early.
-        facts = RunFacts.from_fields(identity, document, accepted.received_at)
-        self.index.add(facts)
-        # Last, and never failing the ingest: the run is stored and indexed (blast/derive.py).
-        self.lineage.after_ingest(
-            identity,
-            accepted.key,
-            facts.summary.time_ms,
-            run_graph,
-            document.get("diff"),
-            replay=accepted.replay,
-        )
         return json_response(
             202,
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},

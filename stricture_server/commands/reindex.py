@@ -1,7 +1,7 @@
 """``stricture-server reindex``: rebuild the index objects from the records.
 
-It also writes each run's lineage feed entry and ``lineage-graph.json`` where the latter is
-missing (docs/lineage.md, "Ingest: order, failures and crashes").
+It also writes each run's lineage feed entry and ``lineage-graph.json`` where the feed lacks
+the run (docs/lineage.md, "Ingest: order, failures and crashes").
 
 For a bug fixed in the index, a restore, a bucket copied from elsewhere, an ingest that
 stopped between its record and its index, or a store written before name entries existed
@@ -111,8 +111,9 @@ def reindex(
         # The run's lineage objects too, when an ingest stopped before them (blast/derive.py).
         graph = RunGraph.from_artifact(record.get("artifact") or {}, identity.run_id)
         now_ms = time.time_ns() // 1_000_000
+        time_ms, received_at = facts.summary.time_ms, record["received_at"]
         return created, feed_run(
-            storage, prefix, identity, key, facts.summary.time_ms, graph, now_ms
+            storage, prefix, identity, key, time_ms, received_at, graph, now_ms
         )
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:

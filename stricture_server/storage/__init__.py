@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import BucketMissing, StorageUnavailable
 from ..settings import PREFIX, ConfigError, Settings
-from .base import Replicating, Storage
+from .base import Replicating, Storage, exists
 
 OBJECT_DRIVERS = ("s3", "r2", "mirror")
 """The drivers that need boto3, installed by the ``s3`` extra."""
@@ -73,6 +73,7 @@ __all__ = [
     "Replicating",
     "Storage",
     "check_object_store",
+    "exists",
     "open_storage",
     "require_sdk",
 ]

@@ -29,6 +29,11 @@ class Storage(Protocol):
         """
 
 
+def exists(storage: Storage, key: str) -> bool:
+    """Whether ``key`` is stored: one listing request, not a read of what may be 10 MB."""
+    return next(iter(storage.list(key)), None) == key
+
+
 @runtime_checkable
 class Replicating(Protocol):
     """A store that copies its objects elsewhere in the background (the ``mirror`` driver)."""
