@@ -1,6 +1,8 @@
 """Object-store latency per ingest: a real server on the s3 driver, 20 ms added per request.
 
-Usage: ``.venv/bin/python benchmarks/objectstore_latency.py [--delay-ms 20] [--ingests 30]``.
+Usage: ``.venv/bin/python benchmarks/objectstore_latency.py [--delay-ms 20] [--ingests 30]
+[--baseline <git revision>]``; with ``--baseline`` the server of that revision runs beside
+this tree's (same venv, its package on ``PYTHONPATH``), the two alternating.
 
 moto's server runs in its own process; :mod:`latency_proxy` sits in front of it and delays
 every request; ``stricture-server serve`` (one worker, s3 driver) reaches the store only
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shutil
 import statistics
 import subprocess
 import time
@@ -25,12 +28,13 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bodies import bodies
 from latency_proxy import LatencyProxy, Seen, latency_proxy
-from servers import VENV, free_port, start, wait_ready
+from servers import ROOT, VENV, free_port, start, wait_ready
 
 from stricture_server.settings import Settings
 from stricture_server.storage.s3 import open_object_storage
@@ -69,7 +73,7 @@ def _settings(proxy: LatencyProxy, bucket: str) -> dict[str, str]:
 
 
 def post(port: int, body: bytes) -> tuple[int, float]:
-    """One ingest on a kept connection's worth of work: its status and wall time (s)."""
+    """One ingest on a new connection: its status and wall time (s)."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
         started = time.perf_counter()
@@ -120,85 +124,116 @@ def describe(seen: list[Seen], runs: int) -> str:
     return ", ".join(f"{method} {count / runs:g}" for method, count in sorted(counts.items()))
 
 
-def measure(delay_ms: float, ingests: int) -> list[str]:
-    """Run the benchmark; the lines of its report (markdown)."""
+@dataclass
+class Measured:
+    """One server under test: its port, and per figure its wall times and requests."""
+
+    name: str
+    port: int = 0
+    times: dict[str, list[float]] = field(default_factory=dict)
+    seen: dict[str, list[Seen]] = field(default_factory=dict)
+
+    def ingest(self, proxy: LatencyProxy, figure: str, body: bytes) -> None:
+        """One ingest, its wall time and what it sent recorded under ``figure``."""
+        proxy.take()
+        status, wall = post(self.port, body)
+        assert status == 202, status
+        self.times.setdefault(figure, []).append(wall)
+        self.seen.setdefault(figure, []).extend(proxy.take())
+
+
+def measure(delay_ms: float, ingests: int, baseline: str = "") -> list[str]:
+    """Run the benchmark; the lines of its report (markdown).
+
+    ``baseline``: a git revision whose server runs beside this tree's, alternating with it.
+    """
     os.environ.update(FAKE_AWS)
     work = Path(__file__).resolve().parent / ".work"
     work.mkdir(parents=True, exist_ok=True)
     small, real, large = bodies()
-    lines: list[str] = []
-    with moto_process(work) as moto, latency_proxy(moto, delay_ms / 1000) as proxy:
+    servers = [(Measured("this tree"), {})]
+    if baseline:
+        servers.append((Measured(f"`{baseline}`"), {"PYTHONPATH": str(_tree(baseline, work))}))
+    put: list[float] = []
+    floor: list[float] = []
+    with (
+        moto_process(work) as moto,
+        latency_proxy(moto, delay_ms / 1000) as proxy,
+        ExitStack() as stack,
+    ):
         import boto3
 
-        bucket = f"bench-{uuid.uuid4().hex[:12]}"
-        boto3.client("s3", endpoint_url=f"http://{moto}").create_bucket(Bucket=bucket)
-        with start("stricture", work, 1, _settings(proxy, bucket)) as server:
-            port = server.port
+        admin = boto3.client("s3", endpoint_url=f"http://{moto}")
+        for measured, extra in servers:
+            # A bucket each: neither server reads the other's lineage feed.
+            bucket = f"bench-{uuid.uuid4().hex[:12]}"
+            admin.create_bucket(Bucket=bucket)
+            env = {**_settings(proxy, bucket), **extra}
+            measured.port = stack.enter_context(start("stricture", work, 1, env)).port
             # The service's first run also enters its names: not a new run's cost.
             for body in (small, real):
-                status, _ = post(port, body.with_run_id(f"warm-{uuid.uuid4().hex}"))
-                assert status == 202, status
-            floors = Floors(proxy, bucket)
-            times: dict[str, list[float]] = {}
-            seen: dict[str, list[Seen]] = {}
-            # Alternating, so a busy moment of the shared machine hits every figure alike.
-            for _ in range(ingests):
-                times.setdefault("put", []).append(floors.one_put())
-                times.setdefault("floor", []).append(floors.claim_then_three())
-                proxy.take()
+                measured.ingest(proxy, "warm", body.with_run_id(f"warm-{uuid.uuid4().hex}"))
+        floors = Floors(proxy, bucket)
+        # Alternating, so a busy moment of the shared machine hits every figure alike.
+        for _ in range(ingests):
+            put.append(floors.one_put())
+            floor.append(floors.claim_then_three())
+            for measured, _ in servers:
                 for body in (small, real):
-                    status, wall = post(port, body.with_run_id(f"new-{uuid.uuid4().hex}"))
-                    assert status == 202, status
-                    times.setdefault(body.name, []).append(wall)
-                    seen.setdefault(body.name, []).extend(proxy.take())
-            put_s = statistics.median(times["put"])
-            floor_s = statistics.median(times["floor"])
-            lines += [
-                f"One PUT round trip through the proxy ({delay_ms:g} ms added per request), "
-                f"median of {ingests}: **{put_s * 1000:.1f} ms**; a claim-sized PUT then three "
-                f"small PUTs at once (two round trips at best): **{floor_s * 1000:.1f} ms** "
-                f"({floor_s / put_s:.2f}x one PUT).",
-                "",
-                "| ingest | wall ms (median) | / one PUT | target | / two round trips "
-                "| requests per ingest (at the proxy) | bytes sent per ingest |",
-                "|---|---:|---:|---|---:|---|---:|",
-            ]
-            for body in (small, real):
-                wall = statistics.median(times[body.name])
-                sent = sum(s.sent_bytes for s in seen[body.name]) // ingests
-                lines.append(
-                    f"| new run, {body.name} | {wall * 1000:.1f} | **{wall / put_s:.2f}x** "
-                    f"| <= 2.3x | {wall / floor_s:.2f}x | {describe(seen[body.name], ingests)} "
-                    f"| {sent:,} |"
-                )
-            big_walls: dict[str, list[float]] = {"new": [], "replay": []}
-            big: dict[str, list[Seen]] = {"new": [], "replay": []}
-            for _ in range(BIG_SAMPLES):
+                    measured.ingest(proxy, body.name, body.with_run_id(uuid.uuid4().hex))
+        for _ in range(BIG_SAMPLES):
+            for measured, _ in servers:
                 run_id = f"big-{uuid.uuid4().hex}"
-                for kind in ("new", "replay"):
-                    status, wall = post(port, large.with_run_id(run_id))
-                    assert status == 202, status
-                    big_walls[kind].append(wall)
-                    big[kind].extend(proxy.take())
-            for kind, label, target in (
-                ("new", "new run", ""),
-                ("replay", "identical replay", "uploads nothing"),
-            ):
-                wall = statistics.median(big_walls[kind])
-                sent = sum(s.sent_bytes for s in big[kind]) // BIG_SAMPLES
-                lines.append(
-                    f"| {label}, {large.name} | {wall * 1000:.1f} | {wall / put_s:.2f}x | {target} "
-                    f"| {wall / floor_s:.2f}x | {describe(big[kind], BIG_SAMPLES)} | {sent:,} |"
-                )
-            replay = big["replay"][: len(big["replay"]) // BIG_SAMPLES]
-            uploads = [s for s in replay if s.method in ("PUT", "POST")]
-            lines += [
-                "",
-                "What one replay sent: "
-                + "; ".join(f"{s.method} {_what(s.path)} ({s.sent_bytes} B)" for s in replay)
-                + f". Uploads: {len(uploads)} (the claim's create, which the store refuses).",
-            ]
+                measured.ingest(proxy, "new", large.with_run_id(run_id))
+                measured.ingest(proxy, "replay", large.with_run_id(run_id))
+    put_s, floor_s = statistics.median(put), statistics.median(floor)
+    lines = [
+        f"One PUT round trip through the proxy ({delay_ms:g} ms added per request), "
+        f"median of {ingests}: **{put_s * 1000:.1f} ms**; a claim-sized PUT then three "
+        f"small PUTs at once (two round trips at best): **{floor_s * 1000:.1f} ms** "
+        f"({floor_s / put_s:.2f}x one PUT).",
+        "",
+        "| server | ingest | wall ms (median) | / one PUT | target | / two round trips "
+        "| requests per ingest (at the proxy) | bytes sent per ingest |",
+        "|---|---|---:|---:|---|---:|---|---:|",
+    ]
+    figures = [
+        (small.name, f"new run, {small.name}", "<= 2.3x"),
+        (real.name, f"new run, {real.name}", "<= 2.3x"),
+        ("new", f"new run, {large.name}", ""),
+        ("replay", f"identical replay, {large.name}", "uploads nothing"),
+    ]
+    for figure, label, target in figures:
+        for measured, _ in servers:
+            walls, seen = measured.times[figure], measured.seen[figure]
+            wall = statistics.median(walls)
+            sent = sum(s.sent_bytes for s in seen) // len(walls)
+            lines.append(
+                f"| {measured.name} | {label} | {wall * 1000:.1f} | **{wall / put_s:.2f}x** "
+                f"| {target} | {wall / floor_s:.2f}x | {describe(seen, len(walls))} | {sent:,} |"
+            )
+    for measured, _ in servers:
+        replay = measured.seen["replay"][: len(measured.seen["replay"]) // BIG_SAMPLES]
+        uploads = [s for s in replay if s.method in ("PUT", "POST")]
+        lines += [
+            "",
+            f"What one replay sent ({measured.name}): "
+            + "; ".join(f"{s.method} {_what(s.path)} ({s.sent_bytes:,} B)" for s in replay)
+            + f". Uploads: {len(uploads)}.",
+        ]
     return lines
+
+
+def _tree(revision: str, work: Path) -> Path:
+    """The package as of ``revision``, extracted under ``work`` (for ``PYTHONPATH``)."""
+    tree = work / f"tree-{revision.replace('/', '_')}"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", revision, "stricture_server"], cwd=ROOT, capture_output=True, check=True
+    )
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
 def _what(path: str) -> str:
@@ -215,8 +250,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--delay-ms", type=float, default=20.0)
     parser.add_argument("--ingests", type=int, default=30)
+    parser.add_argument("--baseline", default="", help="a git revision to run beside this tree")
     args = parser.parse_args()
-    print("\n".join(measure(args.delay_ms, args.ingests)))
+    print("\n".join(measure(args.delay_ms, args.ingests, args.baseline)))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from .http_errors import error_response, json_response
 from .ingest.body import check_media_type, parse_json, read_body
 from .ingest.store_run import RunWriter
 from .ingest.validation import EnvelopeValidator
-from .ingest.writes import Writes
+from .ingest.writes import CONCURRENT_DRIVERS, Writes
 from .readiness import Readiness, store_check
 from .reads.query_params import NONE, parse
 from .runstore.identity import new_run_id
@@ -100,8 +100,11 @@ class App:
             settings.lineage_ingest_fresh_ms,
         )
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
-        # A replicating store (mirror) has a replication status; its replays create again.
-        writes, ask_first = Writes(), replication is None
+        # Concurrent on an object store only: on a filesystem, under load, writes at once cost
+        # more than they save (docs/performance.md, "Object-store latency per ingest"). A
+        # replicating store (mirror) has a replication status; its replays create again.
+        concurrent = settings.storage_driver in CONCURRENT_DRIVERS
+        writes, ask_first = Writes(concurrent=concurrent), replication is None
         self.writer = RunWriter(runs, self.index, self.lineage, writes, replays_ask_first=ask_first)
         self.url_map = Map(
             [

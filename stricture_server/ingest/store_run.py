@@ -47,10 +47,10 @@ class RunWriter:
         self.index = index
         self.lineage = lineage
         self.writes = writes
+        # False for the mirror driver: its creates are local, and one refused queues the
+        # object for replication again, which completes a first attempt that crashed between
+        # its local write and its outbox entry; and its listings ask the object store too.
         self.replays_ask_first = replays_ask_first
-        """False for the ``mirror`` driver: its creates are local, and one refused queues the
-        object for replication again, which completes a first attempt that crashed between
-        its local write and its outbox entry; its listings ask the object store too."""
 
     def store(
         self,

@@ -2,8 +2,9 @@
 
 On an object store each request is a network round trip: a run's record, index objects and
 lineage objects, written one after the other, cost one round trip each; sent together they
-cost the slowest one. On a filesystem most of a create is waiting for ``fsync``, which
-overlaps just as well (``docs/performance.md``, "Object-store latency per ingest").
+cost the slowest one. On a filesystem they run one after the other in the calling thread:
+writing at once shortens a lone ingest (its fsyncs overlap) but lowers throughput under load
+(``docs/performance.md``, "Object-store latency per ingest").
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ T = TypeVar("T")
 
 THREADS = 8
 """Requests in flight per process: a run has at most five independent writes."""
+
+CONCURRENT_DRIVERS = ("s3", "r2")
+"""The drivers whose writes are network round trips, worth sending at once."""
 
 
 class Writes:
