@@ -153,7 +153,7 @@ def measure(delay_ms: float, ingests: int, baseline: str = "") -> list[str]:
     small, real, large = bodies()
     servers = [(Measured("this tree"), {})]
     if baseline:
-        servers.append((Measured(f"`{baseline}`"), {"PYTHONPATH": str(_tree(baseline, work))}))
+        servers.append((Measured(f"`{baseline}`"), {"PYTHONPATH": str(tree_of(baseline, work))}))
     put: list[float] = []
     floor: list[float] = []
     with (
@@ -224,7 +224,7 @@ def measure(delay_ms: float, ingests: int, baseline: str = "") -> list[str]:
     return lines
 
 
-def _tree(revision: str, work: Path) -> Path:
+def tree_of(revision: str, work: Path) -> Path:
     """The package as of ``revision``, extracted under ``work`` (for ``PYTHONPATH``)."""
     tree = work / f"tree-{revision.replace('/', '_')}"
     shutil.rmtree(tree, ignore_errors=True)
