@@ -1,19 +1,31 @@
 """The mandated floor: the floor plus the work the issues require of every ingest, nothing else.
 
-On top of :mod:`floor` (read, parse, one durable file), an ingest must: check the envelope,
-the artifact and the diff against their schemas (jsonschema-rs, the project's schema files);
-serialise the envelope canonically (sorted keys) and hash it with sha256, the record's digest;
-claim the run id at a date-free key and write the record at its canonical dated key, in a run
-directory of its own (``.../date=<day>/run=<id>/payload.json``); and write the run's index
-entry (the read API); derive the run's lineage graph (the project's ``RunGraph``) and write
-it twice, beside the record and as the org's feed entry (issue 12); when the diff holds a
-``high`` change, write one alert to the org's outbox holding those changes (issue 13: the
-default rule's severity; its impact class needs the blast radius); and write the request's
-audit event, one small object named by inverted time and a random part in the org's log
-(issue 14). Each file with the floor's durable create. The blast radius is left out: it needs
-an org graph, which the floor has not. No routing, auth, sanitising, logging or error
-handling: what stricture-server spends beyond this is its own overhead.
-Run as ``gunicorn mandated:app`` with ``FLOOR_DATA_DIR`` set.
+On top of :mod:`floor` (read, parse, one durable file), an ingest runs :data:`STEPS`, in order,
+each in its leanest form, each file with the floor's durable create:
+
+- ``validate``: the envelope, the artifact and the diff against their schemas (jsonschema-rs,
+  the project's schema files);
+- ``digest``: the canonical serialisation (sorted keys) and its sha256, the record's digest;
+- ``claim``: the run id claimed at a date-free key;
+- ``record``: the record at its canonical dated key, in a run directory of its own
+  (``.../date=<day>/run=<id>/payload.json``);
+- ``index entry``: the run's index entry with the diff's changes (the read API);
+- ``lineage feed entry``: the run's lineage graph (the project's ``RunGraph``) as the org's feed
+  entry, the per-run derived object of issue 12;
+- ``blast radius``: the diff's impact on the org graph (the project's ``classify_run`` at the
+  server's default depth, on an org graph this process keeps of the runs it stored, with no
+  registry), written beside the record (issue 12);
+- ``alert outbox``: when the diff holds a ``high`` change, one alert holding those changes in
+  the org's outbox (issue 13: the default rule's severity; its impact class is the blast
+  radius's);
+- ``audit event``: the request's audit event, one small object named by inverted time and a
+  random part in the org's log (issue 14).
+
+No routing, auth, sanitising, logging or error handling: what stricture-server spends beyond
+this is its own overhead. A new mandatory step is one more function in :data:`STEPS`.
+Run as ``gunicorn mandated:app`` with ``FLOOR_DATA_DIR`` set; ``FLOOR_DATA_DIR=<dir>
+.venv/bin/python benchmarks/mandated.py [ingests]`` prints what each step costs in process
+(the table of ``docs/performance.md``).
 """
 
 from __future__ import annotations
@@ -21,9 +33,13 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+import statistics
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,10 +48,15 @@ import jsonschema_rs
 import orjson
 from floor import create
 
+from stricture_server.lineage.documents import compact_impact_document
 from stricture_server.lineage.edges import RunGraph
+from stricture_server.lineage.graph import Location, OrgGraph
+from stricture_server.lineage.impact import classify_run
+from stricture_server.settings import Settings
 
 ROOT = os.environ.get("FLOOR_DATA_DIR", "floor-data")
 SCHEMAS = Path(__file__).resolve().parent.parent / "stricture_server" / "schemas"
+DEPTH = Settings().lineage_depth
 
 
 def _validator(name: str) -> Any:
@@ -56,50 +77,198 @@ def _create(directory: str, name: str, data: bytes) -> None:
     create(directory, name, data)
 
 
-def _store(document: dict[str, Any]) -> None:
-    ok = ENVELOPE.is_valid(document) and ARTIFACT.is_valid(document["artifact"])
-    if not ok or ("diff" in document and not DIFF.is_valid(document["diff"])):
+@dataclass
+class Run:
+    """One ingest as the steps pass it along."""
+
+    document: dict[str, Any]
+    root: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    received: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+    content: bytes = b""
+    digest: str = ""
+    graph: RunGraph | None = None
+
+    @property
+    def service(self) -> str:
+        """The service's directory."""
+        d = self.document
+        return f"{self.root}/{d['organization']}/{d['project']}/{d['service']}"
+
+    @property
+    def run_dir(self) -> str:
+        """The run's own directory, beside which its derived objects go."""
+        return f"{self.service}/date={self.received[:10]}/run={self.run_id}"
+
+
+ORG_GRAPHS: dict[str, dict[Location, RunGraph]] = {}
+"""The latest graph of each service this process stored, per organization."""
+
+
+def validate(run: Run) -> None:
+    """The envelope, artifact and diff checked against the schemas."""
+    d = run.document
+    ok = ENVELOPE.is_valid(d) and ARTIFACT.is_valid(d["artifact"])
+    if not ok or ("diff" in d and not DIFF.is_valid(d["diff"])):
         raise ValueError("the benchmark bodies are valid")
-    run_id = document.get("run_id") or uuid.uuid4().hex
-    received = datetime.now(UTC).isoformat()
-    content = orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
-    digest = "sha256:" + hashlib.sha256(content).hexdigest()
-    service = f"{ROOT}/{document['organization']}/{document['project']}/{document['service']}"
-    claim = orjson.dumps({"digest": digest, "received_at": received})
-    _create(f"{service}/runs", f"run={run_id}.json", claim)
-    head = orjson.dumps({"digest": digest, "received_at": received})
-    _create(f"{service}/date={received[:10]}/run={run_id}", "payload.json", head + content)
-    changes = document.get("diff", {}).get("changes", [])
-    entry = orjson.dumps({"run_id": run_id, "received_at": received, "changes": changes})
-    _create(f"{service}/index", f"{received}-{run_id}.json", entry)
-    graph = RunGraph.from_artifact(document["artifact"], run_id).to_json()
-    _create(f"{service}/date={received[:10]}/run={run_id}", "lineage-graph.json", graph)
-    _create(f"{ROOT}/{document['organization']}/feed", f"{received}-{run_id}.json", graph)
+    run.run_id = d.get("run_id") or run.run_id
+
+
+def digest(run: Run) -> None:
+    """The canonical serialisation and its sha256."""
+    run.content = orjson.dumps(run.document, option=orjson.OPT_SORT_KEYS)
+    run.digest = "sha256:" + hashlib.sha256(run.content).hexdigest()
+
+
+def claim(run: Run) -> None:
+    """The run id claimed at a date-free key."""
+    body = orjson.dumps({"digest": run.digest, "received_at": run.received})
+    _create(f"{run.service}/runs", f"run={run.run_id}.json", body)
+
+
+def record(run: Run) -> None:
+    """The record in its own run directory."""
+    head = orjson.dumps({"digest": run.digest, "received_at": run.received})
+    _create(run.run_dir, "payload.json", head + run.content)
+
+
+def index_entry(run: Run) -> None:
+    """The index entry with the diff's changes."""
+    changes = run.document.get("diff", {}).get("changes", [])
+    entry = orjson.dumps({"run_id": run.run_id, "received_at": run.received, "changes": changes})
+    _create(f"{run.service}/index", f"{run.received}-{run.run_id}.json", entry)
+
+
+def feed_entry(run: Run) -> None:
+    """The run's lineage graph as the org's feed entry."""
+    run.graph = RunGraph.from_artifact(run.document["artifact"], run.run_id)
+    org = run.document["organization"]
+    _create(f"{run.root}/{org}/feed", f"{run.received}-{run.run_id}.json", run.graph.to_json())
+
+
+def blast_radius(run: Run) -> None:
+    """The diff's impact on the org graph (with this run's graph), beside the record."""
+    if "diff" not in run.document or run.graph is None:
+        return
+    d = run.document
+    here = Location(d["organization"], d["project"], d["service"])
+    latest = ORG_GRAPHS.setdefault(d["organization"], {})
+    latest[here] = run.graph
+    impact = classify_run(
+        d["diff"], OrgGraph(latest), here, field_systems=run.graph.fields, depth=DEPTH
+    )
+    _create(run.run_dir, "blast-radius.json", orjson.dumps(compact_impact_document(impact)))
+
+
+def alert_outbox(run: Run) -> None:
+    """The alert of the diff's high changes, in the org's outbox."""
+    changes = run.document.get("diff", {}).get("changes", [])
     high = [c for c in changes if c.get("severity") == "high"]
     if high:
-        alert = orjson.dumps({"run_id": run_id, "received_at": received, "changes": high})
-        _create(f"{ROOT}/{document['organization']}/alerts", f"{received}-{run_id}.json", alert)
+        alert = orjson.dumps({"run_id": run.run_id, "received_at": run.received, "changes": high})
+        org = run.document["organization"]
+        _create(f"{run.root}/{org}/alerts", f"{run.received}-{run.run_id}.json", alert)
+
+
+def audit_event(run: Run) -> None:
+    """The request's audit event in the org's log."""
+    d = run.document
     event = orjson.dumps(
         {
-            "time": received,
+            "time": run.received,
             "identity": {"kind": "shared", "id": "shared"},
             "action": "ingest",
-            "target": [document["organization"], document["project"], document["service"], run_id],
+            "target": [d["organization"], d["project"], d["service"], run.run_id],
             "result": "accepted",
-            "digest": digest,
+            "digest": run.digest,
         }
     )
     inverted = 10**13 - 1 - time.time_ns() // 1_000_000
     name = f"{inverted:013d}-{secrets.token_hex(8)}.json"
-    _create(f"{ROOT}/{document['organization']}/audit", name, event)
+    _create(f"{run.root}/{d['organization']}/audit", name, event)
+
+
+STEPS: list[Callable[[Run], None]] = [
+    validate,
+    digest,
+    claim,
+    record,
+    index_entry,
+    feed_entry,
+    blast_radius,
+    alert_outbox,
+    audit_event,
+]
+"""What every ingest must do, in order; each step reads what the ones before it made."""
+
+STEP_NAMES = {
+    validate: "validate (envelope, artifact, diff)",
+    digest: "canonical serialisation and sha256",
+    claim: "claim (durable create)",
+    record: "record in its run directory (durable create)",
+    index_entry: "index entry with the diff's changes (durable create)",
+    feed_entry: "lineage graph derived, as the org feed entry (durable create)",
+    blast_radius: "blast radius classified and stored (durable create)",
+    alert_outbox: "alert of the high changes in the outbox (durable create)",
+    audit_event: "audit event (durable create)",
+}
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-    """Read, parse, check, digest, store the claim, record and index entry, answer 202."""
+    """Read, parse, run every step, answer 202."""
     if environ["REQUEST_METHOD"] == "GET":
         start_response("200 OK", [("Content-Type", "application/json")])
         return [b'{"status":"ok"}']
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    _store(orjson.loads(environ["wsgi.input"].read(length)))
+    run = Run(orjson.loads(environ["wsgi.input"].read(length)), ROOT)
+    for step in STEPS:
+        step(run)
     start_response("202 Accepted", [("Content-Type", "application/json")])
     return [b'{"accepted":true}']
+
+
+def step_costs(body: bytes, runs: int, work: Path) -> list[tuple[str, float, float]]:
+    """Each step's median wall and CPU ms over ``runs`` ingests of ``body``, in process."""
+    wall: dict[str, list[float]] = {STEP_NAMES[s]: [] for s in STEPS}
+    cpu: dict[str, list[float]] = {STEP_NAMES[s]: [] for s in STEPS}
+    root = tempfile.mkdtemp(prefix="mandated-steps-", dir=work)
+    parse_wall: list[float] = []
+    parse_cpu: list[float] = []
+    for n in range(runs):
+        started, used = time.perf_counter(), time.process_time()
+        document = orjson.loads(body)
+        parse_wall.append(time.perf_counter() - started)
+        parse_cpu.append(time.process_time() - used)
+        run = Run({**document, "run_id": f"steps-{n}"}, root)
+        for step in STEPS:
+            started, used = time.perf_counter(), time.process_time()
+            step(run)
+            wall[STEP_NAMES[step]].append(time.perf_counter() - started)
+            cpu[STEP_NAMES[step]].append(time.process_time() - used)
+    found = [("parse (the floor's too)", _ms(parse_wall), _ms(parse_cpu))]
+    return found + [(name, _ms(wall[name]), _ms(cpu[name])) for name in wall]
+
+
+def _ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def main() -> None:
+    """Print what each step costs: a table, or JSON with ``--json`` (for the suite)."""
+    from bodies import bodies
+
+    work = Path(ROOT).resolve()
+    real = bodies(large=False)[1]
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    costs = step_costs(real.with_run_id("x"), runs, work)
+    if "--json" in sys.argv:
+        print(orjson.dumps(costs).decode())
+        return
+    print(f"{real.name}, {runs} ingests in process (medians):")
+    print("| step | wall ms | CPU ms |\n|---|---:|---:|")
+    for name, wall_ms, cpu_ms in costs:
+        print(f"| {name} | {wall_ms:.3f} | {cpu_ms:.3f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -69,14 +69,17 @@ def free_port() -> int:
         return port
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+def wait_ready(
+    port: int, process: subprocess.Popen[bytes], log: Path, path: str = "/healthz"
+) -> None:
+    """Wait until ``GET path`` on ``port`` answers; exit naming the log if it never does."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise SystemExit(f"benchmarks: server exited: {log.read_text()[-2000:]}")
         try:
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
+            connection.request("GET", path)
             connection.getresponse().read()
             connection.close()
             return
@@ -137,7 +140,7 @@ def start(
         process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, port, process, data)
     try:
-        _wait_ready(port, process, log)
+        wait_ready(port, process, log)
         yield server
     finally:
         process.send_signal(signal.SIGTERM)

@@ -8,7 +8,9 @@ check the suite works (seconds, not minutes); its figures are not for the docs, 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import report
 import slowclients
 import validation_cost
 from bodies import bodies, envelope_bytes, large_artifact, real_artifact
-from servers import ROOT
+from servers import HERE, ROOT, python
 
 WORK = Path(__file__).resolve().parent / ".work"
 
@@ -110,6 +112,8 @@ def _run(plan: Plan, command: str) -> None:
         hotspots.profile(real, WORK, requests=plan.profile_requests),
         hotspots.profile(large, WORK, requests=max(2, plan.profile_requests // 20)),
     ]
+    print("mandated floor, step by step...", flush=True)
+    results.steps = mandated_steps(20 if plan.smoke else 200)
     print("throughput...", flush=True)
     results.load = ingest.throughput(
         all_bodies,
@@ -139,6 +143,16 @@ def _run(plan: Plan, command: str) -> None:
     target = WORK / "performance-smoke.md" if plan.smoke else ROOT / "docs" / "performance.md"
     report.write(results, target)
     print(f"written: {target.relative_to(ROOT)}")
+
+
+def mandated_steps(runs: int) -> list[tuple[str, float, float]]:
+    """What each step of the mandated floor costs, from ``mandated.py`` in a process of its own."""
+    data = WORK / "data-mandated-steps"
+    data.mkdir(parents=True, exist_ok=True)
+    command = [python(), str(HERE / "mandated.py"), str(runs), "--json"]
+    env = {**os.environ, "FLOOR_DATA_DIR": str(data)}
+    done = subprocess.run(command, env=env, cwd=HERE, capture_output=True, check=True)
+    return [tuple(row) for row in orjson.loads(done.stdout)]  # type: ignore[misc]
 
 
 if __name__ == "__main__":

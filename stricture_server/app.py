@@ -33,11 +33,13 @@ from .blast.registry_store import RegistryStore
 from .errors import InvalidInput
 from .http_errors import error_response, json_response
 from .ingest.body import check_media_type, parse_json, read_body
+from .ingest.store_run import RunWriter
 from .ingest.validation import EnvelopeValidator
+from .ingest.writes import CONCURRENT_DRIVERS, Writes
 from .readiness import Readiness, store_check
 from .reads.query_params import NONE, parse
 from .runstore.identity import new_run_id
-from .runstore.index import Index, RunFacts
+from .runstore.index import Index
 from .runstore.records import LATEST, identity_from_path, normalize
 from .runstore.runs import RunStore
 from .settings import Settings
@@ -120,6 +122,12 @@ class App:
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
         self.audit = AuditTrail(runs.storage, runs.prefix)
         self.alerts = run_alerts(settings, runs.storage, runs.prefix)
+        # Concurrent on an object store only: on a filesystem, under load, writes at once cost
+        # more than they save (docs/performance.md, "Object-store latency per ingest"). A
+        # replicating store (mirror) has a replication status; its replays create again.
+        concurrent = settings.storage_driver in CONCURRENT_DRIVERS
+        writes, ask_first = Writes(concurrent=concurrent), replication is None
+        self.writer = RunWriter(runs, self.index, self.lineage, writes, replays_ask_first=ask_first)
         self.url_map = Map(
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
@@ -402,23 +410,11 @@ class App:
             service=identity.service,
             run_id=identity.run_id,
         )
-        accepted = self.runs.create(record, received)
+        stored = self.writer.store(record, received, document, run_graph)
+        accepted, facts = stored.accepted, stored.facts
         fields.update(replay=accepted.replay, digest=record.digest, record_key=accepted.key)
         if self.metrics is not None:
             self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
-        # Indexed after the record is stored, with the run's first received time, so an
-        # identical replay also completes the index of a first attempt that stopped early.
-        facts = RunFacts.from_fields(identity, document, accepted.received_at)
-        self.index.add(facts)
-        # Never failing the ingest: the run is stored and indexed (blast/derive.py).
-        blast = self.lineage.after_ingest(
-            identity,
-            accepted.key,
-            facts.summary.time_ms,
-            run_graph,
-            document.get("diff"),
-            replay=accepted.replay,
-        )
         # Last, before the answer: an acknowledged run's alerts are in the outbox.
         if self.alerts is not None:
             self.alerts.after_ingest(
@@ -426,7 +422,7 @@ class App:
                 accepted.received_at,
                 facts.summary.commit_sha,
                 document.get("diff"),
-                lambda: blast or orjson.loads(self.lineage.blast_radius(identity)),
+                lambda: stored.blast_radius or orjson.loads(self.lineage.blast_radius(identity)),
             )
         return json_response(
             202,

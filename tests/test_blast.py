@@ -6,6 +6,7 @@ with a diff comes last, so its blast radius, computed at ingest, sees every cons
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -17,6 +18,11 @@ from .test_conformance import AUTH, JSON, body_of, ingest
 from .test_lineage_impact import REGISTRY, change, diff
 
 PROJECT = "platform"
+
+
+def run_hash(location: str) -> str:
+    """How a run's own feed entry names it (``keys.run_feed_name``)."""
+    return hashlib.sha256(location.encode()).hexdigest()[:32]
 
 
 def get(deployment: Deployment, path: str, status: int = 200) -> Any:
@@ -49,7 +55,7 @@ def test_a_run_blast_radius_is_stored_at_ingest_and_served(deployment: Deploymen
     org = factory.unique("shop")
     posted = deployment.delivery.send("POST", f"/v1/registry/{org}", JSON, body_of(REGISTRY))
     assert posted.status == 201, posted.body[:300]
-    ingest_org(deployment, org, diff=diff(change("Orders:api"), change("Nobody:api")))
+    locations = ingest_org(deployment, org, diff=diff(change("Orders:api"), change("Nobody:api")))
     found = get(deployment, f"/v1/blast-radius/{org}/{PROJECT}/orders/r1")
     assert found["computed"] == "at_ingest"
     assert found["graph"]["services"] == 5
@@ -77,8 +83,12 @@ def test_a_run_blast_radius_is_stored_at_ingest_and_served(deployment: Deploymen
     assert [(c["index"], c["impact"]) for c in feed] == [(0, "downstream"), (1, "unknown")]
     unknown = get(deployment, f"/v1/changes/{org}/{PROJECT}/orders?impact=unknown,self_only")
     assert [c["index"] for c in unknown["changes"]] == [1]
+    # Each run's graph is its feed entry, named after the run (found again by a replay).
+    entries = deployment.storage.list(f"{deployment.prefix}/lineage/v1/org={org}/feed/")
+    named = {key.rpartition("-")[2] for key in entries}
+    assert named == {f"{run_hash(location)}.json" for location in locations.values()}
     keys = list(deployment.storage.list(f"{deployment.prefix}/v1/org={org}/"))
-    assert sum(k.endswith("/run=r1/lineage-graph.json") for k in keys) == 5
+    assert not any(k.endswith("/lineage-graph.json") for k in keys)
     assert sum(k.endswith("/run=r1/blast-radius.json") for k in keys) == 1
 
 

@@ -19,6 +19,7 @@ from stricture_server.app import App
 from stricture_server.auth import make_authenticator
 from stricture_server.blast import keys
 from stricture_server.blast.feed import OrgFeed, append
+from stricture_server.errors import StorageUnavailable
 from stricture_server.ingest.validation import EnvelopeValidator
 from stricture_server.lineage.edges import RunGraph
 from stricture_server.lineage.graph import Location
@@ -203,7 +204,7 @@ def test_a_failing_lineage_step_never_refuses_or_loses_the_run(store: Storage) -
     record = answer(client, "/v1/artifacts/acme/platform/billing/r1")
     assert record["artifact"] == artifact
     stored = list(store.list(f"{PREFIX}/v1/org=acme/"))
-    assert any(k.endswith("/run=r1/lineage-graph.json") for k in stored)
+    assert len(list(store.list(f"{PREFIX}/lineage/v1/org=acme/feed/"))) == 1
     assert not any(k.endswith("/run=r1/blast-radius.json") for k in stored)
     # Served as a damaged object, never as a bug or a guess.
     failed = answer(client, "/v1/blast-radius/acme/platform/billing/r1", 500)
@@ -245,3 +246,49 @@ def test_readers_of_a_snapshot_apply_the_feed_again_within_the_skew_margin(
     assert {loc.service for loc in graph.runs} == {"s0", "s1"}
     # A margin smaller than the skew misses it: the limit docs/lineage.md states.
     assert {loc.service for loc in feed(5_000).current()[0].runs} == {"s0"}
+
+
+class Watched:
+    """A store that records every create, and fails those under ``refused`` (an outage)."""
+
+    def __init__(self, inner: Storage, refused: str = "") -> None:
+        self.inner = inner
+        self.refused = refused
+        self.created: list[str] = []
+
+    def create(self, key: str, data: bytes) -> None:
+        if self.refused and self.refused in key:
+            raise StorageUnavailable(f"{key}: refused by the test")
+        self.inner.create(key, data)
+        # The audit trail's event of each request is the audit tests' business.
+        if "/audit/v1/" not in key:
+            self.created.append(key)
+
+    def read(self, key: str) -> bytes:
+        return self.inner.read(key)
+
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        return self.inner.list(prefix, start_after)
+
+
+def test_a_replay_writes_the_feed_entry_its_first_attempt_lost_and_nothing_else(
+    store: Storage,
+) -> None:
+    artifact = factory.service_artifact({"billing:api": ["orders:api"]})
+    run = {"run_id": "r1", "diff": diff(change("billing:api"))}
+    # The first attempt's feed entry is lost: the run is acknowledged all the same.
+    send(app_on(Watched(store, refused="/feed/")), "billing", artifact, **run)
+    assert keys_under(store, "feed/") == []
+    watched = Watched(store)
+    send(app_on(watched), "billing", artifact, **run)
+    # The replay appends it, under the time of the replay, then says so beside the record.
+    assert ["feed" if "/feed/" in k else k.rpartition("/")[2] for k in watched.created] == [
+        "feed",
+        "lineage-graph.json",
+    ]
+    assert len(keys_under(store, "feed/")) == 1
+    # A replay of a complete run writes nothing at all.
+    watched.created.clear()
+    send(app_on(watched), "billing", artifact, **run)
+    send(app_on(watched), "billing", artifact, **run)
+    assert watched.created == []

@@ -46,12 +46,16 @@ def behind_proxy(proxy: FaultProxy) -> S3Storage:
     return make_storage("s3", new_bucket(), proxy.url)
 
 
-def sent(storage: S3Storage) -> list[str]:
-    """Records every request the driver's client sends, as ``"<operation> <key>"``."""
+def sent(storage: S3Storage, *, prefixes: bool = False) -> list[str]:
+    """Records every request the driver's client sends, as ``"<operation> <key>"``.
+
+    With ``prefixes``, a listing is recorded with its prefix as its key.
+    """
     operations: list[str] = []
 
     def note(model: Any, params: dict[str, Any], **_: Any) -> None:
-        operations.append(f"{model.name} {params.get('Key', '')}".strip())
+        key = params.get("Key", params.get("Prefix", "") if prefixes else "")
+        operations.append(f"{model.name} {key}".strip())
 
     # before-parameter-build fires once per operation; before-send once per HTTP attempt.
     storage.client.meta.events.register("before-parameter-build.s3", note)
@@ -146,57 +150,76 @@ def test_objects_carry_their_sha256() -> None:
 
 
 def test_requests_per_ingest() -> None:
-    """Claim and record cost one request each; the read API's index adds one per fact."""
+    """The claim, then the run's other objects at once; a replay asks before it writes."""
     env = object_env("s3", new_bucket(), emulator(), STRICTURE_SERVER_LOG_LEVEL="error")
     app = create_app(Settings.from_env(env))
     assert isinstance(app.runs.storage, S3Storage)
-    operations = sent(app.runs.storage)
+    operations = sent(app.runs.storage, prefixes=True)
     client = Client(app)
     document = factory.envelope(run_id="r-1")
     headers = {"Content-Type": "application/json"}
 
-    def count(method: str, path: str, data: bytes = b"") -> tuple[int, list[str], int]:
+    def count(
+        method: str, path: str, data: bytes = b"", *, in_order: int = 0
+    ) -> tuple[int, list[str], list[str], int]:
+        """The status, the first ``in_order`` requests, the others sorted, and the sends."""
         operations.clear()
         status = client.open(path, method=method, data=data, headers=headers).status_code
-        calls = [op.split(" ")[0] + (" index" if "/index/" in op else "") for op in operations]
-        return status, [c for c in calls if c != "send"], calls.count("send")
+        calls = [op.split(" ")[0] + _area(op) for op in operations if op != "send"]
+        return status, calls[:in_order], sorted(calls[in_order:]), operations.count("send")
 
     # The first run of a new store also enters its organization, project and service, after
     # finding no service entry; entering the first organization finds no index yet, and marks
-    # the store's names complete.
-    names = ["GetObject index", "PutObject index", "GetObject index", "ListObjectsV2"]
+    # the store's names complete. Claim first, then names, then the rest at once: the record,
+    # the timeline entry and the run's lineage feed entry.
+    names = ["GetObject index", "PutObject index", "GetObject index", "ListObjectsV2 index"]
     names += ["PutObject index"] * 3
+    together = ["PutObject", "PutObject index", "PutObject lineage"]
+    # Last, once the answer is decided, the request's audit event: in a new organization's
+    # log, after the log's entry.
+    audit = ["PutObject audit"]
+    new_log = ["PutObject audit", *audit]
     first = orjson.dumps(factory.envelope(run_id="r-0", organization=document["organization"]))
-    # Then the lineage step: the run's graph in the org's feed, and beside the record.
-    lineage = ["PutObject", "PutObject"]
-    # Last, the audit event: in a new organization's log, after the log's entry.
-    audit = ["PutObject"]
-    new_log = ["PutObject", *audit]
-    expected = ["PutObject", "PutObject", *names, "PutObject index", *lineage, *new_log]
-    assert count("POST", "/v1/artifacts", first) == (202, expected, 14)
-    # Once the process knows the service, a run costs nothing more for its names.
+    in_order = ["PutObject", *names]
+    then = sorted([*together, *new_log])
+    assert count("POST", "/v1/artifacts", first, in_order=8) == (202, in_order, then, 13)
+    # Once the process knows the service, a run costs nothing more for its names: the claim,
+    # then the three others at once (two round trips), then its audit event.
     body = orjson.dumps(document)
-    new = ["PutObject", "PutObject", "PutObject index"]
-    assert count("POST", "/v1/artifacts", body) == (202, [*new, *lineage, *audit], 6)
+    then = sorted([*together, *audit])
+    assert count("POST", "/v1/artifacts", body, in_order=1) == (202, ["PutObject"], then, 5)
     location = f"/v1/artifacts/{document['organization']}/checkout/api/r-1"
-    assert count("GET", location) == (200, ["GetObject", "GetObject"], 2)
-    # A replay: claim refused and read (its time indexes the run); record and index
-    # creates refused, which also completes a first attempt that stopped early.
-    # Then whether the run's lineage graph is stored, so the feed gets no second entry.
-    replay = ["PutObject", "GetObject", "PutObject", "PutObject index", "ListObjectsV2"]
-    assert count("POST", "/v1/artifacts", body) == (202, [*replay, *audit], 6)
+    assert count("GET", location) == (200, [], ["GetObject", "GetObject"], 2)
+    # A replay: claim refused and read (its time indexes the run); then whether the record,
+    # the index entry and the feed entry are stored, one listing each, and nothing uploaded.
+    replay = ["ListObjectsV2", "ListObjectsV2 index", "ListObjectsV2 lineage", *audit]
+    assert count("POST", "/v1/artifacts", body, in_order=2) == (
+        202,
+        ["PutObject", "GetObject"],
+        sorted(replay),
+        6,
+    )
     changed = orjson.dumps({**document, "artifact": factory.artifact(2)})
     # A conflict: claim refused and read, then whether its record is stored, so the 409 can
     # say when the first body would complete a run whose record is missing.
     conflict = ["PutObject", "GetObject", "ListObjectsV2"]
-    assert count("POST", "/v1/artifacts", changed) == (409, [*conflict, *audit], 4)
-    # A run of a new organization: its service's entry is looked for, then the three created.
+    assert count("POST", "/v1/artifacts", changed, in_order=3) == (409, conflict, audit, 4)
+    # A run of a new organization: its service's entry is looked for, then the three created;
+    # a run with a commit has a commit entry too.
     with_commit = orjson.dumps(factory.envelope(run_id="r-2", commit_sha="a" * 40))
-    entered = [*new[:2], "GetObject index", *["PutObject index"] * 3]
-    assert count("POST", "/v1/artifacts", with_commit)[1:] == (
-        [*entered, *["PutObject index"] * 2, *lineage, *new_log],
-        12,
+    entered = ["PutObject", "GetObject index", *["PutObject index"] * 3]
+    assert count("POST", "/v1/artifacts", with_commit, in_order=5)[1:] == (
+        entered,
+        sorted([*together, "PutObject index", *new_log]),
+        11,
     )
+
+
+def _area(operation: str) -> str:
+    for area in ("index", "lineage", "audit"):
+        if f"/{area}/" in operation:
+            return f" {area}"
+    return ""
 
 
 def guarded(proxy: FaultProxy, driver: str = "s3", **extra: str) -> S3Storage:

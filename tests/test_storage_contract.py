@@ -200,3 +200,19 @@ def test_fs_falls_back_to_a_named_temp_file_where_proc_does_not_lead_to_the_file
         store.create("p/a.json", b"c")
     assert [store.read(k) for k in store.list("p/")] == [b"a", b"b"]
     assert sorted(p.name for p in (tmp_path / "data" / "p").iterdir()) == ["a.json", "b.json"]
+
+
+def test_list_resumes_inside_a_large_directory(store: Storage) -> None:
+    # The lineage feed's day directory, listed from the last entry this process applied.
+    names = [f"feed/d/{n:05d}.json" for n in range(300)]
+    for key in [*names, "feed/d/sub/x.json", "feed/e/y.json"]:
+        store.create(key, b"{}")
+    assert list(store.list("feed/d/", start_after="feed/d/00290.json")) == [
+        *names[291:],
+        "feed/d/sub/x.json",
+    ]
+    assert list(store.list("feed/", start_after="feed/d/00299.json")) == [
+        "feed/d/sub/x.json",
+        "feed/e/y.json",
+    ]
+    assert list(store.list("feed/d/", start_after="feed/c")) == [*names, "feed/d/sub/x.json"]

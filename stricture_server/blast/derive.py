@@ -1,17 +1,20 @@
 """The lineage step of an ingest, and each run's stored blast radius.
 
-After the record and its index objects are stored, ingest (in this order):
+Once the run is claimed, ingest writes, at the same time as the record and index objects:
 
-1. appends the run's ``RunGraph`` to the org feed;
-2. creates ``lineage-graph.json`` beside the record: written last of the two, it says the
-   feed has the run, so an identical replay does not append it again;
-3. for a run with a diff, creates ``blast-radius.json`` beside the record: the impact of each
-   change against the org graph as this process assembled it then, saying which graph.
+1. the run's ``RunGraph`` as its entry in the org feed, named after the run
+   (:func:`keys.run_feed_name`): found by that name, it says the feed has the run, so an
+   identical replay does not append it again;
+2. for a run with a diff, ``blast-radius.json`` beside the record: the impact of each change
+   against the org graph as this process assembled it then (with this run's own entry),
+   saying which graph.
 
 The run is acknowledged whatever happens here: a failure is logged and the derived objects
-are made later. ``stricture-server reindex`` does steps 1 and 2 for a run without
-``lineage-graph.json``; a blast radius that is missing is computed on its first read, against
-the graph of that moment, and stored then (its ``computed`` says ``on_read``).
+are made later. An identical replay or ``stricture-server reindex`` appends the feed entry of
+a run that lacks it (under the time of that moment, so readers see it) and then writes
+``lineage-graph.json`` beside the record, which from then on says the feed has the run; a
+blast radius that is missing is computed on its first read, against the graph of that moment,
+and stored then (its ``computed`` says ``on_read``).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -32,11 +37,11 @@ from ..lineage.graph import Location, OrgGraph
 from ..lineage.impact import classify_run, reach_total
 from ..runstore.records import RunIdentity
 from ..runstore.runs import RunStore, format_time
-from ..storage import Storage
+from ..storage import Storage, exists
 from . import keys
-from .feed import GraphVersion, OrgFeed, append
+from .feed import GraphVersion, OrgFeed, OwnEntry, append
 from .orgs import Orgs
-from .registry_store import RegistryStore
+from .registry_store import RegistryStore, RegistryVersion
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +62,13 @@ def derive(artifact: object, run_id: str) -> RunGraph | None:
         return None
 
 
-def _exists(storage: Storage, key: str) -> bool:
-    return next(iter(storage.list(key)), None) == key
+def has_feed_entry(
+    storage: Storage, prefix: str, identity: RunIdentity, record_key: str, received_at: str
+) -> bool:
+    """Whether the feed has the run: its own entry, or ``lineage-graph.json`` written after one."""
+    own = keys.org_root(prefix, identity.organization) + keys.FEED
+    own += keys.run_feed_name(received_at, identity.location)
+    return exists(storage, own) or exists(storage, keys.beside(record_key, keys.RUN_GRAPH))
 
 
 def feed_run(
@@ -67,18 +77,14 @@ def feed_run(
     identity: RunIdentity,
     record_key: str,
     time_ms: int,
+    received_at: str,
     graph: RunGraph,
     now_ms: int,
     *,
-    check: bool = True,
     feed: OrgFeed | None = None,
 ) -> bool:
-    """Steps 1 and 2 for a run whose ``lineage-graph.json`` is missing; whether it was.
-
-    ``check=False`` skips the listing that asks: a run stored by this very ingest has none.
-    """
-    graph_key = keys.beside(record_key, keys.RUN_GRAPH)
-    if check and _exists(storage, graph_key):
+    """Append the feed entry of a run the feed lacks, then ``lineage-graph.json``; whether so."""
+    if has_feed_entry(storage, prefix, identity, record_key, received_at):
         return False
     location = location_of(identity)
     if feed is None:
@@ -87,8 +93,21 @@ def feed_run(
     else:
         feed.append(location, time_ms, graph)
     with suppress(ObjectExists):
-        storage.create(graph_key, graph.to_json())
+        storage.create(keys.beside(record_key, keys.RUN_GRAPH), graph.to_json())
     return True
+
+
+Start = Callable[[Callable[[], Any]], "Future[Any]"]
+"""Starts a call on the ingest's thread pool (:meth:`Writes.start`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prefetch:
+    """The reads of a blast radius started with the claim: when, and the registry's."""
+
+    listed_since: int
+    """The org feed is listed from this moment on (this process's feed clock)."""
+    registry: Future[RegistryVersion | None]
 
 
 class RunLineage:
@@ -113,52 +132,125 @@ class RunLineage:
         self.depth = depth
         self.clock = clock
 
-    def after_ingest(
+    def prefetch(
+        self, identity: RunIdentity, graph: RunGraph | None, diff: object, start: Start
+    ) -> Prefetch | None:
+        """For a run whose blast radius is computed at ingest, start the reads it needs.
+
+        The listing of the org feed and the registry do not depend on the claim: sent with
+        it, they cost the ingest no round trip of their own (see :meth:`ingest_writes`).
+        """
+        if graph is None or not isinstance(diff, dict):
+            return None
+        feed = self.orgs.feed(identity.organization)
+
+        def listing() -> None:
+            feed.current(max_age_ms=self.ingest_fresh_ms)
+
+        since = feed.clock_ms()
+        start(self._guarded(identity, listing))
+        return Prefetch(since, start(lambda: self.registries.latest(identity.organization)))
+
+    def ingest_writes(
         self,
         identity: RunIdentity,
         record_key: str,
         time_ms: int,
+        received_at: str,
         graph: RunGraph | None,
         diff: object,
         *,
         replay: bool,
-    ) -> dict[str, Any] | None:
-        """Steps 1 to 3 for a stored run; the blast radius it stored, if it did.
+        prefetched: Prefetch | None = None,
+        stored: list[dict[str, Any]] | None = None,
+    ) -> list[Callable[[], None]]:
+        """The lineage writes of a stored run, to run with its other writes; none raises.
 
-        Never raises: the run is acknowledged regardless.
+        A new run's feed entry and blast radius are independent writes; the blast radius uses
+        the reads :meth:`prefetch` started once they have ended. A replay first asks what its
+        first attempt stored, and writes only what is missing. The blast radius a write stores
+        is added to ``stored``, for the steps after it (alerts) to use without reading it back.
         """
-        try:
-            if graph is None:
-                return None
-            now_ms = time.time_ns() // 1_000_000
-            prefix, storage = self.runs.prefix, self.storage
-            feed = self.orgs.feed(identity.organization)
-            feed_run(
-                storage,
-                prefix,
-                identity,
-                record_key,
-                time_ms,
-                graph,
-                now_ms,
-                check=replay,
-                feed=feed,
-            )
-            blast_key = keys.beside(record_key, keys.BLAST_RADIUS)
-            if isinstance(diff, dict) and not (replay and _exists(self.storage, blast_key)):
-                org = feed.current(max_age_ms=self.ingest_fresh_ms)
-                if self._within_reach(identity, graph, diff, org[0]):
-                    document = self._fields(identity, graph, diff, "at_ingest", org)
-                    # Stored by another attempt of the same run: read when it is wanted.
-                    with suppress(ObjectExists):
-                        self.storage.create(blast_key, orjson.dumps(document))
-                        return document
-        except Exception:
-            log.exception(
-                "lineage step failed; the run is stored, its lineage objects come later",
-                extra={"fields": {"location": identity.location}},
-            )
+        if graph is None:
+            return []
+        if replay:
+
+            def complete() -> None:
+                self._complete(identity, record_key, time_ms, received_at, graph, diff)
+
+            return [self._guarded(identity, complete)]
+        feed = self.orgs.feed(identity.organization)
+        location = location_of(identity)
+        own = OwnEntry(keys.run_feed_name(received_at, identity.location), location, time_ms, graph)
+
+        def entry() -> None:
+            with suppress(ObjectExists):
+                feed.append(location, time_ms, graph, own.name)
+
+        def blast_radius() -> None:
+            key = keys.beside(record_key, keys.BLAST_RADIUS)
+            document = self._store_blast(identity, key, graph, diff, own, prefetched)
+            if document is not None and stored is not None:
+                stored.append(document)
+
+        writes = [self._guarded(identity, entry)]
+        if isinstance(diff, dict):
+            writes.append(self._guarded(identity, blast_radius))
+        return writes
+
+    def _complete(
+        self,
+        identity: RunIdentity,
+        record_key: str,
+        time_ms: int,
+        received_at: str,
+        graph: RunGraph,
+        diff: object,
+    ) -> None:
+        """A replay's lineage step: what its first attempt did not store, in order."""
+        now_ms = time.time_ns() // 1_000_000
+        feed = self.orgs.feed(identity.organization)
+        stored = (self.storage, self.runs.prefix, identity, record_key)
+        feed_run(*stored, time_ms, received_at, graph, now_ms, feed=feed)
+        blast = keys.beside(record_key, keys.BLAST_RADIUS)
+        if isinstance(diff, dict) and not exists(self.storage, blast):
+            self._store_blast(identity, blast, graph, diff, None)
+
+    def _store_blast(
+        self,
+        identity: RunIdentity,
+        key: str,
+        graph: RunGraph,
+        diff: object,
+        own: OwnEntry | None,
+        prefetched: Prefetch | None = None,
+    ) -> dict[str, Any] | None:
+        """Compute and store the blast radius when it is within reach; the document stored."""
+        since = prefetched.listed_since if prefetched else None
+        org = self.orgs.feed(identity.organization).current(
+            max_age_ms=self.ingest_fresh_ms, own=own, listed_since=since
+        )
+        if self._within_reach(identity, graph, diff, org[0]):
+            registry = (prefetched.registry.result(),) if prefetched else None
+            document = self._fields(identity, graph, diff, "at_ingest", org, registry)
+            # Stored by another attempt of the same run: read when it is wanted.
+            with suppress(ObjectExists):
+                self.storage.create(key, orjson.dumps(document))
+                return document
         return None
+
+    @staticmethod
+    def _guarded(identity: RunIdentity, write: Callable[[], None]) -> Callable[[], None]:
+        def guarded() -> None:
+            try:
+                write()
+            except Exception:
+                log.exception(
+                    "lineage step failed; the run is stored, its lineage objects come later",
+                    extra={"fields": {"location": identity.location}},
+                )
+
+        return guarded
 
     def blast_radius(self, identity: RunIdentity) -> bytes:
         """The run's stored blast radius, computed and stored now if it is missing.
@@ -211,10 +303,11 @@ class RunLineage:
         diff: object,
         computed: Computed,
         org: tuple[OrgGraph, GraphVersion] | None = None,
+        fetched: tuple[RegistryVersion | None] | None = None,
     ) -> dict[str, Any]:
         org_graph, version = org or self.orgs.feed(identity.organization).current()
         changes = diff if isinstance(diff, dict) else {}
-        registry = self.registries.latest(identity.organization)
+        (registry,) = fetched or (self.registries.latest(identity.organization),)
         result = classify_run(
             changes,
             org_graph,

@@ -51,6 +51,16 @@ class GraphVersion:
         return {"snapshot": self.snapshot, "through": self.through, "services": self.services}
 
 
+@dataclass(frozen=True, slots=True)
+class OwnEntry:
+    """A feed entry this process writes: its name and what it holds."""
+
+    name: str
+    location: Location
+    time_ms: int
+    graph: RunGraph
+
+
 class OrgFeed:
     """The feed and snapshots of one organization, and the graph this process assembled."""
 
@@ -81,33 +91,51 @@ class OrgFeed:
         self._listed_at: int | None = None
         """When this process last listed the feed (its clock, ms)."""
 
-    def append(self, location: Location, time_ms: int, graph: RunGraph) -> str:
+    def append(
+        self, location: Location, time_ms: int, graph: RunGraph, name: str | None = None
+    ) -> str:
         """Add a run's graph to the feed, and to this process's graph; the entry's name."""
-        name = append(self.storage, self.root, location, time_ms, graph, self._clock_ms())
+        name = append(self.storage, self.root, location, time_ms, graph, self._clock_ms(), name)
         with self._lock:
-            # Applied here rather than read back: the same entry, without a read and a check.
-            if self._state is not None and name not in self._applied:
-                self._applied[name] = None
-                self._since_snapshot += 1
-                self._through = max(self._through or name, name)
-                self._merge(self._state, location, Latest(time_ms, graph.run_id, graph))
+            self._apply_own(OwnEntry(name, location, time_ms, graph))
         return name
 
-    def current(self, *, max_age_ms: int = 0) -> tuple[OrgGraph, GraphVersion]:
+    def _apply_own(self, own: OwnEntry) -> None:
+        # Applied here rather than read back: the same entry, without a read and a check.
+        if self._state is not None and own.name not in self._applied:
+            self._applied[own.name] = None
+            self._since_snapshot += 1
+            self._through = max(self._through or own.name, own.name)
+            latest = Latest(own.time_ms, own.graph.run_id, own.graph)
+            self._merge(self._state, own.location, latest)
+
+    def clock_ms(self) -> int:
+        """This process's clock, as the feed reads it (ms since 1970)."""
+        return self._clock_ms()
+
+    def current(
+        self, *, max_age_ms: int = 0, own: OwnEntry | None = None, listed_since: int | None = None
+    ) -> tuple[OrgGraph, GraphVersion]:
         """The org graph with every feed entry written so far, and which version it is.
 
         With ``max_age_ms``, the feed is listed only if this process last listed it longer ago
         than that: the graph then holds every entry written up to that listing, and this
-        process's own, at once (an ingest's view; a read lists every time).
+        process's own, at once (an ingest's view; a read lists every time). ``own`` is an
+        entry this process is writing now: the graph holds it whether its create has landed
+        or not. ``listed_since``: a listing begun at or after that moment is as good as one
+        begun now (an ingest starts one before its claim, and uses it after).
         """
         with self._lock:
             if self._state is None:
                 self._state = self._load_snapshot()
             now = self._clock_ms()
             listed = self._listed_at
-            if listed is None or not 0 <= now - listed < max_age_ms:
+            recent = listed is not None and listed_since is not None and listed >= listed_since
+            if not recent and (listed is None or not 0 <= now - listed < max_age_ms):
                 self._catch_up(self._state)
                 self._listed_at = now
+            if own is not None:
+                self._apply_own(own)
             if self._since_snapshot >= self._snapshot_every:
                 self._write_snapshot(self._state)
             if self._graph is None:
@@ -181,14 +209,21 @@ class OrgFeed:
 
 
 def append(
-    storage: Storage, root: str, location: Location, time_ms: int, graph: RunGraph, now_ms: int
+    storage: Storage,
+    root: str,
+    location: Location,
+    time_ms: int,
+    graph: RunGraph,
+    now_ms: int,
+    name: str | None = None,
 ) -> str:
     """Create the feed entry of a run's graph under the org root ``root``; its name.
 
     Named by the time it is written, not the run's time: a reader's margin then only has to
-    cover clocks and write delays, however old the run is.
+    cover clocks and write delays, however old the run is. An ingest names it itself
+    (:func:`keys.run_feed_name`), by the time its run was received, a moment earlier.
     """
-    name = keys.feed_name(now_ms)
+    name = name or keys.feed_name(now_ms)
     storage.create(root + keys.FEED + name, entry_bytes(location, time_ms, graph))
     return name
 

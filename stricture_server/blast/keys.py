@@ -4,17 +4,21 @@ Under ``<prefix>/lineage/v1/org=<o>/``:
 
 - ``feed/d=<UTC day>/<ms>-<id>.json``: one entry per ingested run, named by the time it was
   written (13-digit milliseconds, so names sort by time), holding the run's ``RunGraph``. The
-  day directories keep a listing of recent entries from walking the whole feed on ``fs``;
+  day directories keep a listing of recent entries from walking the whole feed on ``fs``. An
+  ingest names its run's entry by the time the run was received and a hash of the run's
+  location (:func:`run_feed_name`), so the entry says the feed has the run;
 - ``snapshots/<inverted ms>-<id>.json``: the latest ``RunGraph`` of every service as of a
   watermark; the inverted time makes the newest the first key listed;
 - ``registry/<inverted ms>-<id>.json``: the versions of the system registry, newest first.
 
-Beside each run's record (``.../date=<day>/run=<id>/``): ``lineage-graph.json`` (its
-``RunGraph``) and ``blast-radius.json`` (the impact of its changes).
+Beside each run's record (``.../date=<day>/run=<id>/``): ``blast-radius.json`` (the impact of
+its changes) and, for a run whose feed entry was written late (by a replay or ``reindex``),
+``lineage-graph.json`` (its ``RunGraph``), which then says the feed has the run.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from ..runstore.identity import new_run_id
@@ -22,6 +26,7 @@ from ..runstore.identity import new_run_id
 MS_DIGITS = 13
 """Milliseconds since 1970 fit 13 digits until the year 2286."""
 _LAST_MS: int = 10**MS_DIGITS - 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 FEED = "feed/"
 SNAPSHOTS = "snapshots/"
@@ -45,6 +50,18 @@ def feed_day(ms: int) -> str:
 def feed_name(ms: int) -> str:
     """The name of a feed entry written at ``ms``: sorts by time, unique across processes."""
     return f"{feed_day(ms)}{ms:0{MS_DIGITS}d}-{new_run_id()}.json"
+
+
+def run_feed_name(received_at: str, location: str) -> str:
+    """The name of the feed entry an ingest writes for the run at ``location``.
+
+    Named by the time the run was received (RFC 3339, as its claim and record hold it), so a
+    replay or ``reindex`` finds it again from the run alone, with one listing of its key.
+    """
+    moment = datetime.fromisoformat(received_at)
+    ms = (moment - _EPOCH) // timedelta(milliseconds=1)
+    run = hashlib.sha256(location.encode()).hexdigest()[:32]
+    return f"{feed_day(ms)}{ms:0{MS_DIGITS}d}-{run}.json"
 
 
 def feed_start(ms: int) -> str:

@@ -1,7 +1,7 @@
 """``stricture-server reindex``: rebuild the index objects from the records.
 
-It also writes each run's lineage feed entry and ``lineage-graph.json`` where the latter is
-missing (docs/lineage.md, "Ingest: order, failures and crashes"), and the compact of every
+It also writes each run's lineage feed entry and ``lineage-graph.json`` where the feed lacks
+the run (docs/lineage.md, "Ingest: order, failures and crashes"), and the compact of every
 closed day that has none (docs/compaction.md): run on a schedule, it keeps the change feed's
 first reads of a day from making them.
 
@@ -121,8 +121,9 @@ def reindex(
         # The run's lineage objects too, when an ingest stopped before them (blast/derive.py).
         graph = RunGraph.from_artifact(record.get("artifact") or {}, identity.run_id)
         now_ms = time.time_ns() // 1_000_000
+        time_ms, received_at = facts.summary.time_ms, record["received_at"]
         return created, feed_run(
-            storage, prefix, identity, key, facts.summary.time_ms, graph, now_ms
+            storage, prefix, identity, key, time_ms, received_at, graph, now_ms
         )
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:

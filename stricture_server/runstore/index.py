@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -120,12 +121,21 @@ class RunFacts:
         if self.summary.commit_sha:
             key = base + COMMITS + commit_name(self.summary, self.summary.commit_sha)
             yield key, orjson.dumps({"summary": summary})
-        if is_late(self.summary):
-            # Its day may be compacted already: the compacted change feed finds it here.
-            service = self.service
-            root = service_root(prefix, service.organization, service.project, service.service)
-            body = {"name": name, "summary": summary, "changes": self.changes}
-            yield root + LATE + late_name(self.summary), orjson.dumps(body)
+
+    def late_objects(self, prefix: str) -> Iterator[tuple[str, bytes]]:
+        """The late entry of a run received after its day: stored after :meth:`objects`.
+
+        Its day may be compacted already: the compacted change feed finds the run here. Stored
+        only once the timeline entry is, so a compaction that does not see the run in the
+        timeline cannot have missed a late entry stored before it.
+        """
+        if not is_late(self.summary):
+            return
+        service = self.service
+        summary = self.summary.as_json(service.run(self.summary.run_id).location)
+        root = service_root(prefix, service.organization, service.project, service.service)
+        body = {"name": timeline_name(self.summary), "summary": summary, "changes": self.changes}
+        yield root + LATE + late_name(self.summary), orjson.dumps(body)
 
 
 def _changes(diff: object) -> tuple[Counts | None, tuple[dict[str, Any], ...]]:
@@ -203,7 +213,7 @@ class Index:
         service = facts.service
         # Names first: an index object is never stored before its service can be listed.
         created = self.names.add(service.organization, service.project, service.service)
-        for key, body in facts.objects(self.prefix):
+        for key, body in chain(facts.objects(self.prefix), facts.late_objects(self.prefix)):
             with suppress(ObjectExists):
                 self.storage.create(key, body)
                 created += 1

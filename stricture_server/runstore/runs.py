@@ -30,7 +30,7 @@ from ..errors import (
     RecordMissing,
     RecordNotFound,
 )
-from ..storage import Storage
+from ..storage import Storage, exists
 from .integrity import Claim, Corrupt, parse_claim, record_digest
 from .records import NewRecord, RunIdentity
 
@@ -80,6 +80,16 @@ class RunStore:
 
     def create(self, record: NewRecord, received: datetime) -> Accepted:
         """Store a new run, answer an identical replay, or raise :class:`RecordExists`."""
+        accepted = self.claim(record, received)
+        self.store_record(accepted, record)
+        return accepted
+
+    def claim(self, record: NewRecord, received: datetime) -> Accepted:
+        """Claim the run id: a new run, an identical replay, or :class:`RecordExists`.
+
+        Nothing else is written here: the caller stores the record (:meth:`store_record`),
+        for a replay only if it is missing, so a replay of a 10 MB run uploads no record.
+        """
         identity = record.identity
         key = identity.payload_key(self.prefix, record.day)
         received_at = format_time(received)
@@ -93,26 +103,19 @@ class RunStore:
                 # Not a 500 on every retry: the client learns the run id is unusable.
                 raise RecordExists(identity.location, CORRUPT_CLAIM) from None
             if existing.digest != record.digest:
-                if not self._exists(existing.key):
+                if not exists(self.storage, existing.key):
                     raise RecordExists(identity.location, MISSING_RECORD) from None
                 raise RecordExists(identity.location) from None
-            # An identical replay. Writing the record again is a no-op when it exists and
-            # completes a first attempt that stopped between claim and record, with the
-            # claim's time, so the record always agrees with its claim.
-            key, received_at = existing.key, existing.received_at
-            self._create_record(key, record.stored_bytes(received_at))
-            return Accepted(identity, key, replay=True, received_at=received_at)
-        self._create_record(key, record.stored_bytes(received_at))
+            # An identical replay: it completes a first attempt that stopped between claim and
+            # record with the claim's key and time, so the record always agrees with its claim.
+            return Accepted(identity, existing.key, replay=True, received_at=existing.received_at)
         return Accepted(identity, key, replay=False, received_at=received_at)
 
-    def _create_record(self, key: str, data: bytes) -> None:
+    def store_record(self, accepted: Accepted, record: NewRecord) -> None:
+        """Create the claimed run's record (a no-op when it is stored)."""
         # Only the claim holder writes here, always with the claimed digest.
         with suppress(ObjectExists):
-            self.storage.create(key, data)
-
-    def _exists(self, key: str) -> bool:
-        # One listing request, not a read of a record that may be 10 MB.
-        return next(iter(self.storage.list(key)), None) == key
+            self.storage.create(accepted.key, record.stored_bytes(accepted.received_at))
 
     def _claim(self, identity: RunIdentity) -> Claim:
         key = identity.claim_key(self.prefix)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import BucketMissing, StorageUnavailable
 from ..settings import PREFIX, ConfigError, Settings
-from .base import Renewing, Replicating, Storage
+from .base import Renewing, Replicating, Storage, exists
 
 OBJECT_DRIVERS = ("s3", "r2", "mirror")
 """The drivers that need botocore, installed by the ``s3`` extra."""
@@ -74,6 +74,7 @@ __all__ = [
     "Replicating",
     "Storage",
     "check_object_store",
+    "exists",
     "open_storage",
     "require_sdk",
 ]

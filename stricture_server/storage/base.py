@@ -29,6 +29,11 @@ class Storage(Protocol):
         """
 
 
+def exists(storage: Storage, key: str) -> bool:
+    """Whether ``key`` is stored: one listing request, not a read of what may be 10 MB."""
+    return next(iter(storage.list(key)), None) == key
+
+
 @runtime_checkable
 class Renewing(Protocol):
     """A store holding per-instance state: connections, a failure count, a cool-down."""

@@ -119,9 +119,17 @@ class FileStorage:
 
 def _walk(path: str, rel: str, prefix: str, start_after: str) -> Iterator[str]:
     """The keys under the directory ``path`` (whose keys start with ``rel``), in order."""
+    # A file whose key sorts at or before start_after is dropped before the sort: a listing
+    # that resumes near the end of a large directory (the lineage feed's day, listed from the
+    # last entry applied) sorts only what follows.
+    after = start_after[len(rel) :] if start_after.startswith(rel) else ""
     try:
         with os.scandir(path) as found:
-            entries = [(e.name, e.is_dir()) for e in found if not e.name.startswith(".")]
+            entries = [
+                (e.name, is_dir)
+                for e in found
+                if not e.name.startswith(".") and ((is_dir := e.is_dir()) or e.name > after)
+            ]
     except (FileNotFoundError, NotADirectoryError):
         return
     except OSError as exc:
