@@ -199,10 +199,15 @@ class App:
         from .reads.query import Queries
 
         grace_ms = self.settings.compact_grace_seconds * 1000
-        # Compacts are made from the strict listing (``runs``): a compact listed from a mirror's
-        # local copy alone, during an outage, would miss runs for good.
-        storage, prefix = self.runs.storage, self.runs.prefix
-        compactor = Compactor(storage, prefix, grace_ms, blast_radius=self.lineage.blast_radius)
+        # Read through the read API's view; made from the strict listing (``runs``): a compact
+        # listed from a mirror's local copy alone, during an outage, would miss runs for good.
+        compactor = Compactor(
+            self.reads.storage,
+            self.runs.prefix,
+            grace_ms,
+            blast_radius=self.lineage.blast_radius,
+            strict=self.runs.storage,
+        )
         return Queries(self.reads, compactor)
 
     @cached_property

@@ -80,8 +80,13 @@ class Compactor:
         grace_ms: int,
         clock: Clock = wall_clock,
         blast_radius: Callable[[RunIdentity], bytes] | None = None,
+        strict: Storage | None = None,
     ) -> None:
         self.storage = storage
+        self.strict = strict or storage
+        """What a compact is made from and stored in. The mirror's reads list its local copy
+        while the object store is away; a compact made from that alone would miss runs for
+        good, so it is made from the strict, merged listing (which fails in an outage)."""
         self.prefix = prefix
         self.grace_ms = grace_ms
         self.clock = clock
@@ -127,7 +132,7 @@ class Compactor:
         """Store the marker of a stored compact, if it is not stored yet; its stats."""
         stats = stats_of(compact)
         with suppress(ObjectExists):
-            self.storage.create(self.root(ref) + DAYS + stats.name(), b"")
+            self.strict.create(self.root(ref) + DAYS + stats.name(), b"")
         return stats
 
     def read(self, key: str) -> Compact | None:
@@ -144,14 +149,14 @@ class Compactor:
         it first. None when the day has no run, or its stored compact is corrupt."""
         cut_ms = self.clock()
         base = ref.index_prefix(self.prefix) + TIMELINE
-        entries, older_ms = _day_entries(self.storage, base, day_ms)
+        entries, older_ms = _day_entries(self.strict, base, day_ms)
         if not entries:
             return None
 
         def run(entry: Entry) -> CompactRun | None:
             summary, changes = entry.summary, []
             if summary is None or summary.counts is not None:
-                body = sound_entry(base + entry.name, self.storage.read(base + entry.name))
+                body = sound_entry(base + entry.name, self.strict.read(base + entry.name))
                 if body is None:
                     return None
                 summary, changes = entry.summary or body[0], body[1]
@@ -162,7 +167,7 @@ class Compactor:
         compact = Compact.of(day_ms, cut_ms, older_ms, runs)
         key = self.key(ref, day_ms)
         try:
-            self.storage.create(key, compact.encode(ref))
+            self.strict.create(key, compact.encode(ref))
         except ObjectExists:
             stored = self.read(key)
             if stored is None:

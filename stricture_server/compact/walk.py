@@ -17,6 +17,7 @@ import heapq
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 
+from ..errors import StorageUnavailable
 from ..runstore.entries import (
     DAY_MS,
     Entry,
@@ -166,7 +167,12 @@ class CompactedWalk:
             found = Covered(listed.key, stats_of(compact), compact) if compact else None
         elif self.budget > 0 and self.compactor.closed(day_ms):
             self.budget -= 1
-            compact = self.compactor.make(self.ref, day_ms)
+            try:
+                compact = self.compactor.make(self.ref, day_ms)
+            except StorageUnavailable:
+                # Made from the strict listing only (a mirror's object store is away): the
+                # page reads the day's index objects, as for a day with no compact.
+                compact = None
             key = self.compactor.key(self.ref, day_ms)
             found = Covered(key, stats_of(compact), compact) if compact else None
         self._known[day_ms] = found
