@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import coldstart_s3
 from servers import ROOT
 
 REAL = "real 110 KB artifact + real diff"
@@ -28,6 +29,8 @@ class Results:
     big_body: int = 0
     big_parse_ms: float = 0.0
     starts: list[Any] = field(default_factory=list)
+    s3_start: Any = None
+    """Lambda import plus first POST with the s3 driver, against its floor (``coldstart_s3.py``)."""
     overheads: list[Any] = field(default_factory=list)
     requests: Any = None
     profiles: list[Any] = field(default_factory=list)
@@ -68,12 +71,14 @@ def targets(r: Results) -> list[Target]:
         )
         found.append(Target(f"{name}: p99", "<= 1.25x mandated floor", f"{p99:.2f}x", p99 <= 1.25))
     for cost in r.validation:
+        # Issue 16 accepts 0.6-0.7x on the 110 KB artifact (a schema kept unweakened).
+        bound = 0.7 if "110 KB" in cost.name else 0.5
         found.append(
             Target(
                 f"validation, {cost.name}",
-                "<= 0.5x parse",
+                f"<= {bound}x parse",
                 f"{cost.ratio:.2f}x ({cost.validate_ms:.3f} vs {cost.parse_ms:.3f} ms)",
-                cost.ratio <= 0.5,
+                cost.ratio <= bound,
             )
         )
     big = r.big.get("stricture")
@@ -97,17 +102,19 @@ def targets(r: Results) -> list[Target]:
                 growth <= 6,
             )
         )
+    if r.s3_start is not None:
+        s3 = r.s3_start
+        found.append(
+            Target(
+                "Lambda cold start, s3 driver: import + first POST",
+                "<= 1.3x floor",
+                f"{s3.ratio:.2f}x ({s3.entry_ms:.0f} vs {s3.floor_ms:.0f} ms)",
+                s3.ratio <= 1.3,
+            )
+        )
     for start in r.starts:
         if "Lambda" in start.entry.name:
             unused = ", ".join(start.unused) or "none"
-            found.append(
-                Target(
-                    "Lambda cold import",
-                    "<= 1.3x floor",
-                    f"{start.ratio:.2f}x ({start.entry_ms:.0f} vs {start.floor_ms:.0f} ms)",
-                    start.ratio <= 1.3,
-                )
-            )
             found.append(
                 Target(
                     "Lambda: modules the fs driver does not use", "none", unused, not start.unused
@@ -429,6 +436,14 @@ def render(r: Results) -> str:
             ],
         )
     )
+    if r.s3_start is not None:
+        parts += [
+            "",
+            "### Lambda cold start with the s3 driver (CPU of fresh interpreters, moto server, "
+            "medians)",
+            "",
+            coldstart_s3.render(r.s3_start),
+        ]
     if r.overheads:
         parts += ["", "### Adapter overhead per invocation (GET /healthz, medians)", ""]
         parts.append(

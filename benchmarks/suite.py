@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import coldstart
+import coldstart_s3
 import hotspots
 import ingest
 import orjson
@@ -103,6 +104,7 @@ def _run(plan: Plan, command: str) -> None:
     )
     print("cold start...", flush=True)
     results.starts = coldstart.measure(WORK, runs=plan.import_runs)
+    results.s3_start = coldstart_s3.measure(WORK / "coldstart-s3", runs=plan.import_runs)
     print("adapter overhead...", flush=True)
     results.overheads = platforms.overhead(WORK, budget=plan.budget, rounds=plan.rounds)
     print("storage requests per ingest...", flush=True)
