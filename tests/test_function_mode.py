@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +9,6 @@ import orjson
 import pytest
 
 from stricture_server.adapters.aws_lambda import handler_from_env
-from stricture_server.asgi import AsgiApp, Message
 from stricture_server.function import create_function_app
 from stricture_server.settings import ConfigError, Settings
 
@@ -115,63 +113,6 @@ def test_without_the_base_path_setting_a_named_stage_is_not_found(tmp_path: Path
     configured = handler_from_env({**env, "STRICTURE_SERVER_API_BASE_PATH": "/prod"})
     stripped = reply_from_lambda(configured(event, lambda_events.Context()))
     assert (plain.status, stripped.status) == (404, 200)
-
-
-def run_asgi(app: AsgiApp, scope: dict[str, Any], messages: list[Message]) -> list[Message]:
-    """Drive the ASGI app with ``messages`` and collect what it sends."""
-    sent: list[Message] = []
-    inbox = iter(messages)
-
-    async def receive() -> Message:
-        return next(inbox)
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    # A loop of its own: asyncio.run would also unset the thread's loop, which mangum keeps
-    # using across invocations, as on Lambda.
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(app(scope, receive, send))
-    finally:
-        loop.close()
-    return sent
-
-
-def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
-    """The smallest ASGI ``http`` scope."""
-    return {"type": "http", "method": method, "path": path, "headers": headers}
-
-
-@pytest.fixture
-def asgi_app(tmp_path: Path) -> AsgiApp:
-    """The ASGI face over a token-less app."""
-    return AsgiApp(create_function_app(fs_env(tmp_path, **FUNCTION_SETTINGS)))
-
-
-def test_asgi_face_reads_a_body_sent_in_pieces(asgi_app: AsgiApp) -> None:
-    body = orjson.dumps(factory.envelope())
-    half = len(body) // 2
-    sent = run_asgi(
-        asgi_app,
-        http_scope("POST", "/v1/artifacts", [(b"content-type", b"application/json")]),
-        [
-            {"type": "http.request", "body": body[:half], "more_body": True},
-            {"type": "http.request", "body": body[half:], "more_body": False},
-        ],
-    )
-    assert sent[0]["status"] == 202
-    assert orjson.loads(sent[1]["body"])["accepted"] is True
-
-
-def test_asgi_face_sends_nothing_after_a_disconnect(asgi_app: AsgiApp) -> None:
-    scope = http_scope("POST", "/v1/artifacts", [])
-    assert run_asgi(asgi_app, scope, [{"type": "http.disconnect"}]) == []
-
-
-def test_asgi_face_serves_only_http(asgi_app: AsgiApp) -> None:
-    with pytest.raises(ValueError, match="'websocket'"):
-        run_asgi(asgi_app, {"type": "websocket"}, [])
 
 
 @pytest.fixture

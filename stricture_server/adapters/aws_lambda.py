@@ -1,8 +1,10 @@
 """AWS Lambda, through mangum: API Gateway REST and HTTP APIs, Function URLs and ALB events.
 
-Install with the ``aws`` extra (``pip install '.[aws]'`` in a clone). mangum recognises the
-event shape and turns it into an ASGI call; :class:`~stricture_server.asgi.AsgiApp` ends it in
-``App.handle``. An event mangum has no handler for is answered ``400`` with JSON naming it.
+Install with the ``aws`` extra (``pip install '.[aws]'`` in a clone). mangum's handler for the
+event's shape turns it into a scope and a body, and the response back into the shape that event
+family answers with; between the two, ``App.handle`` runs directly, without mangum's asyncio
+cycle (an event loop task and two queues per invocation, for an app that never awaits). An
+event mangum has no handler for is answered ``400`` with JSON naming it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from mangum import Mangum
 
 from .. import logs
 from ..app import App
-from ..asgi import AsgiApp
+from ..asgi import request_from_scope
+from ..environ import response_body
 from ..errors import UnsupportedEvent
 from ..function import create_function_app
 from ..http_errors import error_response
@@ -34,22 +37,42 @@ class LambdaHandler:
         self.app = app
         # lifespan="off": there is nothing to start or stop per instance. The base path is a
         # named HTTP API stage or a custom-domain mapping that API Gateway leaves in the path.
+        # Only mangum's event handlers are used (see the module's docstring), never its cycle.
         self.mangum = Mangum(
-            AsgiApp(app),
+            _no_asgi_app,
             lifespan="off",
             api_gateway_base_path=app.settings.api_base_path or "/",
         )
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any]:
         """Answer one invocation."""
-        kind = unsupported_kind(event, self.mangum, context)
+        kind = unsupported_kind(event)
         if kind:
             return refusal(kind)
-        return self.mangum(event, context)
+        try:
+            handler = self.mangum.infer(event, context)
+        except RuntimeError:
+            return refusal(_describe(event))
+        request = request_from_scope(handler.scope, handler.body)
+        response = self.app.handle(request)
+        return handler(
+            {
+                "status": response.status_code,
+                "headers": [
+                    [k.lower().encode("latin-1"), v.encode("latin-1")]
+                    for k, v in response.headers.items()
+                ],
+                "body": response_body(response, request),
+            }
+        )
 
 
-def unsupported_kind(event: Any, mangum: Mangum, context: Any) -> str:
-    """What ``event`` is, if mangum cannot serve it; empty if it can."""
+async def _no_asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    raise AssertionError("mangum's cycle is not used")  # pragma: no cover
+
+
+def unsupported_kind(event: Any) -> str:
+    """What ``event`` is, if it is a kind mangum would mistake for another; empty otherwise."""
     if not isinstance(event, dict):
         return f"a JSON {type(event).__name__}, not an object"
     request_context = event.get("requestContext")
@@ -60,10 +83,6 @@ def unsupported_kind(event: Any, mangum: Mangum, context: Any) -> str:
         return f"VPC Lattice (event version {str(event.get('version'))[:10]})"
     if "raw_path" in event and "is_base64_encoded" in event:
         return "VPC Lattice (event version 1.0)"
-    try:
-        mangum.infer(event, context)
-    except RuntimeError:
-        return _describe(event)
     return ""
 
 
