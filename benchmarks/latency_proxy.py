@@ -4,20 +4,30 @@ It stands for the network between a server and S3: each request waits ``delay`` 
 before it is sent on (a round trip's worth), so a run's storage requests made one after the
 other cost one delay each, and requests made at once cost one delay together. It records each
 request's method, path and body size, to tell what an ingest sent.
+
+It runs in a process of its own (``python latency_proxy.py UPSTREAM DELAY``), as the network
+does: in the benchmark's process its CPU would share one interpreter lock with the client
+whose round trips the benchmark times. ``GET /__proxy__/seen`` answers what it has seen since
+the last such request, and its own CPU time.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "expect"}
+_CONTROL = "/__proxy__/seen"
 
 
 @dataclass(frozen=True)
@@ -27,17 +37,19 @@ class Seen:
     method: str
     path: str
     sent_bytes: int
+    arrived: float
+    """Wall clock (``time.time``) once the request was read, before the delay."""
+    store_seconds: float
+    """How long the store (moto) took to answer, its queue included."""
+    answered: float
+    """Wall clock as the answer was sent back."""
 
 
 @dataclass
 class LatencyProxy:
-    """The proxy's settings and what it has seen (read :attr:`seen` between measurements)."""
+    """The running proxy, seen from the benchmark: its port, and what it has seen."""
 
-    upstream: str
-    delay: float
-    port: int = 0
-    seen: list[Seen] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    port: int
 
     @property
     def url(self) -> str:
@@ -46,13 +58,26 @@ class LatencyProxy:
 
     def take(self) -> list[Seen]:
         """What was seen since the last call, forgotten now."""
-        with self.lock:
-            taken, self.seen = self.seen, []
-        return taken
+        return [Seen(*row) for row in self._control()["seen"]]
+
+    def cpu_seconds(self) -> float:
+        """CPU time the proxy process has used so far."""
+        return float(self._control(peek=True)["cpu"])
+
+    def _control(self, *, peek: bool = False) -> dict[str, Any]:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        try:
+            connection.request("GET", _CONTROL + ("?peek" if peek else ""))
+            answer: dict[str, Any] = json.loads(connection.getresponse().read())
+            return answer
+        finally:
+            connection.close()
 
 
-def _handler(proxy: LatencyProxy) -> type[BaseHTTPRequestHandler]:
+def _handler(upstream: str, delay: float) -> type[BaseHTTPRequestHandler]:
     local = threading.local()
+    lock = threading.Lock()
+    seen: list[tuple[str, str, int, float, float, float]] = []
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -60,19 +85,40 @@ def _handler(proxy: LatencyProxy) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""
 
+        def _control(self) -> None:
+            nonlocal seen
+            with lock:
+                taken = list(seen) if self.path.endswith("?peek") else seen
+                if taken is seen:
+                    seen = []
+            body = json.dumps({"seen": taken, "cpu": time.process_time()}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
         def _forward(self) -> None:
+            if self.path.startswith(_CONTROL):
+                self._control()
+                return
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            with proxy.lock:
-                proxy.seen.append(Seen(self.command, self.path, len(body)))
-            time.sleep(proxy.delay)  # the round trip to the store
-            upstream = getattr(local, "upstream", None)
-            if upstream is None:
-                upstream = local.upstream = http.client.HTTPConnection(proxy.upstream)
+            arrived = time.time()
+            time.sleep(delay)  # the round trip to the store
+            connection = getattr(local, "upstream", None)
+            if connection is None:
+                connection = local.upstream = http.client.HTTPConnection(upstream)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-            upstream.request(self.command, self.path, body=body, headers=headers)
-            response = upstream.getresponse()
+            asked = time.perf_counter()
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
             data = response.read()
+            store_seconds = time.perf_counter() - asked
+            # Counted before it is answered: once the server answers its client, every one of
+            # its requests is in ``seen``.
+            row = (self.command, self.path, len(body), arrived, store_seconds, time.time())
+            with lock:
+                seen.append(row)
             self.send_response_only(response.status, response.reason)
             for name, value in response.getheaders():
                 if name.lower() not in _HOP_BY_HOP:
@@ -89,15 +135,26 @@ def _handler(proxy: LatencyProxy) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def latency_proxy(upstream: str, delay: float) -> Iterator[LatencyProxy]:
-    """A :class:`LatencyProxy` in front of ``upstream`` (``host:port``), stopped after."""
-    proxy = LatencyProxy(upstream, delay)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
-    server.daemon_threads = True
-    proxy.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    """The proxy in front of ``upstream`` (``host:port``) in a process of its own, stopped after."""
+    command = [sys.executable, str(Path(__file__).resolve()), upstream, repr(delay)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE)
     try:
-        yield proxy
+        assert process.stdout is not None
+        port = int(process.stdout.readline())  # printed once it listens
+        yield LatencyProxy(port)
     finally:
-        server.shutdown()
-        server.server_close()
+        process.terminate()
+        process.wait()
+
+
+def main() -> None:
+    """Serve until terminated: ``latency_proxy.py UPSTREAM DELAY_SECONDS``."""
+    upstream, delay = sys.argv[1], float(sys.argv[2])
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(upstream, delay))
+    server.daemon_threads = True
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

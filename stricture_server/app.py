@@ -41,7 +41,7 @@ from .reads.query_params import NONE, parse
 from .runstore.identity import new_run_id
 from .runstore.index import Index
 from .runstore.records import LATEST, identity_from_path, normalize
-from .runstore.runs import RunStore
+from .runstore.runs import Accepted, RunStore
 from .settings import Settings
 from .storage import Replicating, Storage, open_storage
 from .storage.local_first import LocalFirst, Partial, noting
@@ -62,6 +62,11 @@ METRICS_LISTENER = "stricture_server.metrics_listener"
 """WSGI environ key set by process mode on requests that came in on ``METRICS_ADDR``."""
 ON_METRICS_LISTENER = ("/metrics", "/healthz", "/readyz")
 """The only paths served on ``METRICS_ADDR``: the API is not reachable there."""
+
+INGEST_ROUTE = "/v1/artifacts"
+
+REQUEST_ID = "stricture_server.request_id"
+"""WSGI environ key holding the request's id, for an endpoint that audits before it answers."""
 
 UNMATCHED = "unmatched"
 """The route of a request no rule matched, as metrics label it (never the raw path)."""
@@ -132,7 +137,7 @@ class App:
             [
                 Rule("/healthz", endpoint=self.health, methods=["GET"]),
                 Rule("/v1/whoami", endpoint=self.whoami, methods=["GET"]),
-                Rule("/v1/artifacts", endpoint=self.ingest, methods=["POST"]),
+                Rule(INGEST_ROUTE, endpoint=self.ingest, methods=["POST"]),
                 Rule("/v1/artifacts", endpoint=self.organizations, methods=["GET"]),
                 Rule(
                     "/v1/artifacts/<organization>/<project>/<service>/<run_id>",
@@ -240,6 +245,7 @@ class App:
         # fullmatch, not match: ``$`` also matches before a final newline, and a header value
         # with a newline makes werkzeug refuse the response header (function runtimes pass one).
         request_id = given_id if _REQUEST_ID.fullmatch(given_id) else new_run_id()
+        request.environ[REQUEST_ID] = request_id
         fields: Fields = {}
         route = UNMATCHED
         partial = Partial()
@@ -306,6 +312,8 @@ class App:
         names: Mapping[str, Any],
     ) -> None:
         """Record the answered request in the audit trail if :mod:`.audit.routes` says so."""
+        if "audit" in fields:
+            return  # written with the run's objects (see ingest)
         event = describe(
             route,
             request.method,
@@ -415,9 +423,17 @@ class App:
             service=identity.service,
             run_id=identity.run_id,
         )
-        stored = self.writer.store(record, received, document, run_graph)
+
+        def claimed(accepted: Accepted) -> list[Callable[[], None]]:
+            fields.update(replay=accepted.replay, digest=record.digest, record_key=accepted.key)
+            # The event of the 202 this ingest answers once its writes succeed, sent with them
+            # rather than after them: a round trip less. If another write fails, the answer is
+            # 503 and the event stands; the retry, a replay, completes the run (docs/audit.md).
+            request_id = request.environ.get(REQUEST_ID, "")
+            return [lambda: self._audit(request, request_id, INGEST_ROUTE, 202, fields, {})]
+
+        stored = self.writer.store(record, received, document, run_graph, claimed)
         accepted, facts = stored.accepted, stored.facts
-        fields.update(replay=accepted.replay, digest=record.digest, record_key=accepted.key)
         if self.metrics is not None:
             self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
         # Last, before the answer: an acknowledged run's alerts are in the outbox.

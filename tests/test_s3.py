@@ -175,8 +175,8 @@ def test_requests_per_ingest() -> None:
     names = ["GetObject index", "PutObject index", "GetObject index", "ListObjectsV2 index"]
     names += ["PutObject index"] * 3
     together = ["PutObject", "PutObject index", "PutObject lineage"]
-    # Last, once the answer is decided, the request's audit event: in a new organization's
-    # log, after the log's entry.
+    # With them, the request's audit event (it needs only the claim's answer): in a new
+    # organization's log, after the log's entry.
     audit = ["PutObject audit"]
     new_log = ["PutObject audit", *audit]
     first = orjson.dumps(factory.envelope(run_id="r-0", organization=document["organization"]))
@@ -184,7 +184,7 @@ def test_requests_per_ingest() -> None:
     then = sorted([*together, *new_log])
     assert count("POST", "/v1/artifacts", first, in_order=8) == (202, in_order, then, 13)
     # Once the process knows the service, a run costs nothing more for its names: the claim,
-    # then the three others at once (two round trips), then its audit event.
+    # then the three others and its audit event at once (two round trips).
     body = orjson.dumps(document)
     then = sorted([*together, *audit])
     assert count("POST", "/v1/artifacts", body, in_order=1) == (202, ["PutObject"], then, 5)

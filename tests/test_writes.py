@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from werkzeug.test import Client
 
 from stricture_server.app import App
+from stricture_server.audit.events import audit_root
 from stricture_server.auth import NoAuth
 from stricture_server.errors import StorageUnavailable
 from stricture_server.ingest.validation import EnvelopeValidator
@@ -22,6 +25,7 @@ from stricture_server.storage.fs import FileStorage
 
 from . import factory
 from .deliveries import HANG_SECONDS
+from .objectstore import emulator, new_bucket, object_env, s3_storage
 from .test_blast_store import Watched
 
 
@@ -107,6 +111,11 @@ def test_a_failed_write_is_not_acknowledged_and_a_replay_completes_the_run(
 
     assert post(outage) == 503
     assert not any(key.endswith("/payload.json") for key in outage.created)
+    # On s3 the audit event went with the record: it stands, and says what the claim decided.
+    # On fs the writes stopped at the record, before the event.
+    results = [(e["result"], e["status"]) for e in _events(outage, settings.object_prefix)]
+    first = [("accepted", 202)] if driver == "s3" else []
+    assert results == first
     again = Watched(FileStorage(tmp_path))
     assert post(again) == 202
     # Only what the first attempt did not store: on s3 the others were written at once with
@@ -117,8 +126,48 @@ def test_a_failed_write_is_not_acknowledged_and_a_replay_completes_the_run(
         "payload.json",
         *rest,
     ]
+    results = [(e["result"], e["status"]) for e in _events(again, settings.object_prefix)]
+    assert sorted(results) == sorted([*first, ("replayed", 202)])
     app = App(
         settings, RunStore(FileStorage(tmp_path), settings.object_prefix), NoAuth(), validator
     )
     read = Client(app).get(f"/v1/artifacts/{document['organization']}/checkout/api/r1")
     assert read.status_code == 200
+
+
+class Meeting:
+    """A store whose record create and audit event create each wait for the other."""
+
+    def __init__(self, inner: Storage) -> None:
+        self.inner = inner
+        # Sent one after the other, the first of the two waits for the second in vain.
+        self.barrier = threading.Barrier(2, timeout=HANG_SECONDS)
+
+    def create(self, key: str, data: bytes) -> None:
+        if key.endswith("/payload.json") or ("/audit/v1/org=" in key and "/events/" in key):
+            self.barrier.wait()
+        self.inner.create(key, data)
+
+    def read(self, key: str) -> bytes:
+        return self.inner.read(key)
+
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        return self.inner.list(prefix, start_after)
+
+
+def test_the_audit_event_is_sent_with_the_record_on_s3() -> None:
+    env = object_env("s3", new_bucket(), emulator(), STRICTURE_SERVER_LOG_LEVEL="error")
+    settings = Settings.from_env(env)
+    storage = Meeting(s3_storage("s3", settings.object_bucket, emulator()))
+    validator = EnvelopeValidator(strict=True, max_errors=10)
+    app = App(settings, RunStore(storage, settings.object_prefix), NoAuth(), validator)
+    response = Client(app).post("/v1/artifacts", json=factory.envelope(run_id="r1"))
+    assert response.status_code == 202
+    events = _events(storage.inner, settings.object_prefix)
+    assert [(e["result"], e["status"]) for e in events] == [("accepted", 202)]
+
+
+def _events(storage: Storage, prefix: str) -> list[dict[str, Any]]:
+    """Every audit event of every organization's log, as stored."""
+    keys = [key for key in storage.list(audit_root(prefix) + "org=") if "/events/" in key]
+    return [orjson.loads(storage.read(key)) for key in keys]

@@ -1,6 +1,7 @@
 """Which requests the audit trail records, described per route, and the event of each.
 
-One table, read once per request by :meth:`App.handle` after the response is decided: a route
+One table, read once per request by :meth:`App.handle` after the response is decided (by the
+ingest once its claim has answered, to send its 202 event with the run's objects): a route
 that writes has an action and is audited when it succeeds or conflicts; any route that checks
 credentials is audited when it refuses them (401, 403). Nothing else is audited: a body refused
 for its shape changes nothing and is in the request log.

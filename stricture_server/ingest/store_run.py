@@ -3,7 +3,8 @@
 The claim decides whether this request owns the run id, so it goes first. The record, the
 index objects and the lineage objects do not depend on each other: on an object store they
 are sent together (:mod:`.writes`), so a new run costs two round trips, the claim and the
-slowest of the others; the reads a blast radius needs are sent with the claim. The answer
+slowest of the others; the reads a blast radius needs are sent with the claim, and the
+request's audit event, which needs only the claim's answer, with the others. The answer
 waits for all of them, and a failure of the record's or an index object's write fails the
 ingest as it would alone (the lineage writes never do: :mod:`..blast.derive`).
 
@@ -16,7 +17,7 @@ also queues them for replication again: the mirror's own repair.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -69,8 +70,14 @@ class RunWriter:
         received: datetime,
         fields: Mapping[str, Any],
         graph: RunGraph | None,
+        claimed: Callable[[Accepted], Sequence[Callable[[], object]]] | None = None,
     ) -> StoredRun:
-        """Claim and store the run (``fields``: the envelope without its artifact)."""
+        """Claim and store the run (``fields``: the envelope without its artifact).
+
+        ``claimed`` gives, from the claim's answer, more writes to send with the run's own,
+        after them in order (the request's audit event): they depend on the claim, not on the
+        run's other objects, so they cost no round trip of their own.
+        """
         diff = fields.get("diff")
         # The reads a blast radius needs, sent with the claim rather than after it.
         prefetched = self.lineage.prefetch(record.identity, graph, diff, self.writes.start)
@@ -103,7 +110,7 @@ class RunWriter:
             prefetched=prefetched,
             stored=blast,
         )
-        self.writes.all(writes)
+        self.writes.all([*writes, *(claimed(accepted) if claimed is not None else ())])
         # After the timeline entry, never beside it (see RunFacts.late_objects).
         for key, body in facts.late_objects(self.index.prefix):
             _creation(storage, key, _constant(body), ask_first)()
