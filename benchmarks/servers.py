@@ -97,11 +97,18 @@ SYNC = "stricture-sync"
 
 @contextmanager
 def start(
-    name: str, work: Path, workers: int, settings: dict[str, str] | None = None
+    name: str,
+    work: Path,
+    workers: int,
+    settings: dict[str, str] | None = None,
+    *,
+    threads: int | None = None,
 ) -> Iterator[Server]:
     """Start ``floor`` or ``stricture`` with ``workers`` sync workers; stop it after.
 
-    ``settings`` adds or overrides ``STRICTURE_SERVER_*`` variables of ``stricture``.
+    ``settings`` adds or overrides ``STRICTURE_SERVER_*`` variables of ``stricture``. With
+    ``threads``, a reference runs under stricture-server's own worker class with that many
+    threads per worker, as ``stricture`` does, instead of gunicorn's sync worker.
     """
     port = free_port()
     data = work / f"data-{name}-{port}"
@@ -117,7 +124,8 @@ def start(
             "--workers",
             str(workers),
             "--worker-class",
-            "sync",
+            "sync" if threads is None else "stricture_server.serving.worker.DeadlineWorker",
+            *(() if threads is None else ("--threads", str(threads))),
             "--bind",
             f"127.0.0.1:{port}",
             f"{name}:app",
