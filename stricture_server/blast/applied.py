@@ -9,6 +9,7 @@ every entry of the last minutes (an org at 100 ingests a second holds 30,000 of 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 
 from . import keys
 
@@ -29,6 +30,13 @@ class AppliedEntries:
 
     def __len__(self) -> int:
         return len(self._names)
+
+    def unseen(self, listed: Iterable[str], cut: int) -> list[str]:
+        """The names of the ``listed`` keys (``cut`` characters of prefix) not applied yet."""
+        # One comprehension over the set: a listing holds every entry of the margin, and all
+        # but the newest few are known.
+        names = self._names
+        return [name for key in listed if (name := key[cut:]) not in names]
 
     def add(self, name: str) -> None:
         """Remember ``name`` (a feed entry's name, which holds its time) as applied."""

@@ -182,10 +182,9 @@ class OrgFeed:
             self._graph = self._graph.with_run(location, latest.graph)
 
     def _catch_up(self, state: dict[Location, Latest]) -> None:
-        for key in self._listing():
-            name = key.removeprefix(self.root + keys.FEED)
-            if name in self._applied:
-                continue
+        feed = self.root + keys.FEED
+        for name in self._applied.unseen(self._listing(), len(feed)):
+            key = feed + name
             self._applied.add(name)
             self._since_snapshot += 1
             if self._through is None or name > self._through:
