@@ -16,43 +16,19 @@ not part of an ingest, and the floor has none).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 from pathlib import Path
 
-import orjson
 from bodies import bodies
 from ingest import load
 from objectstore_latency import tree_of
-from servers import cpu_ns, start
+from servers import alert_rule, cpu_ns, start
 
 from stricture_server.settings import Settings
 
 CLIENTS = (1, 4, 16)
 SECONDS = 4.0
-
-
-def _alerting(work: Path) -> dict[str, str]:
-    """The settings of one alert rule for the benchmark's organization, on every change."""
-    impacts = ["downstream", "self_only", "unknown"]
-    rule = {"name": "high", "destinations": ["hook"], "impact": impacts}
-    hook = {
-        "type": "webhook",
-        "url": "https://hooks.example.com/bench",
-        "secrets": [{"env": SECRET}],
-    }
-    alerts = {"organizations": {"bench": {"destinations": {"hook": hook}, "rules": [rule]}}}
-    path = work / "server.json"
-    path.write_bytes(orjson.dumps({"version": 1, "alerts": alerts}))
-    os.environ[SECRET] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-    return {
-        "STRICTURE_SERVER_CONFIG_FILE": str(path),
-        "STRICTURE_SERVER_ALERT_POLL_SECONDS": "3600",
-    }
-
-
-SECRET = "BENCH_ALERT_SECRET"
 
 
 def main() -> None:
@@ -69,7 +45,7 @@ def main() -> None:
     body.write_bytes(real.template)
     names = ("mandated", "this tree", args.revision)
     found: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
-    alerting = _alerting(work)
+    alerting = alert_rule(work)
     earlier = {"PYTHONPATH": str(tree_of(args.revision, work)), **alerting}
     with (
         start("mandated", work, 5, threads=Settings().threads) as mandated,
