@@ -5,6 +5,12 @@ Usage: ``.venv/bin/python benchmarks/baseline_throughput.py <git revision> [--ru
 The three servers run side by side (5 workers each, fresh data directories, ``fs``), the
 earlier revision's package on ``PYTHONPATH``; every figure alternates them, so a busy moment
 of the shared machine hits all three. Prints medians and ratios against the mandated floor.
+
+The comparison does the same work on both sides: the mandated floor runs under
+stricture-server's worker class with its default threads per worker, and the servers have an
+alert rule for the benchmark's organization, so each ingest stores the alert of its diff's
+``high`` changes in the outbox as the floor does (the deliverer polls once an hour: delivery is
+not part of an ingest, and the floor has none).
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from pathlib import Path
 from bodies import bodies
 from ingest import load
 from objectstore_latency import tree_of
-from servers import cpu_ns, start
+from servers import alert_rule, cpu_ns, start
+
+from stricture_server.settings import Settings
 
 CLIENTS = (1, 4, 16)
 SECONDS = 4.0
@@ -37,10 +45,11 @@ def main() -> None:
     body.write_bytes(real.template)
     names = ("mandated", "this tree", args.revision)
     found: dict[tuple[int, str], list[tuple[float, float, float]]] = {}
-    earlier = {"PYTHONPATH": str(tree_of(args.revision, work))}
+    alerting = alert_rule(work)
+    earlier = {"PYTHONPATH": str(tree_of(args.revision, work)), **alerting}
     with (
-        start("mandated", work, 5) as mandated,
-        start("stricture", work, 5) as current,
+        start("mandated", work, 5, threads=Settings().threads) as mandated,
+        start("stricture", work, 5, alerting) as current,
         start("stricture", work, 5, earlier) as before,
     ):
         for clients in CLIENTS:

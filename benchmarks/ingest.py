@@ -15,7 +15,9 @@ from typing import Any
 
 import orjson
 from bodies import Body
-from servers import HERE, cpu_ns, post, python, reset_peak, rss_kib, start
+from servers import HERE, alert_rule, cpu_ns, post, python, reset_peak, rss_kib, start
+
+from stricture_server.settings import Settings
 
 
 @dataclass
@@ -67,8 +69,8 @@ def throughput(
     figures: dict[tuple[str, int, str], LoadFigures] = {}
     with (
         start("floor", work, workers) as floor,
-        start("stricture", work, workers) as real,
-        start("mandated", work, workers) as mandated,
+        start("stricture", work, workers, alert_rule(work)) as real,
+        start("mandated", work, workers, threads=Settings().threads) as mandated,
     ):
         for body in bodies:
             servers = (floor, real, mandated) if body.name == mandated_for else (floor, real)

@@ -10,11 +10,14 @@ each in its leanest form, each file with the floor's durable create:
 - ``record``: the record at its canonical dated key, in a run directory of its own
   (``.../date=<day>/run=<id>/payload.json``);
 - ``index entry``: the run's index entry with the diff's changes (the read API);
-- ``lineage feed entry``: the run's lineage graph (the project's ``RunGraph``) as the org's feed
-  entry, the per-run derived object of issue 12;
+- ``lineage feed entry``: the run's lineage graph (the project's ``RunGraph``, with its service
+  and time) as the org's feed entry in the day's directory, the per-run derived object of
+  issue 12;
 - ``blast radius``: the diff's impact on the org graph (the project's ``classify_run`` at the
-  server's default depth, on an org graph this process keeps of the runs it stored, with no
-  registry), written beside the record (issue 12);
+  server's default depth, with no registry), written beside the record (issue 12). The org
+  graph is kept in memory and holds every service's latest run whichever process stored it:
+  the day's feed directory is listed and the entries this process has not seen yet (other
+  workers') are read and merged, as the issue requires of a blast radius at ingest;
 - ``alert outbox``: when the diff holds a ``high`` change, one alert holding those changes in
   the org's outbox (issue 13: the default rule's severity; its impact class is the blast
   radius's);
@@ -48,6 +51,7 @@ import jsonschema_rs
 import orjson
 from floor import create
 
+from stricture_server.blast.state import Latest, entry_bytes, merge, parse_entry
 from stricture_server.lineage.documents import compact_impact_document
 from stricture_server.lineage.edges import RunGraph
 from stricture_server.lineage.graph import Location, OrgGraph
@@ -101,8 +105,10 @@ class Run:
         return f"{self.service}/date={self.received[:10]}/run={self.run_id}"
 
 
-ORG_GRAPHS: dict[str, dict[Location, RunGraph]] = {}
-"""The latest graph of each service this process stored, per organization."""
+ORG_GRAPHS: dict[str, dict[Location, Latest]] = {}
+"""The latest run of each service, per organization, whichever process stored it."""
+SEEN: dict[str, set[str]] = {}
+"""The feed entries merged into :data:`ORG_GRAPHS`, per feed directory."""
 
 
 def validate(run: Run) -> None:
@@ -139,23 +145,46 @@ def index_entry(run: Run) -> None:
     _create(f"{run.service}/index", f"{run.received}-{run.run_id}.json", entry)
 
 
+def _here(run: Run) -> Location:
+    d = run.document
+    return Location(d["organization"], d["project"], d["service"])
+
+
+def _feed_dir(run: Run) -> str:
+    return f"{run.root}/{run.document['organization']}/feed/{run.received[:10]}"
+
+
 def feed_entry(run: Run) -> None:
-    """The run's lineage graph as the org's feed entry."""
+    """The run's lineage graph, with its service and time, as the org's feed entry."""
     run.graph = RunGraph.from_artifact(run.document["artifact"], run.run_id)
-    org = run.document["organization"]
-    _create(f"{run.root}/{org}/feed", f"{run.received}-{run.run_id}.json", run.graph.to_json())
+    name = f"{run.received}-{run.run_id}.json"
+    here, time_ms = _here(run), time.time_ns() // 1_000_000
+    _create(_feed_dir(run), name, entry_bytes(here, time_ms, run.graph))
+    SEEN.setdefault(_feed_dir(run), set()).add(name)
+    merge(
+        ORG_GRAPHS.setdefault(here.organization, {}), here, Latest(time_ms, run.run_id, run.graph)
+    )
+
+
+def _catch_up(run: Run) -> dict[Location, Latest]:
+    """The org's latest runs, with the feed entries other processes wrote since merged."""
+    directory = _feed_dir(run)
+    seen = SEEN.setdefault(directory, set())
+    latest = ORG_GRAPHS.setdefault(run.document["organization"], {})
+    for name in set(os.listdir(directory)) - seen:
+        with open(f"{directory}/{name}", "rb") as entry:
+            merge(latest, *parse_entry(orjson.loads(entry.read())))
+        seen.add(name)
+    return latest
 
 
 def blast_radius(run: Run) -> None:
     """The diff's impact on the org graph (with this run's graph), beside the record."""
     if "diff" not in run.document or run.graph is None:
         return
-    d = run.document
-    here = Location(d["organization"], d["project"], d["service"])
-    latest = ORG_GRAPHS.setdefault(d["organization"], {})
-    latest[here] = run.graph
+    graph = OrgGraph({loc: latest.graph for loc, latest in _catch_up(run).items()})
     impact = classify_run(
-        d["diff"], OrgGraph(latest), here, field_systems=run.graph.fields, depth=DEPTH
+        run.document["diff"], graph, _here(run), field_systems=run.graph.fields, depth=DEPTH
     )
     _create(run.run_dir, "blast-radius.json", orjson.dumps(compact_impact_document(impact)))
 
@@ -208,7 +237,7 @@ STEP_NAMES = {
     record: "record in its run directory (durable create)",
     index_entry: "index entry with the diff's changes (durable create)",
     feed_entry: "lineage graph derived, as the org feed entry (durable create)",
-    blast_radius: "blast radius classified and stored (durable create)",
+    blast_radius: "others' feed entries merged, blast radius stored (durable create)",
     alert_outbox: "alert of the high changes in the outbox (durable create)",
     audit_event: "audit event (durable create)",
 }

@@ -18,6 +18,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 VENV = ROOT / ".venv" / "bin"
@@ -97,11 +99,18 @@ SYNC = "stricture-sync"
 
 @contextmanager
 def start(
-    name: str, work: Path, workers: int, settings: dict[str, str] | None = None
+    name: str,
+    work: Path,
+    workers: int,
+    settings: dict[str, str] | None = None,
+    *,
+    threads: int | None = None,
 ) -> Iterator[Server]:
     """Start ``floor`` or ``stricture`` with ``workers`` sync workers; stop it after.
 
-    ``settings`` adds or overrides ``STRICTURE_SERVER_*`` variables of ``stricture``.
+    ``settings`` adds or overrides ``STRICTURE_SERVER_*`` variables of ``stricture``. With
+    ``threads``, a reference runs under stricture-server's own worker class with that many
+    threads per worker, as ``stricture`` does, instead of gunicorn's sync worker.
     """
     port = free_port()
     data = work / f"data-{name}-{port}"
@@ -117,7 +126,8 @@ def start(
             "--workers",
             str(workers),
             "--worker-class",
-            "sync",
+            "sync" if threads is None else "stricture_server.serving.worker.DeadlineWorker",
+            *(() if threads is None else ("--threads", str(threads))),
             "--bind",
             f"127.0.0.1:{port}",
             f"{name}:app",
@@ -174,3 +184,30 @@ def python() -> str:
     """The interpreter of the project's virtual environment."""
     candidate = VENV / "python"
     return str(candidate) if candidate.exists() else sys.executable
+
+
+SECRET = "BENCH_ALERT_SECRET"
+"""The variable the alert destination's signing secret is read from."""
+
+
+def alert_rule(work: Path) -> dict[str, str]:
+    """The settings of one alert rule for the benchmarks' organization, on its ``high`` changes.
+
+    The deliverer polls once an hour: delivering is not part of an ingest, and the floors have
+    none.
+    """
+    impacts = ["downstream", "self_only", "unknown"]
+    rule = {"name": "high", "destinations": ["hook"], "impact": impacts}
+    hook = {
+        "type": "webhook",
+        "url": "https://hooks.example.com/bench",
+        "secrets": [{"env": SECRET}],
+    }
+    alerts = {"organizations": {"bench": {"destinations": {"hook": hook}, "rules": [rule]}}}
+    path = work / "server.json"
+    path.write_bytes(orjson.dumps({"version": 1, "alerts": alerts}))
+    os.environ[SECRET] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    return {
+        "STRICTURE_SERVER_CONFIG_FILE": str(path),
+        "STRICTURE_SERVER_ALERT_POLL_SECONDS": "3600",
+    }

@@ -248,13 +248,40 @@ def test_readers_of_a_snapshot_apply_the_feed_again_within_the_skew_margin(
     assert {loc.service for loc in feed(5_000).current()[0].runs} == {"s0"}
 
 
+def test_a_process_reads_each_feed_entry_once_and_still_applies_late_ones(
+    store: Storage,
+) -> None:
+    root = keys.org_root(PREFIX, "acme")
+    artifacts = factory.lineage_org(factory.chain_org(3))
+    counted = Watched(store)
+    reader = OrgFeed(
+        counted, PREFIX, "acme", skew_ms=60_000, snapshot_every=1000, clock_ms=lambda: 1_200_000
+    )
+
+    def add(service: str, written_ms: int) -> None:
+        graph = RunGraph.from_artifact(artifacts[service], f"run-{service}")
+        append(store, root, Location("acme", "p", service), 1, graph, written_ms)
+
+    add("s0", 1_000_000)
+    add("s1", 1_100_000)  # past the margin of s0: s0 is forgotten, and never listed again
+    for _ in range(3):
+        assert reader.current()[1].services == 2
+    # Written late by a process whose clock is behind, within the margin of the newest.
+    add("s2", 1_050_000)
+    graph = reader.current()[0]
+    assert {loc.service for loc in graph.runs} == {"s0", "s1", "s2"}
+    feed_reads = [n for k, n in counted.reads.items() if "/feed/" in k]
+    assert sorted(feed_reads) == [1, 1, 1]
+
+
 class Watched:
-    """A store that records every create, and fails those under ``refused`` (an outage)."""
+    """A store that records every create and read, and fails the creates under ``refused``."""
 
     def __init__(self, inner: Storage, refused: str = "") -> None:
         self.inner = inner
         self.refused = refused
         self.created: list[str] = []
+        self.reads: dict[str, int] = {}
 
     def create(self, key: str, data: bytes) -> None:
         if self.refused and self.refused in key:
@@ -265,6 +292,7 @@ class Watched:
             self.created.append(key)
 
     def read(self, key: str) -> bytes:
+        self.reads[key] = self.reads.get(key, 0) + 1
         return self.inner.read(key)
 
     def list(self, prefix: str, start_after: str = "") -> Iterator[str]:

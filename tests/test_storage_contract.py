@@ -132,6 +132,18 @@ def test_list_orders_keys_across_directories_and_resumes_anywhere(store: Storage
     assert list(store.list("p/b/c/")) == []
 
 
+def test_a_directory_of_files_lists_its_new_subdirectory_too(store: Storage) -> None:
+    # On fs a directory of files only is read in one pass (its link count says so); one that
+    # gains a subdirectory is walked again.
+    for n in range(3):
+        store.create(f"d/{n}.json", b"{}")
+    assert list(store.list("d/", "d/0.json")) == ["d/1.json", "d/2.json"]
+    store.create("d/1/x.json", b"{}")
+    assert list(store.list("d/")) == ["d/0.json", "d/1.json", "d/1/x.json", "d/2.json"]
+    assert list(store.list("d/", "d/1.json")) == ["d/1/x.json", "d/2.json"]
+    assert list(store.list("d/1")) == ["d/1.json", "d/1/x.json"]
+
+
 def test_binary_content_is_kept_byte_exact(store: Storage) -> None:
     data = bytes(range(256)) * 4096
     store.create("p/blob.bin", data)

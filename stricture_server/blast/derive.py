@@ -34,7 +34,7 @@ from ..errors import LineageObjectInvalid, ObjectExists, ObjectNotFound
 from ..lineage.documents import compact_impact_document
 from ..lineage.edges import RunGraph
 from ..lineage.graph import Location, OrgGraph
-from ..lineage.impact import classify_run, reach_total
+from ..lineage.impact import change_systems, classify_run, reach_total
 from ..runstore.records import RunIdentity
 from ..runstore.runs import RunStore, format_time
 from ..storage import Storage, exists
@@ -230,9 +230,10 @@ class RunLineage:
         org = self.orgs.feed(identity.organization).current(
             max_age_ms=self.ingest_fresh_ms, own=own, listed_since=since
         )
-        if self._within_reach(identity, graph, diff, org[0]):
+        systems = change_systems(diff if isinstance(diff, dict) else {}, org[0], graph.fields)
+        if self._within_reach(identity, graph, diff, org[0], systems):
             registry = (prefetched.registry.result(),) if prefetched else None
-            document = self._fields(identity, graph, diff, "at_ingest", org, registry)
+            document = self._fields(identity, graph, diff, "at_ingest", org, registry, systems)
             # Stored by another attempt of the same run: read when it is wanted.
             with suppress(ObjectExists):
                 self.storage.create(key, orjson.dumps(document))
@@ -279,14 +280,17 @@ class RunLineage:
             return RunGraph.from_artifact(record.get("artifact") or {}, run_id)
 
     def _within_reach(
-        self, identity: RunIdentity, graph: RunGraph, diff: object, org_graph: OrgGraph
+        self,
+        identity: RunIdentity,
+        graph: RunGraph,
+        diff: object,
+        org_graph: OrgGraph,
+        systems: list[str | None],
     ) -> bool:
         """Whether the run's blast radius is small enough to compute inside its ingest."""
         changes = diff if isinstance(diff, dict) else {}
         limit = self.ingest_reach
-        reach = reach_total(
-            changes, org_graph, field_systems=graph.fields, depth=self.depth, limit=limit
-        )
+        reach = reach_total(changes, org_graph, depth=self.depth, limit=limit, systems=systems)
         if reach > limit:
             # Seconds of CPU and tens of megabytes for a service most of the org reads: not
             # inside the ingest request. Its first read computes and stores it.
@@ -304,6 +308,7 @@ class RunLineage:
         computed: Computed,
         org: tuple[OrgGraph, GraphVersion] | None = None,
         fetched: tuple[RegistryVersion | None] | None = None,
+        systems: list[str | None] | None = None,
     ) -> dict[str, Any]:
         org_graph, version = org or self.orgs.feed(identity.organization).current()
         changes = diff if isinstance(diff, dict) else {}
@@ -315,6 +320,7 @@ class RunLineage:
             field_systems=graph.fields,
             registry=registry.registry if registry else None,
             depth=self.depth,
+            systems=systems,
         )
         return {
             "organization": identity.organization,

@@ -29,6 +29,7 @@ from ..lineage.edges import RunGraph
 from ..lineage.graph import Location, OrgGraph
 from ..storage import Storage
 from . import keys
+from .applied import AppliedEntries
 from .state import Latest, entry_bytes, merge, parse_entry, parse_snapshot, snapshot_bytes
 
 log = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ class OrgFeed:
         self._state: dict[Location, Latest] | None = None
         self._snapshot: str | None = None
         self._watermark = 0
-        self._applied: dict[str, None] = {}
+        self._applied = AppliedEntries(skew_ms)
         """Feed entries applied whose time is within the margin of the newest: listed again."""
         self._through: str | None = None
         self._since_snapshot = 0
@@ -103,7 +104,7 @@ class OrgFeed:
     def _apply_own(self, own: OwnEntry) -> None:
         # Applied here rather than read back: the same entry, without a read and a check.
         if self._state is not None and own.name not in self._applied:
-            self._applied[own.name] = None
+            self._applied.add(own.name)
             self._since_snapshot += 1
             self._through = max(self._through or own.name, own.name)
             latest = Latest(own.time_ms, own.graph.run_id, own.graph)
@@ -166,8 +167,8 @@ class OrgFeed:
         feed = self.root + keys.FEED
         if not self._applied and not self._watermark:
             return self.storage.list(feed)  # the first read of an org without a snapshot
-        newest = max((keys.time_of(n) for n in self._applied), default=self._watermark)
-        start = newest - self._skew_ms
+        newest = self._applied.newest_ms
+        start = (self._watermark if newest is None else newest) - self._skew_ms
         # Up to the margin past this clock: another process's clock may be ahead.
         days = keys.feed_days(start, self._clock_ms() + self._skew_ms)
         if len(days) > MAX_DAYS_LISTED:
@@ -181,11 +182,10 @@ class OrgFeed:
             self._graph = self._graph.with_run(location, latest.graph)
 
     def _catch_up(self, state: dict[Location, Latest]) -> None:
-        for key in self._listing():
-            name = key.removeprefix(self.root + keys.FEED)
-            if name in self._applied:
-                continue
-            self._applied[name] = None
+        feed = self.root + keys.FEED
+        for name in self._applied.unseen(self._listing(), len(feed)):
+            key = feed + name
+            self._applied.add(name)
             self._since_snapshot += 1
             if self._through is None or name > self._through:
                 self._through = name
@@ -193,8 +193,7 @@ class OrgFeed:
                 self._merge(state, *parse_entry(orjson.loads(self.storage.read(key))))
             except (LineageObjectInvalid, orjson.JSONDecodeError, ObjectNotFound) as exc:
                 _unreadable("lineage feed entry unreadable", key, exc)
-        horizon = max((keys.time_of(n) for n in self._applied), default=0) - self._skew_ms
-        self._applied = {n: None for n in self._applied if keys.time_of(n) >= horizon}
+        self._applied.forget_old()
 
     def _write_snapshot(self, state: dict[Location, Latest]) -> None:
         watermark = keys.time_of(self._through) if self._through else self._watermark

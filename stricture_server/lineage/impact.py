@@ -7,7 +7,7 @@ consumes it, and ``unknown`` when no system of the graph can be resolved for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -111,6 +111,22 @@ class _Reach:
         return self._found[system]
 
 
+def change_systems(
+    diff: Mapping[str, Any], graph: OrgGraph, field_systems: Mapping[str, str] | None = None
+) -> list[str | None]:
+    """The system of each change of ``diff`` (:func:`resolve_system`), ``None`` where none is.
+
+    Worked out once and handed to :func:`reach_total` and :func:`classify_run` on the same
+    graph: a diff has hundreds of changes.
+    """
+    resolver = _Resolver(graph, field_systems or {})
+    changes = diff.get("changes")
+    return [
+        resolver.system(c) if isinstance(c, dict) else None
+        for c in (changes if isinstance(changes, list) else ())
+    ]
+
+
 def reach_total(
     diff: Mapping[str, Any],
     graph: OrgGraph,
@@ -118,21 +134,18 @@ def reach_total(
     field_systems: Mapping[str, str] | None = None,
     depth: int = DEFAULT_DEPTH,
     limit: int,
+    systems: Sequence[str | None] | None = None,
 ) -> int:
     """How many systems the blast radii of ``diff``'s changed systems reach, added up over
     its distinct systems; counting stops once past ``limit`` (the answer is then over it).
 
     What :func:`classify_run` would build, measured first: its cost grows with this number.
+    ``systems``: :func:`change_systems` of the diff on ``graph``, if already known.
     """
-    resolver = _Resolver(graph, field_systems or {})
-    changes = diff.get("changes")
-    systems = {
-        resolver.system(c)
-        for c in (changes if isinstance(changes, list) else ())
-        if isinstance(c, dict)
-    }
+    if systems is None:
+        systems = change_systems(diff, graph, field_systems)
     total = 0
-    for system in sorted(s for s in systems if s is not None):
+    for system in sorted({s for s in systems if s is not None}):
         total += reach_size(graph, system, depth=depth)
         if total > limit:
             break
@@ -147,21 +160,21 @@ def classify_run(
     field_systems: Mapping[str, str] | None = None,
     registry: Registry | None = None,
     depth: int = DEFAULT_DEPTH,
+    systems: Sequence[str | None] | None = None,
 ) -> RunImpact:
     """The impact of every change of ``diff``, a run of service ``own``, on ``graph``.
 
-    ``field_systems`` maps the run's field ids to their systems (``RunGraph.fields``).
+    ``field_systems`` maps the run's field ids to their systems (``RunGraph.fields``);
+    ``systems`` is :func:`change_systems` of the diff on ``graph``, if already known.
     """
     reach = _Reach(graph, registry or Registry(), depth)
-    fields = field_systems or {}
-    changes = diff.get("changes")
+    if systems is None:
+        systems = change_systems(diff, graph, field_systems)
     found = []
     services: set[Location] = set()
     flows: dict[str, Flow] = {}
     judged: dict[str, Impact] = {}
-    resolver = _Resolver(graph, fields)
-    for index, change in enumerate(changes if isinstance(changes, list) else ()):
-        system = resolver.system(change) if isinstance(change, dict) else None
+    for index, system in enumerate(systems):
         if system is None:
             found.append(ChangeImpact(index, None, "unknown", ()))
             continue

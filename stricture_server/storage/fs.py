@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
+from .fs_listing import walk
 
 # Where the kernel offers them, a create writes an anonymous file (O_TMPFILE) and gives it its
 # name through /proc/self/fd with linkat: no temp name to create and remove, and a crash leaves
@@ -114,39 +115,7 @@ class FileStorage:
         """
         directory, _, _ = prefix.rpartition("/")
         base = self._path(directory) if directory else self._root
-        yield from _walk(base, f"{directory}/" if directory else "", prefix, start_after)
-
-
-def _walk(path: str, rel: str, prefix: str, start_after: str) -> Iterator[str]:
-    """The keys under the directory ``path`` (whose keys start with ``rel``), in order."""
-    # A file whose key sorts at or before start_after is dropped before the sort: a listing
-    # that resumes near the end of a large directory (the lineage feed's day, listed from the
-    # last entry applied) sorts only what follows.
-    after = start_after[len(rel) :] if start_after.startswith(rel) else ""
-    try:
-        with os.scandir(path) as found:
-            entries = [
-                (e.name, is_dir)
-                for e in found
-                if not e.name.startswith(".") and ((is_dir := e.is_dir()) or e.name > after)
-            ]
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    except OSError as exc:
-        raise StorageUnavailable(f"filesystem error: {exc.strerror or exc}") from exc
-    # Every key under a directory starts with "<name>/": sorted by that, keys come in order.
-    for name, is_dir in sorted(entries, key=lambda e: f"{e[0]}/" if e[1] else e[0]):
-        key = rel + name
-        if not is_dir:
-            if key.startswith(prefix) and key > start_after:
-                yield key
-            continue
-        inner = f"{key}/"
-        if not (inner.startswith(prefix) or prefix.startswith(inner)):
-            continue
-        if start_after > inner and not start_after.startswith(inner):
-            continue  # every key under it sorts before start_after
-        yield from _walk(f"{path}/{name}", inner, prefix, start_after)
+        yield from walk(base, f"{directory}/" if directory else "", prefix, start_after)
 
 
 def _create_named(dir_fd: int, name: str, data: bytes) -> None:
