@@ -10,6 +10,8 @@ each in its leanest form, each file with the floor's durable create:
 - ``record``: the record at its canonical dated key, in a run directory of its own
   (``.../date=<day>/run=<id>/payload.json``);
 - ``index entry``: the run's index entry with the diff's changes (the read API);
+- ``organization entry``: an empty entry named by the run's place in its organization's feed,
+  so the org-wide feed lists an organization's runs in one listing (issue 16);
 - ``lineage feed entry``: the run's lineage graph (the project's ``RunGraph``) as the org's feed
   entry, the per-run derived object of issue 12;
 - ``blast radius``: the diff's impact on the org graph (the project's ``classify_run`` at the
@@ -139,6 +141,12 @@ def index_entry(run: Run) -> None:
     _create(f"{run.service}/index", f"{run.received}-{run.run_id}.json", entry)
 
 
+def org_entry(run: Run) -> None:
+    """The empty entry of the run in its organization's feed."""
+    org = run.document["organization"]
+    _create(f"{run.root}/{org}/runs", f"{run.received}-{run.run_id}", b"")
+
+
 def feed_entry(run: Run) -> None:
     """The run's lineage graph as the org's feed entry."""
     run.graph = RunGraph.from_artifact(run.document["artifact"], run.run_id)
@@ -194,6 +202,7 @@ STEPS: list[Callable[[Run], None]] = [
     claim,
     record,
     index_entry,
+    org_entry,
     feed_entry,
     blast_radius,
     alert_outbox,
@@ -207,6 +216,7 @@ STEP_NAMES = {
     claim: "claim (durable create)",
     record: "record in its run directory (durable create)",
     index_entry: "index entry with the diff's changes (durable create)",
+    org_entry: "organization feed entry, empty (durable create)",
     feed_entry: "lineage graph derived, as the org feed entry (durable create)",
     blast_radius: "blast radius classified and stored (durable create)",
     alert_outbox: "alert of the high changes in the outbox (durable create)",

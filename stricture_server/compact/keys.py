@@ -12,9 +12,10 @@ Under ``<prefix>/compact/v1/org=<o>/project=<p>/service=<s>/``:
   with that entry's name.
 
 Under ``<prefix>/compact/v1/org=<o>/``, the same for the organization's feed (every service
-of it): ``day/`` and ``late/`` (``late/<received>!<time>!<run_id>!<project>!<service>``), and
-``runs/<timeline name>!<project>!<service>``, an empty entry per run written with its index
-objects, so that the organization's runs of the days no compact holds are one listing.
+of it): ``day/`` and ``late/`` (``late/<received>!<time>!<run_id>/<project>/<service>``), and
+``runs/<timeline name>/<project>/<service>``, an empty entry per run written with its index
+objects, so that the organization's runs of the days no compact holds are one listing. Each
+part of those names stays a valid file name (at most 255 bytes) on a filesystem.
 
 Kept apart from ``index/v1/`` so that no listing of the run index ever meets them.
 """
@@ -52,12 +53,12 @@ def org_root(prefix: str, organization: str) -> str:
 
 def org_feed_name(timeline: str, project: str, service: str) -> str:
     """The name in its organization's feed (``runs/``) of a run of this timeline name."""
-    return f"{timeline}!{project}!{service}"
+    return f"{timeline}/{project}/{service}"
 
 
 def org_late_name(summary: Summary, project: str, service: str) -> str:
     """The name of a late run's entry under its organization's ``late/``."""
-    return f"{late_name(summary)}!{project}!{service}"
+    return f"{late_name(summary)}/{project}/{service}"
 
 
 def day_name_ms(day_ms: int) -> str:

@@ -39,7 +39,7 @@ def backfill(storage: Storage, scope: Scope, refs: Iterable[ServiceRef]) -> int:
     for ref in refs:
         base = service_root(scope.prefix, ref.organization, ref.project, ref.service) + LATE
         for key in storage.list(base):
-            name = f"{key[len(base) :]}!{ref.project}!{ref.service}"
+            name = f"{key[len(base) :]}/{ref.project}/{ref.service}"
             if name in have or scope.parse_late(name) is None:
                 continue
             try:

@@ -3,10 +3,8 @@
 A scope names where its per-run entries are listed in feed order (a service's timeline, or
 the organization's feed entries), where its compacts and late entries live, and how to go
 from an entry's name to its run. The organization's feed entries are named
-``<timeline name>!<project>!<service>``: ``!`` sorts before every character of a project's
-or service's name and the next character of a longer timeline name of the same run head is a
-digit, so the names sort exactly as the org-wide feed orders runs (timeline name, project,
-service).
+``<timeline name>/<project>/<service>``, so that each part is a file name of at most 255
+bytes; the org-wide feed orders runs as these names sort (:class:`..reads.org_changes.Position`).
 """
 
 from __future__ import annotations
@@ -15,12 +13,13 @@ import re
 from dataclasses import dataclass
 
 from ..runstore.entries import Entry, parse_timeline
+from ..runstore.identity import MAX_LENGTH
 from ..runstore.index import TIMELINE, ServiceRef
 from .keys import LATE_ID, ORG_RUNS, LateName, head_of, org_root, service_root
 
-_PART = r"[a-z0-9-]{1,100}"
-_ORG_NAME = re.compile(rf"^(?P<name>.+)!(?P<project>{_PART})!(?P<service>{_PART})$")
-_ORG_LATE = re.compile(rf"^{LATE_ID}!(?P<project>{_PART})!(?P<service>{_PART})$")
+_PART = rf"[a-z0-9-]{{1,{MAX_LENGTH}}}"
+_ORG_NAME = re.compile(rf"^(?P<name>[^/]+)/(?P<project>{_PART})/(?P<service>{_PART})$")
+_ORG_LATE = re.compile(rf"^{LATE_ID}/(?P<project>{_PART})/(?P<service>{_PART})$")
 _SERVICE_LATE = re.compile(rf"^{LATE_ID}$")
 
 
@@ -89,8 +88,8 @@ class Scope:
     def head(self, name: str) -> str:
         """What names one run, exactly, in an entry's name (a late entry's ``head``)."""
         if self.org_wide:
-            project, service = name.rsplit("!", 2)[1:]
-            return f"{head_of(name)}{project}!{service}"
+            timeline, project, service = name.split("/")
+            return f"{head_of(timeline)}{project}/{service}"
         return head_of(name)
 
     def parse_late(self, name: str) -> LateName | None:
@@ -100,5 +99,5 @@ class Scope:
             return None
         head = f"{match['time']}!{match['received']}!{match['run_id']}!"
         if self.org_wide:
-            head += f"{match['project']}!{match['service']}"
+            head += f"{match['project']}/{match['service']}"
         return LateName.of(match["received"], match["time"], head)

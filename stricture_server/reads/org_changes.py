@@ -25,6 +25,7 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import total_ordering
 from itertools import chain, islice
 from typing import Any
 
@@ -44,7 +45,8 @@ Item = tuple["Position", Answer]
 _POSITION = re.compile(r"^(?P<project>[a-z0-9-]+)\.(?P<service>[a-z0-9-]+)\.(?P<name>.+)$")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@total_ordering
+@dataclass(frozen=True, slots=True)
 class Position:
     """Where a change stands in the org feed; the feed lists positions in ascending order."""
 
@@ -53,6 +55,14 @@ class Position:
     project: str
     service: str
     index: int
+
+    def __lt__(self, other: Position) -> bool:
+        return self._key() < other._key()
+
+    def _key(self) -> tuple[str, str, str, int]:
+        # As the organization's feed entries sort (``<name>/<project>/<service>``): a project
+        # followed by ``/`` sorts after its longer namesakes (``a-b/`` before ``a/``).
+        return (self.name, self.project + "/", self.service, self.index)
 
     def cursor(self) -> str:
         """The cursor of a page that starts at this change."""
