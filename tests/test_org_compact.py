@@ -182,3 +182,14 @@ def test_compact_writes_the_org_feed_entries_a_store_from_before_them_lacks(
     assert [*lost.storage.list(ORG_ROOT + ORG_RUNS), *lost.storage.list(ORG_ROOT + LATE)] == feed
     assert len(feed) > 18
     assert every_page(lost, compacted=True) == expected
+
+
+def test_a_run_of_the_longest_names_is_in_the_org_feed_on_a_filesystem(tmp_path: Path) -> None:
+    history = History(FileStorage(str(tmp_path / "store")))
+    longest = ("p" * 128, "s" * 128)
+    history.spread(first=0, days=2, per_day=4, services=(SERVICES[0], longest))
+    history.clock.set(DAY0 + timedelta(days=1, hours=12))
+    plain = every_page(history, compacted=False)
+    assert every_page(history, compacted=True) == plain
+    shown = {c["location"].split("/")[4] for page in plain[0] for c in page["changes"]}
+    assert shown == {"checkout", "p" * 128}
