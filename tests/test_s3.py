@@ -170,10 +170,11 @@ def test_requests_per_ingest() -> None:
 
     # The first run of a new store also enters its organization, project and service, after
     # finding no service entry; entering the first organization finds no index yet, and marks
-    # the store's names complete. Claim first, then names, then the rest at once: the record,
-    # the timeline entry, its organization's feed entry and the run's lineage feed entry.
+    # the store's names (and its organization feed entries) complete. Claim first, then names,
+    # then the rest at once: the record, the timeline entry, its organization's feed entry and
+    # the run's lineage feed entry.
     names = ["GetObject index", "PutObject index", "GetObject index", "ListObjectsV2 index"]
-    names += ["PutObject index"] * 3
+    names += ["PutObject index", "PutObject compact", "PutObject index", "PutObject index"]
     together = ["PutObject", "PutObject index", "PutObject compact", "PutObject lineage"]
     # Last, once the answer is decided, the request's audit event: in a new organization's
     # log, after the log's entry.
@@ -182,7 +183,7 @@ def test_requests_per_ingest() -> None:
     first = orjson.dumps(factory.envelope(run_id="r-0", organization=document["organization"]))
     in_order = ["PutObject", *names]
     then = sorted([*together, *new_log])
-    assert count("POST", "/v1/artifacts", first, in_order=8) == (202, in_order, then, 14)
+    assert count("POST", "/v1/artifacts", first, in_order=9) == (202, in_order, then, 15)
     # Once the process knows the service, a run costs nothing more for its names: the claim,
     # then the four others at once (two round trips), then its audit event.
     body = orjson.dumps(document)

@@ -51,24 +51,25 @@ def compact_command(settings: Settings, jobs: int, scope: tuple[str, ...] = ()) 
     prefix = settings.object_prefix
     compactor = Compactor(storage, prefix, settings.compact_grace_seconds * 1000)
     refs = list(services(Listings(storage, prefix), scope))
+    organizations = sorted({ref.organization for ref in refs})
+
+    def entries(name: str) -> int:
+        scope = compactor.organization(name)
+        return backfill(storage, scope, [ref for ref in refs if ref.organization == name])
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         made = sum(pool.map(compactor.compact_service, refs))
-        # A scope narrower than an organization leaves its organization's compacts alone: made
-        # from a feed that only part of it was checked for, they could miss old runs for good.
-        organizations = sorted({ref.organization for ref in refs}) if len(scope) < 2 else []
-
-        def organization(name: str) -> tuple[int, int]:
-            # Entries first: the organization's compacts are made from them.
-            scope = compactor.organization(name)
-            entries = backfill(storage, scope, [ref for ref in refs if ref.organization == name])
-            return entries, compactor.compact(scope)
-
-        done = list(pool.map(organization, organizations))
+        written = sum(pool.map(entries, organizations))
+        if not scope:
+            # Every run's organization entry is written: the org-wide feed may read them, and
+            # organization compacts be made from them, from now on.
+            compactor.mark_org_feeds_complete()
+        org_made = sum(pool.map(compactor.compact_organization, organizations))
     summary = {
         "services": len(refs),
         "compacts": made,
-        "organization_compacts": sum(compacts for _, compacts in done),
-        "organization_entries": sum(entries for entries, _ in done),
+        "organization_compacts": org_made,
+        "organization_entries": written,
     }
     print(orjson.dumps(summary).decode(), flush=True)
     return 0

@@ -40,7 +40,7 @@ from ..runstore.integrity import Corrupt
 from ..runstore.records import RunIdentity
 from ..storage import Storage
 from .artifact import Compact, CompactRun, decode
-from .keys import DAYS, day_name_ms, parse_day
+from .keys import DAYS, day_name_ms, org_feeds_complete_key, parse_day
 from .scope import Scope
 from .stats import Stats, parse_marker, stats_of
 
@@ -100,6 +100,25 @@ class Compactor:
         """A run's blast radius, computed and stored if it is missing (the server's): a
         compact is never rewritten, so it should not keep an impact unknown that a later read
         would know. Without it, the stored ones are used."""
+        self._org_feeds_complete = False
+
+    def org_feeds_complete(self) -> bool:
+        """Whether every run of the store has its organization feed entry (remembered once
+        seen): until then the org-wide feed is read service by service, and no organization
+        compact is made, since one made now would miss older runs for good."""
+        if not self._org_feeds_complete:
+            try:
+                self.storage.read(org_feeds_complete_key(self.prefix))
+            except ObjectNotFound:
+                return False
+            self._org_feeds_complete = True
+        return True
+
+    def mark_org_feeds_complete(self) -> None:
+        """Say, once and for good, that every run of the store has its organization entry."""
+        with suppress(ObjectExists):
+            self.strict.create(org_feeds_complete_key(self.prefix), b'{"complete":true}')
+        self._org_feeds_complete = True
 
     def service(self, ref: ServiceRef) -> Scope:
         """The scope of a service's feed."""
@@ -226,6 +245,8 @@ class Compactor:
     def compact(self, scope: Scope) -> int:
         """Make the compact of every closed day of the scope that has none, and the marker of
         every compact that has none; how many compacts were made."""
+        if scope.org_wide and not self.org_feeds_complete():
+            return 0  # made now, it could miss older runs for good
         done = dict(self.days(scope))
         for listed in done.values():
             if listed.stats is None and (compact := self.read(listed.key)) is not None:

@@ -46,6 +46,11 @@ def service_root(prefix: str, organization: str, project: str, service: str) -> 
     return f"{compact_root(prefix)}org={organization}/project={project}/service={service}/"
 
 
+def org_feeds_complete_key(prefix: str) -> str:
+    """The mark that every run of the store has its organization feed entry."""
+    return f"{compact_root(prefix)}organizations-complete"
+
+
 def org_root(prefix: str, organization: str) -> str:
     """The key prefix of an organization's compacts, feed entries and late entries."""
     return f"{compact_root(prefix)}org={organization}/"

@@ -121,7 +121,8 @@ class OrgChanges:
         query = parse(args, CHANGES)
         org = sanitized({"organization": organization})["organization"]
         resume = _resume(query.cursor) if query.cursor is not None else None
-        if self.queries.compactor is not None:
+        compactor = self.queries.compactor
+        if compactor is not None and compactor.org_feeds_complete():
             feed = self._compacted(org, query, resume, visible)
         else:
             refs = [ref for ref in self.listings.every_service(org) if visible(ref)]
