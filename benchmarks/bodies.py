@@ -7,8 +7,10 @@ with a ``run_id`` placeholder, so the load generator can give every request its 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +121,25 @@ def ingests(app: Any, body: Body, label: str) -> Callable[[], None]:
             raise SystemExit("benchmarks: the ingest was refused")
 
     return ingest
+
+
+def store_runs(
+    storage: Any, prefix: str, runs: Iterable[tuple[dict[str, Any], datetime]], jobs: int = 10
+) -> None:
+    """Store each ``(envelope, received)`` through the run store and the index, as ingest
+    does (claim and record, then the index objects), ``jobs`` at a time."""
+    from stricture_server.runstore.index import Index, RunFacts
+    from stricture_server.runstore.records import normalize
+    from stricture_server.runstore.runs import RunStore, format_time
+
+    store = RunStore(storage, prefix)
+    index = Index(storage, prefix)
+
+    def one(run: tuple[dict[str, Any], datetime]) -> None:
+        document, received = run
+        record = normalize(document, received)
+        store.create(record, received)
+        index.add(RunFacts.from_fields(record.identity, document, format_time(received)))
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(one, runs))

@@ -22,21 +22,20 @@ import random
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import orjson
+from bodies import store_runs
 from query import PREFIX, measure, open_store
 
 from stricture_server.compact.build import Compactor
 from stricture_server.reads.listings import Listings
 from stricture_server.reads.org_changes import OrgChanges
 from stricture_server.reads.query import Queries
-from stricture_server.runstore.index import Index, RunFacts, ServiceRef
-from stricture_server.runstore.records import normalize
-from stricture_server.runstore.runs import RunStore, format_time
+from stricture_server.runstore.index import ServiceRef
+from stricture_server.runstore.runs import RunStore
 from stricture_server.storage import Storage
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -52,14 +51,13 @@ def diffs() -> tuple[dict[str, Any], dict[str, Any]]:
     return small, large
 
 
-def populate(storage: Storage, runs: int, days: int) -> None:
-    """Store ``runs`` runs through the run store and the index, as ingest does."""
+def populate(storage: Storage, runs: int, days: int, services: int) -> None:
+    """Store ``runs`` runs of the service, and one run a day of each of ``services`` other
+    services of the organization (in ten projects), as ingest does."""
     small, large = diffs()
     rng = random.Random(16)
-    store = RunStore(storage, PREFIX)
-    index = Index(storage, PREFIX)
 
-    def one(n: int) -> None:
+    def one(n: int) -> tuple[dict[str, Any], datetime]:
         moment = START + timedelta(seconds=n * days * 86400 / runs)
         document: dict[str, Any] = {
             "organization": ORG,
@@ -73,12 +71,24 @@ def populate(storage: Storage, runs: int, days: int) -> None:
         if pick >= 0.1:
             document["diff"] = large if n % 25 == 0 else small
         received = moment + (timedelta(days=1) if n % 50 == 7 else timedelta(seconds=5))
-        record = normalize(document, received)
-        store.create(record, received)
-        index.add(RunFacts.from_fields(record.identity, document, format_time(received)))
+        return document, received
 
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        list(pool.map(one, range(runs)))
+    def other(n: int) -> tuple[dict[str, Any], datetime]:
+        day, service = divmod(n, services)
+        moment = START + timedelta(days=day, seconds=(service * 86400) // services + 3)
+        document: dict[str, Any] = {
+            "organization": ORG,
+            "project": f"project-{service % 10}",
+            "service": f"service-{service:03d}",
+            "run_id": f"other-{n:06d}",
+            "generated_at": moment.isoformat(),
+            "artifact": {"schema_version": "1", "fields": []},
+            "diff": small,
+        }
+        return document, moment + timedelta(seconds=5)
+
+    store_runs(storage, PREFIX, (one(n) for n in range(runs)))
+    store_runs(storage, PREFIX, (other(n) for n in range(days * services)))
 
 
 def deep_cursor(queries: Queries, pages: int) -> str:
@@ -98,11 +108,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--services", type=int, default=199, help="other services of the org")
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         storage, requests, stop = open_store(options.driver, tmp)
         started = time.perf_counter()
-        populate(storage, options.runs, options.days)
+        populate(storage, options.runs, options.days, options.services)
         populate_s = time.perf_counter() - started
         runs = RunStore(storage, PREFIX)
         compactor = Compactor(storage, PREFIX, GRACE_MS)
@@ -119,6 +130,15 @@ def main() -> int:
             ("page of 100, one day (`from`=`to`)", {"from": [day], "to": [day]}),
             ("21st page of 100 (by cursor)", {"cursor": [deep]}),
         ]
+        everyone = f"{options.services + 1} services"
+        org_pages: list[tuple[str, dict[str, list[str]]]] = [
+            (f"org-wide feed, page of 100, {everyone}", {}),
+            (f"org-wide feed, page of 100, `severity=high`, {everyone}", {"severity": ["high"]}),
+            (
+                f"org-wide feed, `change_type=nope` (no match), {everyone}",
+                {"change_type": ["nope"]},
+            ),
+        ]
 
         def rows(queries: Queries) -> list[tuple[str, float, int]]:
             org = OrgChanges(queries, listings)
@@ -129,14 +149,12 @@ def main() -> int:
                     return queries.changes_of(ORG, PROJECT, SERVICE, args)
 
                 found.append(measure(name, page, requests, options.repeat))
-            found.append(
-                measure(
-                    "org-wide feed, page of 100",
-                    lambda: org.changes_of(ORG, {}),
-                    requests,
-                    options.repeat,
-                )
-            )
+            for name, args in org_pages:
+
+                def org_page(args: dict[str, list[str]] = args) -> object:
+                    return org.changes_of(ORG, args)
+
+                found.append(measure(name, org_page, requests, options.repeat))
             return found
 
         before = rows(plain)
@@ -145,12 +163,18 @@ def main() -> int:
         made = compactor.compact_service(ServiceRef(ORG, PROJECT, SERVICE))
         compact_s = time.perf_counter() - started
         compact_requests = requests() - made_at
+        started, made_at = time.perf_counter(), requests()
+        org_made = compactor.compact_organization(ORG)
+        org_s = time.perf_counter() - started
+        org_requests = requests() - made_at
         after = rows(compacted)
         stop()
     print(
         f"{options.runs} runs of one service over {options.days} days, driver "
         f"`{options.driver}` (stored in {populate_s:.0f} s); {made} compacts made in "
-        f"{compact_s:.1f} s, {compact_requests} requests\n"
+        f"{compact_s:.1f} s, {compact_requests} requests; {options.services} other services "
+        f"with a run a day; {org_made} organization compacts made in {org_s:.1f} s, "
+        f"{org_requests} requests\n"
     )
     print("| change feed | ms without | requests without | ms with | requests with | time ratio |")
     print("|---|---:|---:|---:|---:|---:|")

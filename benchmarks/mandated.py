@@ -10,6 +10,8 @@ each in its leanest form, each file with the floor's durable create:
 - ``record``: the record at its canonical dated key, in a run directory of its own
   (``.../date=<day>/run=<id>/payload.json``);
 - ``index entry``: the run's index entry with the diff's changes (the read API);
+- ``organization entry``: an empty entry named by the run's place in its organization's feed,
+  so the org-wide feed lists an organization's runs in one listing (issue 16);
 - ``lineage feed entry``: the run's lineage graph (the project's ``RunGraph``, with its service
   and time) as the org's feed entry in the day's directory, the per-run derived object of
   issue 12;
@@ -154,6 +156,12 @@ def _feed_dir(run: Run) -> str:
     return f"{run.root}/{run.document['organization']}/feed/{run.received[:10]}"
 
 
+def org_entry(run: Run) -> None:
+    """The empty entry of the run in its organization's feed."""
+    org = run.document["organization"]
+    _create(f"{run.root}/{org}/runs", f"{run.received}-{run.run_id}", b"")
+
+
 def feed_entry(run: Run) -> None:
     """The run's lineage graph, with its service and time, as the org's feed entry."""
     run.graph = RunGraph.from_artifact(run.document["artifact"], run.run_id)
@@ -223,6 +231,7 @@ STEPS: list[Callable[[Run], None]] = [
     claim,
     record,
     index_entry,
+    org_entry,
     feed_entry,
     blast_radius,
     alert_outbox,
@@ -236,6 +245,7 @@ STEP_NAMES = {
     claim: "claim (durable create)",
     record: "record in its run directory (durable create)",
     index_entry: "index entry with the diff's changes (durable create)",
+    org_entry: "organization feed entry, empty (durable create)",
     feed_entry: "lineage graph derived, as the org feed entry (durable create)",
     blast_radius: "others' feed entries merged, blast radius stored (durable create)",
     alert_outbox: "alert of the high changes in the outbox (durable create)",

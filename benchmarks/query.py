@@ -23,16 +23,16 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from bodies import store_runs
 
 from stricture_server.commands.reindex import record_keys, reindex
 from stricture_server.reads.listings import Listings
 from stricture_server.reads.query import Queries
-from stricture_server.runstore.index import Index, RunFacts
-from stricture_server.runstore.records import RunIdentity, normalize
-from stricture_server.runstore.runs import RunStore, format_time
+from stricture_server.runstore.records import RunIdentity
+from stricture_server.runstore.runs import RunStore
 from stricture_server.settings import Settings
 from stricture_server.storage import Storage
 from stricture_server.storage.fs import FileStorage
@@ -97,17 +97,7 @@ def populate(storage: Storage, runs: int, days: int) -> list[str]:
     """Ingest ``runs`` runs as the app does; their commit shas."""
     rng = random.Random(7)
     documents = [envelope(n, days, runs, rng) for n in range(runs)]
-    store = RunStore(storage, PREFIX)
-    index = Index(storage, PREFIX)
-
-    def one(document: dict[str, Any]) -> None:
-        received = datetime.now(UTC)
-        record = normalize(document, received)
-        store.create(record, received)
-        index.add(RunFacts.from_fields(record.identity, document, format_time(received)))
-
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        list(pool.map(one, documents))
+    store_runs(storage, PREFIX, ((d, datetime.now(UTC)) for d in documents), jobs=16)
     return [d["commit_sha"] for d in documents]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,7 +54,13 @@ class History:
         self.index = Index(self.storage, PREFIX)
         self.compactor = Compactor(self.storage, PREFIX, GRACE_MS, self.clock)
 
-    def add(self, time: datetime, received: datetime, org: str = ORG) -> None:
+    def add(
+        self,
+        time: datetime,
+        received: datetime,
+        org: str = ORG,
+        service: tuple[str, str] = (PROJECT, SERVICE),
+    ) -> None:
         """One run at ``time`` received at ``received``, with a random diff and blast radius."""
         self.count += 1
         rng = self.rng
@@ -69,8 +75,8 @@ class History:
         ]
         document: dict[str, Any] = {
             "organization": org,
-            "project": PROJECT,
-            "service": SERVICE,
+            "project": service[0],
+            "service": service[1],
             "run_id": f"run-{self.count:04d}",
             "generated_at": time.isoformat(),
             "artifact": {"schema_version": "1", "fields": []},
@@ -87,14 +93,23 @@ class History:
             body = orjson.dumps({"changes": impacts})
             self.storage.create(blast_keys.beside(key, blast_keys.BLAST_RADIUS), body)
 
-    def spread(self, first: int, days: int, per_day: int, late_every: int = 5) -> None:
-        """``per_day`` runs a day from day ``first`` for ``days`` days; every ``late_every``-th
-        received the next day, the others seconds after their time."""
+    def spread(
+        self,
+        first: int,
+        days: int,
+        per_day: int,
+        late_every: int = 5,
+        services: Sequence[tuple[str, str]] = ((PROJECT, SERVICE),),
+    ) -> None:
+        """``per_day`` runs a day from day ``first`` for ``days`` days, each of one of
+        ``services`` (project, service); every ``late_every``-th received the next day, the
+        others seconds after their time."""
         for day in range(first, first + days):
             for n in range(per_day):
                 time = DAY0 + timedelta(days=day, seconds=(n * 86_400) // per_day + 7)
                 late = self.count % late_every == 0
-                self.add(time, time + timedelta(hours=30 if late else 0, seconds=3))
+                received = time + timedelta(hours=30 if late else 0, seconds=3)
+                self.add(time, received, service=services[self.count % len(services)])
 
     def queries(self, compacted: bool) -> Queries:
         """The read API with or without compacts."""

@@ -47,8 +47,8 @@ def every_page(history: History, compacted: bool) -> list[list[dict[str, Any]]]:
     return [list(pages(queries, args)) for args in FILTERS]
 
 
-def compacted_days(storage: Storage) -> list[int]:
-    base = history_root() + DAYS
+def compacted_days(storage: Storage, root: str | None = None) -> list[int]:
+    base = (root or history_root()) + DAYS
     return [day for key in storage.list(base) if (day := parse_day(key[len(base) :])) is not None]
 
 
@@ -102,33 +102,44 @@ def test_a_cursor_stays_valid_when_the_day_is_compacted_between_two_pages(
         assert compacted.changes_of(ORG, PROJECT, SERVICE, query) == following
 
 
-def _make_every_day(directory: str, now_ms: int) -> dict[int, int]:
-    """In a process of its own: compact every day of the service; each day's cut it uses."""
+def _make_every_day(directory: str, now_ms: int, org_wide: bool) -> dict[int, int]:
+    """In a process of its own: compact every day of the service (or of its organization);
+    each day's cut it uses."""
     history = History(FileStorage(directory))
     history.clock.now_ms = now_ms
+    compactor = history.compactor
+    scope = compactor.organization(ORG) if org_wide else compactor.service(REF)
     cuts = {}
     for day in range(6):
-        made = history.compactor.make(REF, to_day(day))
+        made = compactor.make(scope, to_day(day))
         assert made is not None
         cuts[to_day(day)] = made.cut_ms
     return cuts
 
 
-def test_two_processes_compacting_the_same_days_store_one_compact_each(tmp_path: Path) -> None:
+@pytest.mark.parametrize("org_wide", [False, True], ids=["service", "organization"])
+def test_two_processes_compacting_the_same_days_store_one_compact_each(
+    tmp_path: Path, org_wide: bool
+) -> None:
     directory = str(tmp_path / "store")
     history = History(FileStorage(directory))
-    history.spread(first=0, days=6, per_day=12)
+    services = ((PROJECT, SERVICE), (PROJECT, "web"), ("billing", "api"))
+    history.spread(first=0, days=6, per_day=12, services=services if org_wide else services[:1])
     history.clock.set(DAY0 + timedelta(days=8))
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
-        ones = [pool.submit(_make_every_day, directory, history.clock() + n) for n in (0, 1)]
+        ones = [
+            pool.submit(_make_every_day, directory, history.clock() + n, org_wide) for n in (0, 1)
+        ]
         cuts = [one.result() for one in ones]
-    days = compacted_days(history.storage)
+    root = f"p/compact/v1/org={ORG}/" if org_wide else history_root()
+    days = compacted_days(history.storage, root)
     assert len(days) == 6
     for day in days:
-        stored = decode(history.storage.read(history_root() + DAYS + _name(day)))
+        stored = decode(history.storage.read(root + DAYS + _name(day)))
         # Each process answered with the one compact stored, whichever of them made it.
         assert cuts[0][day] == cuts[1][day] == stored.cut_ms
+        assert len(stored.names) == 12
 
 
 def _name(day_ms: int) -> str:

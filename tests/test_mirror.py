@@ -314,8 +314,9 @@ def test_names_are_entered_locally_while_the_store_is_away(
     proxy.down()
     index = Index(store, "p")
     summary = Summary("r1", 1, 1, False, None, None)
-    # The organization, project and service, then the run's timeline entry.
-    assert index.add(RunFacts(ServiceRef("acme", "checkout", "api"), summary, ())) == 4
+    # The organization, project and service, then the run's timeline and organization feed
+    # entries.
+    assert index.add(RunFacts(ServiceRef("acme", "checkout", "api"), summary, ())) == 5
     local = list(store.local.list("p/index/v1/names/"))
     assert local == [
         entry_key("p", ("acme",)),

@@ -298,8 +298,9 @@ def test_a_record_without_its_index_is_repaired_by_a_replay_or_reindex(api: Api)
     api.runs.create(normalize(document, T0), T0)
     api.get(f"{SERVICE}/latest", 404)
     done = reindex(api.storage, PREFIX, record_keys(api.storage, PREFIX), jobs=4)
-    # Timeline and commit entries, and the entries of the organization, project and service.
-    assert (done.records, done.created, done.unreadable) == (1, 5, [])
+    # Timeline, commit and organization feed entries, and the entries of the organization,
+    # project and service.
+    assert (done.records, done.created, done.unreadable) == (1, 6, [])
     assert done.lineage == 1  # the run's lineage feed entry and lineage-graph.json
     assert api.get(f"{SERVICE}/latest")["run_id"] == "lost"
     assert run_ids(api.get(f"{SERVICE}?commit_sha=abcdef1")["runs"]) == ["lost"]
@@ -339,7 +340,8 @@ def test_a_summary_too_long_for_a_key_name_is_read_from_the_body(api: Api) -> No
     assert entry_of_huge is not None
     assert entry_of_huge.summary is None
     service = ServiceRef("acme", "checkout", "api")
-    assert Index(api.storage, PREFIX).add(RunFacts(service, summary, ())) == 2
+    # Its timeline entry, its commit entry and its organization feed entry.
+    assert Index(api.storage, PREFIX).add(RunFacts(service, summary, ())) == 3
     listed = api.get(f"{SERVICE}?limit=1")["runs"][0]
     assert listed["run_id"] == "h" * 128
     assert listed["severity_counts"]["high"] == 10**12 - 1
@@ -348,6 +350,7 @@ def test_a_summary_too_long_for_a_key_name_is_read_from_the_body(api: Api) -> No
     # The feed reads the entry to learn it has no changes, then goes on to the older run.
     feed = api.get("/v1/changes/acme/checkout/api")["changes"]
     assert [(c["run_id"], c["index"]) for c in feed] == [(run_id, 0), (run_id, 1)]
+    assert api.get("/v1/changes/acme")["changes"] == feed
 
 
 def test_latest_skips_foreign_keys_and_finds_a_record_by_its_claim(api: Api) -> None:

@@ -34,10 +34,17 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     latest = RunIdentity("acme", "checkout", "api", "latest")
     first = run_reindex(tmp_path)
     assert first.returncode == 0, first.stderr
-    # Per run its timeline and commit entries; once, the organization, project and service;
-    # and per run its lineage feed entry and lineage-graph.json; and the compact of their day,
-    # which is over.
-    summary = {"records": 3, "created": 9, "lineage": 3, "compacts": 1, "unreadable": []}
+    # Per run its timeline, commit and organization feed entries; once, the organization,
+    # project and service; and per run its lineage feed entry and lineage-graph.json; and the
+    # compacts of their day, which is over: the service's and the organization's.
+    summary = {
+        "records": 3,
+        "created": 12,
+        "lineage": 3,
+        "compacts": 1,
+        "organization_compacts": 1,
+        "unreadable": [],
+    }
     assert orjson.loads(first.stdout) == summary
     assert len(list(storage.list("stricture/lineage/v1/org=acme/feed/"))) == 3
     graphs = [k for k in storage.list("stricture/v1/") if k.endswith("/lineage-graph.json")]
@@ -61,6 +68,7 @@ def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:
         "created": 0,
         "lineage": 0,
         "compacts": 0,
+        "organization_compacts": 0,
         "unreadable": [key],
     }
     # The log (JSON lines on stdout, like the server's) names it too, and the record is kept.
@@ -93,12 +101,13 @@ def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path:
         )
         runs.create(normalize(document, now), now)
     # Names are sanitised as ingest sanitises them: " ACME " is acme.
-    # Each step adds one run's timeline entry and the names it is the first to use.
+    # Each step adds one run's timeline and organization feed entries and the names it is the
+    # first to use.
     steps = [
-        (["--organization", " ACME ", "--project", "Checkout", "--service", "API"], 4),
-        (["--organization", "acme", "--project", "checkout"], 2),
-        (["--organization", "acme"], 3),
-        ([], 4),
+        (["--organization", " ACME ", "--project", "Checkout", "--service", "API"], 5),
+        (["--organization", "acme", "--project", "checkout"], 3),
+        (["--organization", "acme"], 4),
+        ([], 5),
     ]
     for scope, created in steps:
         done = run_scoped(tmp_path, *scope)
@@ -109,6 +118,7 @@ def test_reindex_can_be_narrowed_to_an_organization_project_or_service(tmp_path:
         "created": 0,
         "lineage": 0,
         "compacts": 0,
+        "organization_compacts": 0,
         "unreadable": [],
     }
 
@@ -158,13 +168,18 @@ def test_compact_makes_the_compacts_of_closed_days_then_none(tmp_path: Path) -> 
     env = {"STRICTURE_SERVER_DATA_DIR": str(tmp_path)}
     done = run_command(env, "compact", "--organization", "acme", "--project", "checkout")
     assert done.returncode == 0, done.stderr
-    assert orjson.loads(done.stdout) == {"services": 2, "compacts": 0}
+    made = {"services": 2, "compacts": 0, "organization_compacts": 0, "organization_entries": 0}
+    assert orjson.loads(done.stdout) == made
     compacts = list(storage.list("stricture/compact/v1/org=acme/"))
-    assert len([key for key in compacts if "!" not in key.rpartition("/")[2]]) == 4
-    # A store whose compacts are lost (a copy of the index alone): made again.
+    # Each day's compact of each service, and of the organization.
+    days = [key for key in compacts if "/day/" in key and "!" not in key.rpartition("/")[2]]
+    assert len(days) == 6
+    # A store whose compacts are lost (a copy of the index alone): made again, the
+    # organization's from its feed entries, written again from the services' timelines.
     other = tmp_path / "copy"
     for key in storage.list("stricture/"):
         if "/compact/" not in key:
             FileStorage(other).create(key, storage.read(key))
     done = run_command({"STRICTURE_SERVER_DATA_DIR": str(other)}, "compact")
-    assert orjson.loads(done.stdout) == {"services": 2, "compacts": 4}
+    made = {"services": 2, "compacts": 4, "organization_compacts": 2, "organization_entries": 4}
+    assert orjson.loads(done.stdout) == made

@@ -170,11 +170,12 @@ def test_requests_per_ingest() -> None:
 
     # The first run of a new store also enters its organization, project and service, after
     # finding no service entry; entering the first organization finds no index yet, and marks
-    # the store's names complete. Claim first, then names, then the rest at once: the record,
-    # the timeline entry and the run's lineage feed entry.
+    # the store's names (and its organization feed entries) complete. Claim first, then names,
+    # then the rest at once: the record, the timeline entry, its organization's feed entry and
+    # the run's lineage feed entry.
     names = ["GetObject index", "PutObject index", "GetObject index", "ListObjectsV2 index"]
-    names += ["PutObject index"] * 3
-    together = ["PutObject", "PutObject index", "PutObject lineage"]
+    names += ["PutObject index", "PutObject compact", "PutObject index", "PutObject index"]
+    together = ["PutObject", "PutObject index", "PutObject compact", "PutObject lineage"]
     # With them, the request's audit event (it needs only the claim's answer): in a new
     # organization's log, after the log's entry.
     audit = ["PutObject audit"]
@@ -182,22 +183,23 @@ def test_requests_per_ingest() -> None:
     first = orjson.dumps(factory.envelope(run_id="r-0", organization=document["organization"]))
     in_order = ["PutObject", *names]
     then = sorted([*together, *new_log])
-    assert count("POST", "/v1/artifacts", first, in_order=8) == (202, in_order, then, 13)
+    assert count("POST", "/v1/artifacts", first, in_order=9) == (202, in_order, then, 15)
     # Once the process knows the service, a run costs nothing more for its names: the claim,
-    # then the three others and its audit event at once (two round trips).
+    # then the four others and its audit event at once (two round trips).
     body = orjson.dumps(document)
     then = sorted([*together, *audit])
-    assert count("POST", "/v1/artifacts", body, in_order=1) == (202, ["PutObject"], then, 5)
+    assert count("POST", "/v1/artifacts", body, in_order=1) == (202, ["PutObject"], then, 6)
     location = f"/v1/artifacts/{document['organization']}/checkout/api/r-1"
     assert count("GET", location) == (200, [], ["GetObject", "GetObject"], 2)
     # A replay: claim refused and read (its time indexes the run); then whether the record,
-    # the index entry and the feed entry are stored, one listing each, and nothing uploaded.
+    # the index entry and the feed entries are stored, one listing each, and nothing uploaded.
     replay = ["ListObjectsV2", "ListObjectsV2 index", "ListObjectsV2 lineage", *audit]
+    replay.append("ListObjectsV2 compact")
     assert count("POST", "/v1/artifacts", body, in_order=2) == (
         202,
         ["PutObject", "GetObject"],
         sorted(replay),
-        6,
+        7,
     )
     changed = orjson.dumps({**document, "artifact": factory.artifact(2)})
     # A conflict: claim refused and read, then whether its record is stored, so the 409 can
@@ -211,12 +213,12 @@ def test_requests_per_ingest() -> None:
     assert count("POST", "/v1/artifacts", with_commit, in_order=5)[1:] == (
         entered,
         sorted([*together, "PutObject index", *new_log]),
-        11,
+        12,
     )
 
 
 def _area(operation: str) -> str:
-    for area in ("index", "lineage", "audit"):
+    for area in ("index", "lineage", "audit", "compact"):
         if f"/{area}/" in operation:
             return f" {area}"
     return ""

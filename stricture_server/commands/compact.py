@@ -1,4 +1,5 @@
-"""``stricture-server compact``: make the compact of every closed day that has none.
+"""``stricture-server compact``: make the compact of every closed day that has none, of each
+service and of each organization (its org-wide feed).
 
 For a schedule (a cron job, a scheduled function), daily after the grace period: it reads the
 run index of each service (one listing per 1000 runs) and the index objects of the days it
@@ -16,6 +17,7 @@ import orjson
 
 from .. import logs
 from ..compact.build import Compactor
+from ..compact.org_feed import backfill
 from ..reads.listings import Listings
 from ..runstore.index import ServiceRef
 from ..settings import Settings
@@ -49,7 +51,25 @@ def compact_command(settings: Settings, jobs: int, scope: tuple[str, ...] = ()) 
     prefix = settings.object_prefix
     compactor = Compactor(storage, prefix, settings.compact_grace_seconds * 1000)
     refs = list(services(Listings(storage, prefix), scope))
+    organizations = sorted({ref.organization for ref in refs})
+
+    def entries(name: str) -> int:
+        scope = compactor.organization(name)
+        return backfill(storage, scope, [ref for ref in refs if ref.organization == name])
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         made = sum(pool.map(compactor.compact_service, refs))
-    print(orjson.dumps({"services": len(refs), "compacts": made}).decode(), flush=True)
+        written = sum(pool.map(entries, organizations))
+        if not scope:
+            # Every run's organization entry is written: the org-wide feed may read them, and
+            # organization compacts be made from them, from now on.
+            compactor.mark_org_feeds_complete()
+        org_made = sum(pool.map(compactor.compact_organization, organizations))
+    summary = {
+        "services": len(refs),
+        "compacts": made,
+        "organization_compacts": org_made,
+        "organization_entries": written,
+    }
+    print(orjson.dumps(summary).decode(), flush=True)
     return 0

@@ -47,6 +47,7 @@ class Reindexed:
     lineage: int = 0
     """Runs whose lineage feed entry and ``lineage-graph.json`` were written."""
     compacts: int = 0
+    organization_compacts: int = 0
     """Compacts made for closed days that had none (docs/compaction.md)."""
     unreadable: list[str] = field(default_factory=list)
     """Keys of records that could not be read as records (left alone, logged)."""
@@ -143,6 +144,11 @@ def reindex(
     if compactor is not None:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             done.compacts = sum(pool.map(compactor.compact_service, sorted(services, key=str)))
+            # Only after the whole store: an organization's day compacted while part of it is
+            # still to be indexed would miss those runs for good.
+            organizations = sorted({s.organization for s in services}) if every_record else []
+            made = pool.map(compactor.compact_organization, organizations)
+            done.organization_compacts = sum(made)
     return done
 
 
@@ -169,6 +175,7 @@ def reindex_command(
         "created": done.created,
         "lineage": done.lineage,
         "compacts": done.compacts,
+        "organization_compacts": done.organization_compacts,
         "unreadable": done.unreadable,
     }
     print(orjson.dumps(summary).decode(), flush=True)

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import orjson
 
 from ..runstore.entries import Summary
-from ..runstore.index import ServiceRef, entry_of
+from ..runstore.index import entry_of
 from ..runstore.integrity import Corrupt
-from .keys import head_of
 
 FORMAT = 1
 
@@ -67,11 +65,6 @@ class Compact:
         """A compact of runs in hand."""
         return cls(day_ms, cut_ms, older_ms, [run.name for run in runs], runs)
 
-    @cached_property
-    def heads(self) -> frozenset[str]:
-        """The head of each run's timeline name: the runs it holds, exactly."""
-        return frozenset(head_of(name) for name in self.names)
-
     def run(self, index: int) -> CompactRun | None:
         """The run at ``index``, parsed now if it was not; None, logged, if it is corrupt."""
         found = self._runs[index]
@@ -89,8 +82,8 @@ class Compact:
         """Every sound run, all parsed."""
         return [run for index in range(len(self.names)) if (run := self.run(index)) is not None]
 
-    def encode(self, service: ServiceRef) -> bytes:
-        """The compact's stored body."""
+    def encode(self, location: Callable[[CompactRun], str]) -> bytes:
+        """The compact's stored body, each run's summary with its ``location``."""
         head = {
             "format": FORMAT,
             "day_ms": self.day_ms,
@@ -100,9 +93,8 @@ class Compact:
         }
         lines = [orjson.dumps(head)]
         for run in self.runs:
-            location = service.run(run.summary.run_id).location
             body = {
-                "summary": run.summary.as_json(location),
+                "summary": run.summary.as_json(location(run)),
                 "changes": run.changes,
                 "impacts": run.impacts,
             }

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..blast.impacts import impacts_in, stored_impacts
-from ..errors import LineageObjectInvalid, ObjectExists, RecordCorrupt, RecordNotFound
+from ..errors import (
+    LineageObjectInvalid,
+    ObjectExists,
+    ObjectNotFound,
+    RecordCorrupt,
+    RecordNotFound,
+)
 from ..runstore.entries import (
     DAY_MS,
     Entry,
@@ -28,14 +34,14 @@ from ..runstore.entries import (
     inverted,
     newest_before,
     oldest_after,
-    parse_timeline,
 )
 from ..runstore.index import TIMELINE, ServiceRef, sound_entry
 from ..runstore.integrity import Corrupt
 from ..runstore.records import RunIdentity
 from ..storage import Storage
 from .artifact import Compact, CompactRun, decode
-from .keys import DAYS, day_name_ms, parse_day, service_root
+from .keys import DAYS, day_name_ms, org_feeds_complete_key, parse_day
+from .scope import Scope
 from .stats import Stats, parse_marker, stats_of
 
 log = logging.getLogger(__name__)
@@ -94,24 +100,47 @@ class Compactor:
         """A run's blast radius, computed and stored if it is missing (the server's): a
         compact is never rewritten, so it should not keep an impact unknown that a later read
         would know. Without it, the stored ones are used."""
+        self._org_feeds_complete = False
 
-    def root(self, ref: ServiceRef) -> str:
-        """The key prefix of the service's compacts and late entries."""
-        return service_root(self.prefix, ref.organization, ref.project, ref.service)
+    def org_feeds_complete(self) -> bool:
+        """Whether every run of the store has its organization feed entry (remembered once
+        seen): until then the org-wide feed is read service by service, and no organization
+        compact is made, since one made now would miss older runs for good."""
+        if not self._org_feeds_complete:
+            try:
+                self.storage.read(org_feeds_complete_key(self.prefix))
+            except ObjectNotFound:
+                return False
+            self._org_feeds_complete = True
+        return True
 
-    def key(self, ref: ServiceRef, day_ms: int) -> str:
-        """The key of the compact of a service's day."""
-        return self.root(ref) + DAYS + day_name_ms(day_ms)
+    def mark_org_feeds_complete(self) -> None:
+        """Say, once and for good, that every run of the store has its organization entry."""
+        with suppress(ObjectExists):
+            self.strict.create(org_feeds_complete_key(self.prefix), b'{"complete":true}')
+        self._org_feeds_complete = True
+
+    def service(self, ref: ServiceRef) -> Scope:
+        """The scope of a service's feed."""
+        return Scope.of_service(self.prefix, ref)
+
+    def organization(self, organization: str) -> Scope:
+        """The scope of an organization's feed."""
+        return Scope(self.prefix, organization)
+
+    def key(self, scope: Scope, day_ms: int) -> str:
+        """The key of the compact of a scope's day."""
+        return scope.root + DAYS + day_name_ms(day_ms)
 
     def closed(self, day_ms: int) -> bool:
         """Whether a day is over, grace period included, so it may be compacted."""
         return self.clock() >= day_ms + DAY_MS + self.grace_ms
 
-    def days(self, ref: ServiceRef, newest_ms: int | None = None) -> Iterator[tuple[int, Listed]]:
-        """The service's compacted days (first millisecond), newest first, from the day of
+    def days(self, scope: Scope, newest_ms: int | None = None) -> Iterator[tuple[int, Listed]]:
+        """The scope's compacted days (first millisecond), newest first, from the day of
         ``newest_ms`` on, each with its compact's key and its stats when its marker is stored.
         Lazy: one listing request per 500 days consumed."""
-        base = self.root(ref) + DAYS
+        base = scope.root + DAYS
         start = base + inverted(day_of_ms(newest_ms) + 1) if newest_ms is not None else ""
         pending: tuple[int, Listed] | None = None
         for key in self.storage.list(base, start):
@@ -128,11 +157,11 @@ class Compactor:
         if pending is not None:
             yield pending
 
-    def mark(self, ref: ServiceRef, compact: Compact) -> Stats:
+    def mark(self, scope: Scope, compact: Compact) -> Stats:
         """Store the marker of a stored compact, if it is not stored yet; its stats."""
         stats = stats_of(compact)
         with suppress(ObjectExists):
-            self.strict.create(self.root(ref) + DAYS + stats.name(), b"")
+            self.strict.create(scope.root + DAYS + stats.name(), b"")
         return stats
 
     def read(self, key: str) -> Compact | None:
@@ -144,19 +173,27 @@ class Compactor:
             log.warning("corrupt compact skipped", extra={"fields": {"key": key, "why": str(exc)}})
             return None
 
-    def make(self, ref: ServiceRef, day_ms: int) -> Compact | None:
+    def make(self, scope: Scope, day_ms: int) -> Compact | None:
         """The day's compact, made and stored now; the stored one if another process stored
         it first. None when the day has no run, or its stored compact is corrupt."""
         cut_ms = self.clock()
-        base = ref.index_prefix(self.prefix) + TIMELINE
-        entries, older_ms = _day_entries(self.strict, base, day_ms)
+        entries, older_ms = _day_entries(self.strict, scope, day_ms)
         if not entries:
             return None
 
         def run(entry: Entry) -> CompactRun | None:
+            found = scope.run_of(entry.name)
+            if found is None:
+                return None
+            ref, key = found.ref, found.ref.index_prefix(self.prefix) + TIMELINE + found.name
             summary, changes = entry.summary, []
             if summary is None or summary.counts is not None:
-                body = sound_entry(base + entry.name, self.strict.read(base + entry.name))
+                try:
+                    body = sound_entry(key, self.strict.read(key))
+                except ObjectNotFound:
+                    # An organization's feed entry whose timeline entry is not stored: a
+                    # crashed ingest, completed by its replay, which the run then is.
+                    body = None
                 if body is None:
                     return None
                 summary, changes = entry.summary or body[0], body[1]
@@ -165,9 +202,14 @@ class Compactor:
         with ThreadPoolExecutor(max_workers=READ_JOBS) as pool:
             runs = [r for r in pool.map(run, entries) if r is not None]
         compact = Compact.of(day_ms, cut_ms, older_ms, runs)
-        key = self.key(ref, day_ms)
+        key = self.key(scope, day_ms)
+
+        def location(run: CompactRun) -> str:
+            found = scope.run_of(run.name)
+            return found.ref.run(run.summary.run_id).location if found else ""
+
         try:
-            self.strict.create(key, compact.encode(ref))
+            self.strict.create(key, compact.encode(location))
         except ObjectExists:
             stored = self.read(key)
             if stored is None:
@@ -175,7 +217,7 @@ class Compactor:
             compact = stored
         # After the compact: a marker always names a stored compact. Made by every maker, the
         # loser of a race too, so a maker that stopped between the two leaves no day unmarked.
-        self.mark(ref, compact)
+        self.mark(scope, compact)
         return compact
 
     def _impacts(
@@ -194,25 +236,36 @@ class Compactor:
     def compact_service(self, ref: ServiceRef) -> int:
         """Make the compact of every closed day of the service that has none, and the marker
         of every compact that has none; how many compacts were made."""
-        done = dict(self.days(ref))
+        return self.compact(self.service(ref))
+
+    def compact_organization(self, organization: str) -> int:
+        """The same for an organization's feed: how many organization compacts were made."""
+        return self.compact(self.organization(organization))
+
+    def compact(self, scope: Scope) -> int:
+        """Make the compact of every closed day of the scope that has none, and the marker of
+        every compact that has none; how many compacts were made."""
+        if scope.org_wide and not self.org_feeds_complete():
+            return 0  # made now, it could miss older runs for good
+        done = dict(self.days(scope))
         for listed in done.values():
             if listed.stats is None and (compact := self.read(listed.key)) is not None:
-                self.mark(ref, compact)
-        base = ref.index_prefix(self.prefix) + TIMELINE
+                self.mark(scope, compact)
         made = 0
-        for day_ms in _days_listed(self.storage, base):
-            if day_ms not in done and self.closed(day_ms) and self.make(ref, day_ms):
+        for day_ms in _days_listed(self.storage, scope):
+            if day_ms not in done and self.closed(day_ms) and self.make(scope, day_ms):
                 made += 1
         return made
 
 
-def _day_entries(storage: Storage, base: str, day_ms: int) -> tuple[list[Entry], int | None]:
-    """The timeline entries of a day, newest first, and the day of the next older run."""
+def _day_entries(storage: Storage, scope: Scope, day_ms: int) -> tuple[list[Entry], int | None]:
+    """The entries of a day, newest first, and the day of the next older run."""
     stop = oldest_after(day_ms)
     entries: list[Entry] = []
+    base = scope.base
     for key in storage.list(base, base + newest_before(day_ms + DAY_MS - 1)):
         name = key[len(base) :]
-        entry = parse_timeline(name)
+        entry = scope.entry(name)
         if entry is None:
             continue
         if name > stop:
@@ -221,11 +274,12 @@ def _day_entries(storage: Storage, base: str, day_ms: int) -> tuple[list[Entry],
     return entries, None
 
 
-def _days_listed(storage: Storage, base: str) -> Iterator[int]:
-    """Each day that has a run in a service's timeline, newest first, in one pass of it."""
+def _days_listed(storage: Storage, scope: Scope) -> Iterator[int]:
+    """Each day that has a run in a scope's entries, newest first, in one pass of them."""
     last = None
+    base = scope.base
     for key in storage.list(base):
-        entry = parse_timeline(key[len(base) :])
+        entry = scope.entry(key[len(base) :])
         if entry is not None and day_of_ms(entry.time_ms) != last:
             last = day_of_ms(entry.time_ms)
             yield last

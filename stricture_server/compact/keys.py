@@ -11,6 +11,12 @@ Under ``<prefix>/compact/v1/org=<o>/project=<p>/service=<s>/``:
   day may already be compacted: reads find it here. Its body is the run's timeline entry's,
   with that entry's name.
 
+Under ``<prefix>/compact/v1/org=<o>/``, the same for the organization's feed (every service
+of it): ``day/`` and ``late/`` (``late/<received>!<time>!<run_id>/<project>/<service>``), and
+``runs/<timeline name>/<project>/<service>``, an empty entry per run written with its index
+objects, so that the organization's runs of the days no compact holds are one listing. Each
+part of those names stays a valid file name (at most 255 bytes) on a filesystem.
+
 Kept apart from ``index/v1/`` so that no listing of the run index ever meets them.
 """
 
@@ -25,9 +31,9 @@ DAYS = "day/"
 LATE = "late/"
 
 _DAY = re.compile(r"^[0-9a-z]{12}$")
-_LATE = re.compile(
-    r"^(?P<received>[0-9a-z]{12})!(?P<time>[0-9a-z]{12})!(?P<run_id>[a-z0-9-]{1,128})$"
-)
+LATE_ID = r"(?P<received>[0-9a-z]{12})!(?P<time>[0-9a-z]{12})!(?P<run_id>[a-z0-9-]{1,128})"
+"""The beginning of a late entry's name: its run's receipt, time and id."""
+ORG_RUNS = "runs/"
 
 
 def compact_root(prefix: str) -> str:
@@ -38,6 +44,26 @@ def compact_root(prefix: str) -> str:
 def service_root(prefix: str, organization: str, project: str, service: str) -> str:
     """The key prefix of one service's compacts and late entries."""
     return f"{compact_root(prefix)}org={organization}/project={project}/service={service}/"
+
+
+def org_feeds_complete_key(prefix: str) -> str:
+    """The mark that every run of the store has its organization feed entry."""
+    return f"{compact_root(prefix)}organizations-complete"
+
+
+def org_root(prefix: str, organization: str) -> str:
+    """The key prefix of an organization's compacts, feed entries and late entries."""
+    return f"{compact_root(prefix)}org={organization}/"
+
+
+def org_feed_name(timeline: str, project: str, service: str) -> str:
+    """The name in its organization's feed (``runs/``) of a run of this timeline name."""
+    return f"{timeline}/{project}/{service}"
+
+
+def org_late_name(summary: Summary, project: str, service: str) -> str:
+    """The name of a late run's entry under its organization's ``late/``."""
+    return f"{late_name(summary)}/{project}/{service}"
 
 
 def day_name_ms(day_ms: int) -> str:
@@ -70,16 +96,13 @@ class LateName:
     received_ms: int
     time_ms: int
     head: str
-    """The beginning its run's timeline name has: ``<time>!<received>!<run_id>!``."""
+    """What names its run in a feed entry's name (:meth:`.scope.Scope.head`): in a service,
+    the beginning of its timeline name, ``<time>!<received>!<run_id>!``."""
 
-
-def parse_late(name: str) -> LateName | None:
-    """The late entry a name stands for, or None if it is not one."""
-    match = _LATE.match(name)
-    if match is None:
-        return None
-    head = f"{match['time']}!{match['received']}!{match['run_id']}!"
-    return LateName(uninverted(match["received"]), uninverted(match["time"]), head)
+    @classmethod
+    def of(cls, received: str, time: str, head: str) -> LateName:
+        """A late entry of these receipt and time (inverted) and this head."""
+        return cls(uninverted(received), uninverted(time), head)
 
 
 def head_of(timeline_name: str) -> str:

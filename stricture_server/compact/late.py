@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import orjson
@@ -12,8 +13,9 @@ from ..runstore.entries import Entry, Summary
 from ..runstore.index import entry_of
 from ..runstore.integrity import Corrupt
 from ..storage import Storage
-from .keys import LATE, LateName, parse_late
-from .views import RunView, held_body
+from .keys import LATE, LateName
+from .scope import Scope
+from .views import Impacts, RunView, held_body
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +23,11 @@ log = logging.getLogger(__name__)
 class LateEntries:
     """A service's late entries, listed lazily: a page that meets no compact lists none."""
 
-    def __init__(
-        self, storage: Storage, root: str, impacts: Callable[[Summary], Sequence[str | None]]
-    ) -> None:
+    def __init__(self, storage: Storage, scope: Scope, impacts: Impacts) -> None:
         self.storage = storage
+        self.scope = scope
         self.impacts = impacts
-        self.base = root + LATE
+        self.base = scope.root + LATE
         self._listing: Iterator[str] | None = None
         self._seen: list[tuple[str, LateName]] = []
         self._oldest_ms: int | None = None
@@ -41,7 +42,7 @@ class LateEntries:
             if key is None:
                 self._done = True
                 break
-            late = parse_late(key[len(self.base) :])
+            late = self.scope.parse_late(key[len(self.base) :])
             if late is not None:
                 self._seen.append((key, late))
                 self._oldest_ms = late.received_ms
@@ -61,22 +62,23 @@ class LateEntries:
         for key, late in self._received_since(since_ms):
             if not low_ms <= late.time_ms < high_ms or late.head in held_heads:
                 continue
-            found = _late_run(key, self.storage.read(key), late)
+            found = _late_run(key, self.storage.read(key), late, self.scope)
             if found is not None:
                 summary, changes, name = found
                 entry = Entry(name, summary.time_ms, summary.run_id, summary)
-                views.append((name, RunView(entry, held_body(summary, changes), self.impacts)))
+                impacts = partial(self.impacts, name)
+                views.append((name, RunView(entry, held_body(summary, changes), impacts)))
         return [view for _, view in sorted(views, key=lambda pair: pair[0])]
 
 
 def _late_run(
-    key: str, data: bytes, late: LateName
+    key: str, data: bytes, late: LateName, scope: Scope
 ) -> tuple[Summary, list[dict[str, Any]], str] | None:
     try:
         body = orjson.loads(data)
         name = body["name"]
         summary, changes = entry_of(body)
-        if not isinstance(name, str) or not name.startswith(late.head):
+        if not isinstance(name, str) or scope.entry(name) is None or scope.head(name) != late.head:
             raise Corrupt(f"name {name!r} is not its run's")
     except (Corrupt, ValueError, KeyError, TypeError) as exc:
         log.warning("corrupt late entry skipped", extra={"fields": {"key": key, "why": str(exc)}})

@@ -28,6 +28,10 @@ class RunView:
         return self.entry.name
 
 
+Impacts = Callable[[str, Summary], Sequence[str | None]]
+"""The impact of each change of the run an entry's name stands for, given its summary."""
+
+
 def held_body(summary: Summary, changes: Sequence[dict[str, Any]]) -> Callable[[], Body]:
     """The ``body`` of a run whose summary and changes are already in hand."""
     return lambda: (summary, changes)

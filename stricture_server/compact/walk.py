@@ -24,15 +24,14 @@ from ..runstore.entries import (
     Summary,
     newest_before,
     oldest_after,
-    parse_timeline,
     uninverted,
 )
-from ..runstore.index import TIMELINE, ServiceRef
 from .artifact import Compact
 from .build import Compactor, Listed, day_of_ms
 from .late import LateEntries
+from .scope import Scope
 from .stats import Stats, stats_of
-from .views import Body, RunView
+from .views import Body, Impacts, RunView
 
 LAZY_DAYS = 2
 """Closed days a page may compact on its way: the first reads after a long time compact a
@@ -51,20 +50,17 @@ class Covered:
     compact: Compact | None = None
 
 
-Impacts = Callable[[Summary], Sequence[str | None]]
-
-
 class CompactedWalk:
-    """One page's walk of one service's runs."""
+    """One page's walk of the runs of one scope: a service's, or an organization's."""
 
     def __init__(
-        self, compactor: Compactor, ref: ServiceRef, timeline: TimelineView, impacts: Impacts
+        self, compactor: Compactor, scope: Scope, timeline: TimelineView, impacts: Impacts
     ) -> None:
         self.compactor = compactor
-        self.ref = ref
+        self.scope = scope
         self.timeline = timeline
         self.storage = compactor.storage
-        self.late = LateEntries(self.storage, compactor.root(ref), impacts)
+        self.late = LateEntries(self.storage, scope, impacts)
         self.budget = LAZY_DAYS
         self._days: Iterator[tuple[int, Listed]] | None = None
         self._listing: dict[int, Listed] = {}
@@ -75,7 +71,7 @@ class CompactedWalk:
         """The runs whose timeline names sort after ``after`` (up to ``stop``), in order;
         ``wanted`` says from a compact's stats whether it may hold a change the page wants,
         and a compact that cannot is not read."""
-        base = self.ref.index_prefix(self.compactor.prefix) + TIMELINE
+        base = self.scope.base
         position = after
         within = _day_within(after)
         if within is not None and (day := self._covered(within)) is not None:
@@ -90,7 +86,7 @@ class CompactedWalk:
                 name = key[len(base) :]
                 if stop is not None and name > stop:
                     return
-                entry = parse_timeline(name)
+                entry = self.scope.entry(name)
                 if entry is None:
                     continue
                 day = self._covered(day_of_ms(entry.time_ms))
@@ -122,7 +118,8 @@ class CompactedWalk:
                 if compact is None:
                     # Corrupt: the day's index objects are read instead, from its newest.
                     return high
-                late = self.late.missing(since, low, high, compact.heads)
+                heads = frozenset(self.scope.head(name) for name in compact.names)
+                late = self.late.missing(since, low, high, heads)
                 held = (self._held(index, compact) for index in range(len(compact.names)))
                 for view in heapq.merge(held, late, key=lambda v: v.name):
                     if view.name <= after:
@@ -141,7 +138,7 @@ class CompactedWalk:
 
     def _held(self, index: int, compact: Compact) -> RunView:
         name = compact.names[index]
-        entry = parse_timeline(name) or Entry(name, 0, "", None)
+        entry = self.scope.entry(name) or Entry(name, 0, "", None)
 
         def body() -> Body | None:
             run = compact.run(index)
@@ -168,12 +165,12 @@ class CompactedWalk:
         elif self.budget > 0 and self.compactor.closed(day_ms):
             self.budget -= 1
             try:
-                compact = self.compactor.make(self.ref, day_ms)
+                compact = self.compactor.make(self.scope, day_ms)
             except StorageUnavailable:
                 # Made from the strict listing only (a mirror's object store is away): the
                 # page reads the day's index objects, as for a day with no compact.
                 compact = None
-            key = self.compactor.key(self.ref, day_ms)
+            key = self.compactor.key(self.scope, day_ms)
             found = Covered(key, stats_of(compact), compact) if compact else None
         self._known[day_ms] = found
         return found
@@ -182,7 +179,7 @@ class CompactedWalk:
         """The day as the listing of compacted days shows it, listed from the first day asked
         for on: the walk only ever asks for older days after it."""
         if self._days is None:
-            self._days = self.compactor.days(self.ref, day_ms)
+            self._days = self.compactor.days(self.scope, day_ms)
         while self._listed_to is None or self._listed_to > day_ms:
             found = next(self._days, None)
             if found is None:

@@ -6,12 +6,16 @@ first. Runs of one time are ordered by their timeline name, then by project and 
 a run's changes by their index, so the order is total and a cursor (the position of the next
 change: its run's timeline name, its service and its index) resumes exactly there.
 
-Cost of a page, honestly: one listing of the organization's projects and one per project (the
-services), then, per service, one listing of its timeline from the cursor on and one read per
-run it passes before the page fills (with its blast radius read for a run with a match). A
-service with no change left to give still costs its listing: a page of an organization of
-``n`` services is at least ``n`` listings. Each service's first change is fetched 16 services
-at a time; the rest of the page, one after the other.
+With compacts (the server's reads), the organization's own feed entries and compacts are
+read instead (:mod:`..compact.scope`): a page costs what one service's page costs, a few
+requests, whatever the number of services, and gives the same answer and cursors.
+
+Without them, the cost of a page: one listing of the organization's projects and one per
+project (the services), then, per service, one listing of its timeline from the cursor on and
+one read per run it passes before the page fills (with its blast radius read for a run with a
+match). A service with no change left to give still costs its listing: a page of an
+organization of ``n`` services is at least ``n`` listings. Each service's first change is
+fetched 16 services at a time; the rest of the page, one after the other.
 """
 
 from __future__ import annotations
@@ -21,9 +25,11 @@ import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import total_ordering
 from itertools import chain, islice
 from typing import Any
 
+from ..compact.keys import org_feed_name
 from ..runstore.entries import newest_before, parse_timeline
 from ..runstore.index import ServiceRef
 from ..runstore.records import sanitized
@@ -39,7 +45,8 @@ Item = tuple["Position", Answer]
 _POSITION = re.compile(r"^(?P<project>[a-z0-9-]+)\.(?P<service>[a-z0-9-]+)\.(?P<name>.+)$")
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@total_ordering
+@dataclass(frozen=True, slots=True)
 class Position:
     """Where a change stands in the org feed; the feed lists positions in ascending order."""
 
@@ -48,6 +55,14 @@ class Position:
     project: str
     service: str
     index: int
+
+    def __lt__(self, other: Position) -> bool:
+        return self._key() < other._key()
+
+    def _key(self) -> tuple[str, str, str, int]:
+        # As the organization's feed entries sort (``<name>/<project>/<service>``): a project
+        # followed by ``/`` sorts after its longer namesakes (``a-b/`` before ``a/``).
+        return (self.name, self.project + "/", self.service, self.index)
 
     def cursor(self) -> str:
         """The cursor of a page that starts at this change."""
@@ -106,12 +121,41 @@ class OrgChanges:
         query = parse(args, CHANGES)
         org = sanitized({"organization": organization})["organization"]
         resume = _resume(query.cursor) if query.cursor is not None else None
-        refs = [ref for ref in self.listings.every_service(org) if visible(ref)]
-        feeds = [self._feed(ref, query, resume) for ref in refs]
-        page = list(islice(heapq.merge(*_primed(feeds)), query.limit + 1))
+        compactor = self.queries.compactor
+        if compactor is not None and compactor.org_feeds_complete():
+            feed = self._compacted(org, query, resume, visible)
+        else:
+            refs = [ref for ref in self.listings.every_service(org) if visible(ref)]
+            feed = heapq.merge(*_primed([self._feed(ref, query, resume) for ref in refs]))
+        page = list(islice(feed, query.limit + 1))
         items = [item for _, item in page[: query.limit]]
         next_cursor = page[query.limit][0].cursor() if len(page) > query.limit else None
         return {"organization": org, "changes": items, "next_cursor": next_cursor}
+
+    def _compacted(
+        self,
+        organization: str,
+        query: Query,
+        resume: Position | None,
+        visible: Callable[[ServiceRef], bool],
+    ) -> Iterator[Item]:
+        """The organization's matching changes from ``resume`` on, from its own compacts and
+        feed entries: a few requests a page, whatever its number of services."""
+        assert self.queries.compactor is not None
+        scope = self.queries.compactor.organization(organization)
+        after = newest_before(query.end_ms) if query.end_ms is not None else ""
+        if resume is not None:
+            # Just before the cursor's run: its own entry is listed too, then filtered below.
+            name = org_feed_name(resume.name, resume.project, resume.service)
+            after = max(after, name[:-1])
+        for view in self.queries.compacted_runs(scope, query, after):
+            run = scope.run_of(view.name)
+            if run is None or not visible(run.ref):
+                continue
+            for _, index, item in self.queries.run_changes(run.ref, query, view):
+                position = Position(run.name, run.ref.project, run.ref.service, index)
+                if resume is None or position >= resume:
+                    yield position, item
 
     def _feed(self, ref: ServiceRef, query: Query, resume: Position | None) -> Iterator[Item]:
         """One service's matching changes from ``resume`` on, each with its position."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..blast.impacts import stored_impacts
 from ..compact.build import Compactor
+from ..compact.scope import Scope
 from ..compact.stats import Stats
 from ..compact.views import RunView
 from ..compact.walk import CompactedWalk
@@ -149,20 +150,54 @@ class Queries:
     def runs_after(self, ref: ServiceRef, query: Query, after: str) -> Iterator[RunView]:
         """The service's runs whose timeline names sort after ``after``, newest first, up to
         the query's ``from``: from its compacts where there are, else from its timeline."""
+        if self.compactor is not None:
+            return self.compacted_runs(self.compactor.service(ref), query, after)
+        stop = oldest_after(query.start_ms) if query.start_ms is not None else None
+        base = ref.index_prefix(self.prefix) + TIMELINE
+        return _timeline_runs(self.storage, base, after, stop, partial(self._view, ref))
+
+    def compacted_runs(self, scope: Scope, query: Query, after: str) -> Iterator[RunView]:
+        """The runs of a scope (a service, or an organization) whose entries' names sort after
+        ``after``, newest first, up to the query's ``from``, from its compacts where there are."""
+        assert self.compactor is not None
         stop = oldest_after(query.start_ms) if query.start_ms is not None else None
 
-        def impacts(summary: Summary) -> list[str | None]:
-            return stored_impacts(self.storage, self.prefix, ref, summary)
+        def impacts(name: str, summary: Summary) -> list[str | None]:
+            run = scope.run_of(name)
+            if run is None:
+                return []
+            return stored_impacts(self.storage, self.prefix, run.ref, summary)
 
         def timeline(name: str, entry: Entry) -> RunView:
-            key = base + name
-            return RunView(entry, lambda: sound_entry(key, self.storage.read(key)), impacts)
+            run = scope.run_of(name)
+            if run is None:
+                return RunView(entry, lambda: None, lambda _: [])
+            return self._view(run.ref, run.name, entry, partial(impacts, name))
 
-        base = ref.index_prefix(self.prefix) + TIMELINE
-        if self.compactor is not None:
-            walk = CompactedWalk(self.compactor, ref, timeline, impacts)
-            return walk.runs(after, stop, partial(_may_match, query))
-        return _timeline_runs(self.storage, base, after, stop, timeline)
+        walk = CompactedWalk(self.compactor, scope, timeline, impacts)
+        return walk.runs(after, stop, partial(_may_match, query))
+
+    def _view(
+        self,
+        ref: ServiceRef,
+        name: str,
+        entry: Entry,
+        impacts: Callable[[Summary], Sequence[str | None]] | None = None,
+    ) -> RunView:
+        """A run of a service's timeline, read when its changes are wanted."""
+        key = ref.index_prefix(self.prefix) + TIMELINE + name
+
+        def body() -> tuple[Summary, list[dict[str, Any]]] | None:
+            try:
+                return sound_entry(key, self.storage.read(key))
+            except ObjectNotFound:
+                # Listed in its organization's feed while its ingest is still writing it.
+                return None
+
+        def stored(summary: Summary) -> list[str | None]:
+            return stored_impacts(self.storage, self.prefix, ref, summary)
+
+        return RunView(entry, body, impacts or stored)
 
     def service_changes(
         self, ref: ServiceRef, query: Query, runs: Iterable[RunView]
@@ -170,25 +205,32 @@ class Queries:
         """The changes matching ``query`` in ``runs`` (newest first) of one service: each
         with its run's timeline name and its index in the run's diff."""
         for run in runs:
-            entry = run.entry
-            if not query.in_range(entry.time_ms) or _no_changes(entry, query):
+            yield from self.run_changes(ref, query, run)
+
+    def run_changes(
+        self, ref: ServiceRef, query: Query, run: RunView
+    ) -> Iterator[tuple[str, int, Answer]]:
+        """The changes matching ``query`` in one run of a service: each with its entry's name
+        and its index in the run's diff."""
+        entry = run.entry
+        if not query.in_range(entry.time_ms) or _no_changes(entry, query):
+            return
+        body = run.body()
+        if body is None:
+            return
+        summary = entry.summary or body[0]
+        location = ref.run(summary.run_id).location
+        impacts: Sequence[str | None] | None = None
+        for index, change in enumerate(body[1]):
+            if not _matches(change, query):
                 continue
-            body = run.body()
-            if body is None:
+            if impacts is None:  # read once per run, and only for a run with a match
+                impacts = run.impacts(summary)
+            impact = impacts[index] if index < len(impacts) else None
+            if query.impacts is not None and impact not in query.impacts:
                 continue
-            summary = entry.summary or body[0]
-            location = ref.run(summary.run_id).location
-            impacts: Sequence[str | None] | None = None
-            for index, change in enumerate(body[1]):
-                if not _matches(change, query):
-                    continue
-                if impacts is None:  # read once per run, and only for a run with a match
-                    impacts = run.impacts(summary)
-                impact = impacts[index] if index < len(impacts) else None
-                if query.impacts is not None and impact not in query.impacts:
-                    continue
-                item = _change(summary, location, index, change)
-                yield run.name, index, {**item, "impact": impact}
+            item = _change(summary, location, index, change)
+            yield run.name, index, {**item, "impact": impact}
 
     def _summary(self, key: str) -> Summary | None:
         body = sound_entry(key, self.storage.read(key))

@@ -6,7 +6,9 @@ For each run, under ``<prefix>/index/v1/org=<o>/project=<p>/service=<s>/``:
   Its body holds the summary and the diff's changes, for the change feed;
 - ``sha/<commit_sha>!<timeline name>``: the same, listed by commit (runs with a commit only);
 - for a run received after the end of its day, a late entry beside the compacts
-  (:mod:`..compact.keys`), so that a compacted change feed still finds it.
+  (:mod:`..compact.keys`), so that a compacted change feed still finds it;
+- beside its organization's compacts, an empty feed entry (and a late entry for a late run),
+  so that the org-wide feed lists the runs of an organization in one listing.
 
 ``runs/`` sorts before ``sha/``, so the first key under a service's index is its latest run.
 The names of organizations, projects and services have entries of their own (:mod:`.names`),
@@ -28,7 +30,16 @@ from typing import Any
 
 import orjson
 
-from ..compact.keys import LATE, is_late, late_name, service_root
+from ..compact.keys import (
+    LATE,
+    ORG_RUNS,
+    is_late,
+    late_name,
+    org_feed_name,
+    org_late_name,
+    org_root,
+    service_root,
+)
 from ..errors import ObjectExists
 from ..storage import Storage
 from .entries import SEVERITIES, Counts, Summary, commit_name, timeline_name, to_ms
@@ -121,6 +132,11 @@ class RunFacts:
         if self.summary.commit_sha:
             key = base + COMMITS + commit_name(self.summary, self.summary.commit_sha)
             yield key, orjson.dumps({"summary": summary})
+        # Empty: its name says where the run is; the org-wide feed lists it to find the runs
+        # of the days no organization compact holds yet.
+        project, service = self.service.project, self.service.service
+        org = org_root(prefix, self.service.organization)
+        yield org + ORG_RUNS + org_feed_name(name, project, service), b""
 
     def late_objects(self, prefix: str) -> Iterator[tuple[str, bytes]]:
         """The late entry of a run received after its day: stored after :meth:`objects`.
@@ -136,6 +152,11 @@ class RunFacts:
         root = service_root(prefix, service.organization, service.project, service.service)
         body = {"name": timeline_name(self.summary), "summary": summary, "changes": self.changes}
         yield root + LATE + late_name(self.summary), orjson.dumps(body)
+        # The same for the organization's compacts, named by the run's place in its feed.
+        project, name = service.project, service.service
+        org = org_root(prefix, service.organization)
+        body["name"] = org_feed_name(timeline_name(self.summary), project, name)
+        yield org + LATE + org_late_name(self.summary, project, name), orjson.dumps(body)
 
 
 def _changes(diff: object) -> tuple[Counts | None, tuple[dict[str, Any], ...]]:

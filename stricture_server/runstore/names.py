@@ -20,6 +20,7 @@ from contextlib import suppress
 
 import orjson
 
+from ..compact.keys import org_feeds_complete_key
 from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
 from ..storage import Storage
 
@@ -144,4 +145,9 @@ class Names:
         """Say, once and for good, that every name in the store has its entry."""
         with suppress(ObjectExists):
             self.storage.create(complete_key(self.prefix), b'{"complete":true}')
+        # Whoever marks the names (a new store, a full reindex) knows, with this version, that
+        # every run has its organization feed entry too: a store marked by an older version
+        # has no such mark until ``stricture-server compact`` writes the entries it lacks.
+        with suppress(ObjectExists):
+            self.storage.create(org_feeds_complete_key(self.prefix), b'{"complete":true}')
         self._complete = True
