@@ -522,8 +522,9 @@ def generated(r: Results) -> str:
     plan = r.plan
     return (
         f"Measured by `{r.command}` on {machine()}, {now}: {plan.workers} workers for "
-        f"each server (gunicorn's sync workers for the floors, stricture-server's own with its "
-        f"default threads), {plan.runs} runs of {plan.seconds:g} s per figure (medians).\n\n"
+        f"each server (gunicorn's sync workers for the floor, stricture-server's own with its "
+        f"default threads for the server and the mandated floor), {plan.runs} runs of "
+        f"{plan.seconds:g} s per figure (medians).\n\n"
         + render(r)
     )
 
