@@ -524,8 +524,7 @@ def generated(r: Results) -> str:
         f"Measured by `{r.command}` on {machine()}, {now}: {plan.workers} workers for "
         f"each server (gunicorn's sync workers for the floor, stricture-server's own with its "
         f"default threads for the server and the mandated floor), {plan.runs} runs of "
-        f"{plan.seconds:g} s per figure (medians).\n\n"
-        + render(r)
+        f"{plan.seconds:g} s per figure (medians).\n\n" + render(r)
     )
 
 
