@@ -171,8 +171,9 @@ class Settings:
     """How many hops a blast radius, escalation chain or graph view walks by default."""
     lineage_snapshot_every: int = 200
     """Feed entries a process applies before it writes a new snapshot of an org graph."""
-    lineage_skew_seconds: int = 300
-    """How far before a snapshot's watermark readers apply the feed again (clock skew)."""
+    lineage_skew_seconds: int = 10
+    """How far before the newest applied entry readers list the feed again: half for clock
+    differences between processes, half for write delays (writers re-append a later entry)."""
     lineage_ingest_reach: int = 5000
     """Most systems a diff's blast radius may reach (summed over its changed systems) to be
     computed at ingest; a larger one is computed on its first read."""
@@ -303,7 +304,7 @@ class Settings:
             max_json_values=reader.get("MAX_JSON_VALUES", str(default_values), _positive_int),
             lineage_depth=reader.get("LINEAGE_DEPTH", "8", _depth),
             lineage_snapshot_every=reader.get("LINEAGE_SNAPSHOT_EVERY", "200", _positive_int),
-            lineage_skew_seconds=reader.get("LINEAGE_SKEW_SECONDS", "300", _positive_int),
+            lineage_skew_seconds=reader.get("LINEAGE_SKEW_SECONDS", "10", _positive_int),
             lineage_ingest_reach=reader.get("LINEAGE_INGEST_REACH", "5000", _positive_int),
             lineage_ingest_fresh_ms=reader.get("LINEAGE_INGEST_FRESH_MS", "0", _non_negative_int),
             audit_seal_seconds=reader.get("AUDIT_SEAL_SECONDS", "3600", _seal_period),

@@ -18,7 +18,7 @@ from werkzeug.test import Client
 from stricture_server.app import App
 from stricture_server.auth import make_authenticator
 from stricture_server.blast import keys
-from stricture_server.blast.feed import OrgFeed, append
+from stricture_server.blast.feed import Landing, OrgFeed, append
 from stricture_server.errors import StorageUnavailable
 from stricture_server.ingest.validation import EnvelopeValidator
 from stricture_server.lineage.edges import RunGraph
@@ -272,6 +272,77 @@ def test_a_process_reads_each_feed_entry_once_and_still_applies_late_ones(
     assert {loc.service for loc in graph.runs} == {"s0", "s1", "s2"}
     feed_reads = [n for k, n in counted.reads.items() if "/feed/" in k]
     assert sorted(feed_reads) == [1, 1, 1]
+
+
+class InFlight:
+    """A store whose first create under ``key_part`` is still in flight while ``meanwhile`` runs."""
+
+    def __init__(self, inner: Storage, key_part: str, meanwhile: Any) -> None:
+        self.inner = inner
+        self.key_part = key_part
+        self.meanwhile = meanwhile
+
+    def create(self, key: str, data: bytes) -> None:
+        if self.meanwhile is not None and self.key_part in key:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        self.inner.create(key, data)
+
+    def read(self, key: str) -> bytes:
+        return self.inner.read(key)
+
+    def list(self, prefix: str, start_after: str = "") -> Iterator[str]:
+        return self.inner.list(prefix, start_after)
+
+
+@pytest.mark.parametrize("bounded", [True, False])
+def test_a_feed_entry_that_lands_late_is_appended_again_so_no_reader_misses_it(
+    store: Storage, bounded: bool
+) -> None:
+    root = keys.org_root(PREFIX, "acme")
+    artifacts = factory.lineage_org(factory.chain_org(3))
+    now = [1_000_000]
+
+    def graph_of(name: str) -> RunGraph:
+        return RunGraph.from_artifact(artifacts[name], f"run-{name}")
+
+    reader = OrgFeed(
+        store, PREFIX, "acme", skew_ms=10_000, snapshot_every=1000, clock_ms=lambda: now[0]
+    )
+    append(store, root, Location("acme", "p", "s0"), 1, graph_of("s0"), now[0])
+    assert reader.current()[1].services == 1
+
+    def while_s1_is_in_flight() -> None:
+        # Another process stores s2 and the reader lists, 20 s after s1's entry was named;
+        # then s1's create lands, 30 s after: far past the margin behind the reader's newest.
+        now[0] = 1_020_000
+        append(store, root, Location("acme", "p", "s2"), 1, graph_of("s2"), now[0])
+        assert {loc.service for loc in reader.current()[0].runs} == {"s0", "s2"}
+        now[0] = 1_030_000
+
+    writer = InFlight(store, "/feed/", while_s1_is_in_flight)
+    landing = Landing(5_000, lambda: now[0]) if bounded else None
+    names = append(
+        writer, root, Location("acme", "p", "s1"), 1, graph_of("s1"), 1_000_500, landing=landing
+    )
+    seen = {loc.service for loc in reader.current()[0].runs}
+    if bounded:
+        # Created again under the time it landed: the reader's next listing has it.
+        assert [keys.time_of(n) for n in names] == [1_000_500, 1_030_000]
+        assert seen == {"s0", "s1", "s2"}
+    else:
+        # The limit the bound removes: a write slower than the margin is missed.
+        assert len(names) == 1
+        assert seen == {"s0", "s2"}
+
+
+def test_a_feed_entry_that_lands_in_time_is_written_once(store: Storage) -> None:
+    root = keys.org_root(PREFIX, "acme")
+    graph = RunGraph.from_artifact(factory.lineage_org(factory.chain_org(1))["s0"], "run-s0")
+    landing = Landing(5_000, lambda: 1_004_999)
+    names = append(store, root, Location("acme", "p", "s0"), 1, graph, 1_000_000, landing=landing)
+    assert len(names) == 1
+    assert keys_under(store, "feed/") == [root + keys.FEED + names[0]]
 
 
 class Watched:

@@ -39,7 +39,7 @@ from ..runstore.records import RunIdentity
 from ..runstore.runs import RunStore, format_time
 from ..storage import Storage, exists
 from . import keys
-from .feed import GraphVersion, OrgFeed, OwnEntry, append
+from .feed import GraphVersion, Landing, OrgFeed, OwnEntry, append
 from .orgs import Orgs
 from .registry_store import RegistryStore, RegistryVersion
 
@@ -82,14 +82,19 @@ def feed_run(
     now_ms: int,
     *,
     feed: OrgFeed | None = None,
+    landing: Landing | None = None,
 ) -> bool:
-    """Append the feed entry of a run the feed lacks, then ``lineage-graph.json``; whether so."""
+    """Append the feed entry of a run the feed lacks, then ``lineage-graph.json``; whether so.
+
+    Without ``feed`` (a command's process keeps no org graph), ``landing`` bounds the entry's
+    write delay as a feed's own appends do.
+    """
     if has_feed_entry(storage, prefix, identity, record_key, received_at):
         return False
     location = location_of(identity)
     if feed is None:
         root = keys.org_root(prefix, identity.organization)
-        append(storage, root, location, time_ms, graph, now_ms)
+        append(storage, root, location, time_ms, graph, now_ms, landing=landing)
     else:
         feed.append(location, time_ms, graph)
     with suppress(ObjectExists):

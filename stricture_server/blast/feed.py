@@ -96,10 +96,20 @@ class OrgFeed:
         self, location: Location, time_ms: int, graph: RunGraph, name: str | None = None
     ) -> str:
         """Add a run's graph to the feed, and to this process's graph; the entry's name."""
-        name = append(self.storage, self.root, location, time_ms, graph, self._clock_ms(), name)
+        names = append(
+            self.storage,
+            self.root,
+            location,
+            time_ms,
+            graph,
+            self._clock_ms(),
+            name,
+            landing=Landing(self._skew_ms // 2, self._clock_ms),
+        )
         with self._lock:
-            self._apply_own(OwnEntry(name, location, time_ms, graph))
-        return name
+            for written in names:
+                self._apply_own(OwnEntry(written, location, time_ms, graph))
+        return names[0]
 
     def _apply_own(self, own: OwnEntry) -> None:
         # Applied here rather than read back: the same entry, without a read and a check.
@@ -207,6 +217,18 @@ class OrgFeed:
         self._snapshot, self._watermark, self._since_snapshot = name, watermark, 0
 
 
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """How late after the time in its name a feed entry may land, by this process's clock."""
+
+    bound_ms: int
+    clock_ms: Callable[[], int]
+
+
+MAX_APPENDS = 3
+"""Creates of one entry, the first included, before a writer gives up re-appending it."""
+
+
 def append(
     storage: Storage,
     root: str,
@@ -215,16 +237,35 @@ def append(
     graph: RunGraph,
     now_ms: int,
     name: str | None = None,
-) -> str:
-    """Create the feed entry of a run's graph under the org root ``root``; its name.
+    *,
+    landing: Landing | None = None,
+) -> list[str]:
+    """Create the feed entry of a run's graph under the org root ``root``; the names written.
 
     Named by the time it is written, not the run's time: a reader's margin then only has to
     cover clocks and write delays, however old the run is. An ingest names it itself
     (:func:`keys.run_feed_name`), by the time its run was received, a moment earlier.
+
+    With ``landing``, the write delay is bounded here rather than left to the readers' margin:
+    an entry whose create returns later than ``landing.bound_ms`` after the time in its name
+    may have landed behind a reader's listing, so it is created again under the time it
+    landed (applying an entry twice changes nothing). Readers then need a margin of that
+    bound plus the clock differences between processes, not of the slowest write.
     """
-    name = name or keys.feed_name(now_ms)
-    storage.create(root + keys.FEED + name, entry_bytes(location, time_ms, graph))
-    return name
+    names = [name or keys.feed_name(now_ms)]
+    body = entry_bytes(location, time_ms, graph)
+    storage.create(root + keys.FEED + names[0], body)
+    while landing is not None and len(names) < MAX_APPENDS:
+        landed = landing.clock_ms()
+        if landed - keys.time_of(names[-1]) <= landing.bound_ms:
+            break
+        log.warning(
+            "lineage feed entry landed late; appended again",
+            extra={"fields": {"entry": names[-1], "late_ms": landed - keys.time_of(names[-1])}},
+        )
+        names.append(keys.feed_name(landed))
+        storage.create(root + keys.FEED + names[-1], body)
+    return names
 
 
 def _unreadable(message: str, key: str, exc: Exception) -> None:

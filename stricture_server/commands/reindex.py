@@ -24,6 +24,7 @@ import orjson
 
 from .. import logs
 from ..blast.derive import feed_run
+from ..blast.feed import Landing
 from ..compact.build import Compactor
 from ..errors import InvalidInput, ObjectNotFound
 from ..lineage.edges import RunGraph
@@ -93,12 +94,14 @@ def reindex(
     progress: bool = False,
     every_record: bool = False,
     compactor: Compactor | None = None,
+    landing: Landing | None = None,
 ) -> Reindexed:
     """Write the missing index objects of the records under ``keys``, ``jobs`` at a time.
 
     ``every_record`` says ``keys`` are all the store's records: once they are indexed, every
     name has its entry, and the store is marked so. With a ``compactor``, every closed day of
     the services of those records that has no compact gets one, once its runs are indexed.
+    ``landing`` bounds the write delay of the lineage feed entries it appends (``blast.feed``).
     """
     from tqdm import tqdm
 
@@ -121,10 +124,10 @@ def reindex(
         services.add(facts.service)
         # The run's lineage objects too, when an ingest stopped before them (blast/derive.py).
         graph = RunGraph.from_artifact(record.get("artifact") or {}, identity.run_id)
-        now_ms = time.time_ns() // 1_000_000
+        now_ms = _now_ms()
         time_ms, received_at = facts.summary.time_ms, record["received_at"]
         return created, feed_run(
-            storage, prefix, identity, key, time_ms, received_at, graph, now_ms
+            storage, prefix, identity, key, time_ms, received_at, graph, now_ms, landing=landing
         )
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -152,6 +155,10 @@ def reindex(
     return done
 
 
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 def reindex_command(
     settings: Settings, jobs: int, progress: bool, scope: tuple[str, ...] = ()
 ) -> int:
@@ -169,6 +176,7 @@ def reindex_command(
         progress=progress,
         every_record=not scope,
         compactor=Compactor(storage, settings.object_prefix, grace_ms),
+        landing=Landing(settings.lineage_skew_seconds * 1000 // 2, _now_ms),
     )
     summary = {
         "records": done.records,
