@@ -3,7 +3,8 @@
 A catch-up lists the feed from the newest entry applied minus the margin, so it finds again
 every entry of that stretch: those it has applied are skipped by name. Every ingest asks for
 the newest and forgets what fell out of the margin, so both cost a constant, not a walk over
-every entry of the last minutes (an org at 100 ingests a second holds 30,000 of them).
+every entry of the margin (at 100 ingests a second, 1,000 with the default 10 s, 30,000
+with a 300 s margin).
 """
 
 from __future__ import annotations
