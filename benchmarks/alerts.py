@@ -28,10 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from bodies import bodies
+from bodies import bodies, ingests
 from validation_cost import paired
-from werkzeug import Request
-from werkzeug.test import EnvironBuilder
 
 from stricture_server import Settings, create_app
 from stricture_server.alerts.setup import deliverer
@@ -93,20 +91,9 @@ def main() -> int:
             data_dir=alerting, log_level="error", config=config, alert_allow_loopback=True
         )
         with_rule = create_app(settings)
-        numbers = itertools.count()
-
-        def ingest(app: Any) -> None:
-            environ = EnvironBuilder(
-                path="/v1/artifacts",
-                method="POST",
-                data=body.with_run_id(f"run-{next(numbers)}"),
-                content_type="application/json",
-            ).get_environ()
-            if app.handle(Request(environ)).status_code != 202:
-                raise SystemExit("benchmarks: the ingest was refused")
-
+        ingest_with_rule = ingests(with_rule, body, "rule")
         plain_ms, rule_ms, quiet_ms = paired(
-            [lambda: ingest(without), lambda: ingest(with_rule), lambda: ingest(no_match)],
+            [ingests(without, body, "plain"), ingest_with_rule, ingests(no_match, body, "quiet")],
             budget=options.budget,
             rounds=options.rounds,
         )
@@ -129,7 +116,7 @@ def main() -> int:
         # Deliver only the last alerts: as many as asked for, the rest marked delivered first.
         first = pending.run_once()
         for _ in range(options.alerts):
-            ingest(with_rule)
+            ingest_with_rule()
         began = time.perf_counter()
         drained = pending.run_once()
         drain_s = time.perf_counter() - began
