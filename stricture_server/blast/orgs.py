@@ -10,7 +10,8 @@ from ..storage import Storage
 from .feed import OrgFeed
 
 
-def _now_ms() -> int:
+def now_ms() -> int:
+    """This process's clock as the lineage feed reads it (ms since 1970)."""
     return time.time_ns() // 1_000_000
 
 
@@ -36,6 +37,6 @@ class Orgs:
                     organization,
                     skew_ms=self._skew_ms,
                     snapshot_every=self._snapshot_every,
-                    clock_ms=_now_ms,
+                    clock_ms=now_ms,
                 )
             return found

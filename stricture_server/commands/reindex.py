@@ -15,7 +15,6 @@ that exists. It can be narrowed to one organization, project or service.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import orjson
 from .. import logs
 from ..blast.derive import feed_run
 from ..blast.feed import Landing
+from ..blast.orgs import now_ms
 from ..compact.build import Compactor
 from ..errors import InvalidInput, ObjectNotFound
 from ..lineage.edges import RunGraph
@@ -124,10 +124,10 @@ def reindex(
         services.add(facts.service)
         # The run's lineage objects too, when an ingest stopped before them (blast/derive.py).
         graph = RunGraph.from_artifact(record.get("artifact") or {}, identity.run_id)
-        now_ms = _now_ms()
+        now = now_ms()
         time_ms, received_at = facts.summary.time_ms, record["received_at"]
         return created, feed_run(
-            storage, prefix, identity, key, time_ms, received_at, graph, now_ms, landing=landing
+            storage, prefix, identity, key, time_ms, received_at, graph, now, landing=landing
         )
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
@@ -155,10 +155,6 @@ def reindex(
     return done
 
 
-def _now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 def reindex_command(
     settings: Settings, jobs: int, progress: bool, scope: tuple[str, ...] = ()
 ) -> int:
@@ -176,7 +172,7 @@ def reindex_command(
         progress=progress,
         every_record=not scope,
         compactor=Compactor(storage, settings.object_prefix, grace_ms),
-        landing=Landing(settings.lineage_skew_seconds * 1000 // 2, _now_ms),
+        landing=Landing(settings.lineage_skew_seconds * 1000 // 2, now_ms),
     )
     summary = {
         "records": done.records,
