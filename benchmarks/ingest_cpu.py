@@ -1,0 +1,192 @@
+"""Server CPU per 110 KB ingest against the mandated floor's steps, in process, same run.
+
+Usage: ``.venv/bin/python benchmarks/ingest_cpu.py [--baseline <git revision>] [--rounds 9]``.
+
+Each side runs in a process of its own, kept for the whole run: the mandated floor's steps
+(:mod:`mandated`: parse, then every step of :data:`mandated.STEPS`), this tree's ``App.handle``
+and, with ``--baseline``, the same ``App.handle`` of an earlier revision (its package first on
+``PYTHONPATH``). The servers are built by ``create_app`` as a worker builds them (``fs``, the
+benchmarks' alert rule, so each ingest stores an alert as the floor does; the request log line
+written to memory). Every round sends each process a batch of ingests of the real 110 KB
+artifact and its diff, each with a new run id, one process after the other, so a busy moment of
+the shared machine hits all of them. Per ingest: CPU time of the whole process (every thread);
+a round's figure is the median of its batch; the table shows medians over rounds and the
+median of the per-round ratios to the mandated floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+from bodies import bodies
+
+HERE = Path(__file__).resolve().parent
+MANDATED = "mandated floor"
+
+
+def _server_ingest(work: Path) -> Callable[[int], int]:
+    """One ``App.handle`` of a new 110 KB run; its CPU ns."""
+    from servers import alert_rule
+    from werkzeug import Request
+    from werkzeug.test import EnvironBuilder
+
+    from stricture_server import Settings, create_app
+
+    rule = alert_rule(work)  # sets its secret's variable in os.environ
+    env = {
+        **os.environ,
+        "STRICTURE_SERVER_DATA_DIR": str(work / "data"),
+        "STRICTURE_SERVER_MAX_BODY_BYTES": str(16 * 1024 * 1024),
+        **rule,
+    }
+    app = create_app(Settings.from_env(env))
+    # The request line is part of the cost: formatted as a worker does, written to memory.
+    for handler in logging.getLogger("stricture_server").handlers:
+        if isinstance(handler, logging.StreamHandler):
+            handler.setStream(io.StringIO())
+    real, tag = bodies(large=False)[1], uuid.uuid4().hex[:8]
+
+    def ingest(number: int) -> int:
+        body = real.with_run_id(f"cpu-{tag}-{number}")
+        environ = EnvironBuilder(
+            path="/v1/artifacts", method="POST", data=body, content_type="application/json"
+        ).get_environ()
+        used = time.process_time_ns()
+        status = app.handle(Request(environ)).status_code
+        used = time.process_time_ns() - used
+        if status != 202:
+            raise SystemExit(f"benchmarks: ingest answered {status}")
+        return used
+
+    return ingest
+
+
+def _mandated_ingest(work: Path) -> Callable[[int], int]:
+    """The mandated floor's parse and steps for a new 110 KB run; their CPU ns."""
+    import mandated
+
+    root = str(work / "mandated")
+    os.makedirs(root, exist_ok=True)
+    real, tag = bodies(large=False)[1], uuid.uuid4().hex[:8]
+
+    def ingest(number: int) -> int:
+        body = real.with_run_id(f"cpu-{tag}-{number}")
+        used = time.process_time_ns()
+        run = mandated.Run(orjson.loads(body), root)
+        for step in mandated.STEPS:
+            step(run)
+        return time.process_time_ns() - used
+
+    return ingest
+
+
+def _child(kind: str, work: Path) -> None:
+    """Answer each line ``<n>`` on stdin with the CPU ns of ``n`` ingests, as a JSON line."""
+    ingest = _mandated_ingest(work) if kind == "mandated" else _server_ingest(work)
+    done = 0
+    for line in sys.stdin:
+        figures = [ingest(done + i) for i in range(int(line))]
+        done += len(figures)
+        sys.stdout.write(orjson.dumps(figures).decode() + "\n")
+        sys.stdout.flush()
+
+
+class _Side:
+    """One measured process, driven over its stdin."""
+
+    def __init__(self, name: str, kind: str, work: Path, pythonpath: str | None = None) -> None:
+        self.name = name
+        work.mkdir(parents=True)
+        env = dict(os.environ)
+        if pythonpath:
+            env["PYTHONPATH"] = pythonpath
+        command = [sys.executable, str(Path(__file__)), "--child", kind, "--work", str(work)]
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+        )
+        self.medians: list[float] = []
+
+    def batch(self, count: int) -> list[int]:
+        """CPU ns of ``count`` ingests."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(f"{count}\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise SystemExit(f"benchmarks: the {self.name} process ended")
+        figures: list[int] = orjson.loads(line)
+        return figures
+
+    def close(self) -> None:
+        """End the process (its stdin closed, it returns)."""
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait()
+
+
+def main() -> None:
+    """Run the rounds and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--baseline", help="a git revision to measure beside this tree")
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--batch", type=int, default=40, help="ingests per round and side")
+    parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument("--child", choices=("server", "mandated"), help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _child(args.child, args.work)
+        return
+    work = HERE / ".work" / "ingest-cpu"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    sides = [
+        _Side(MANDATED, "mandated", work / "mandated"),
+        _Side("this tree", "server", work / "tree"),
+    ]
+    if args.baseline:
+        from objectstore_latency import tree_of
+
+        tree = str(tree_of(args.baseline, work))
+        sides.append(_Side(args.baseline, "server", work / "baseline", tree))
+    try:
+        for side in sides:
+            side.batch(args.warmup)
+        for _ in range(args.rounds):
+            for side in sides:
+                side.medians.append(statistics.median(side.batch(args.batch)) / 1e6)
+    finally:
+        for side in sides:
+            side.close()
+    shutil.rmtree(work, ignore_errors=True)
+    floor = sides[0].medians
+    print(
+        f"{args.rounds} rounds of {args.batch} ingests per side (after {args.warmup}), "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
+    print("| side | CPU ms per ingest (median of rounds) | range of rounds | / mandated floor |")
+    print("|---|---:|---|---:|")
+    for side in sides:
+        ratio = statistics.median(m / f for m, f in zip(side.medians, floor, strict=True))
+        low, high = min(side.medians), max(side.medians)
+        print(
+            f"| {side.name} | {statistics.median(side.medians):.2f} | {low:.2f} to {high:.2f} "
+            f"| {ratio:.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
