@@ -3,7 +3,8 @@
 Usage: ``.venv/bin/python benchmarks/ingest_cpu.py [--baseline <git revision>] [--rounds 9]``.
 
 Each side runs in a process of its own, kept for the whole run: the mandated floor's steps
-(:mod:`mandated`: parse, then every step of :data:`mandated.STEPS`), this tree's ``App.handle``
+(:mod:`mandated`: the measure before parsing, the parse, then every step of
+:data:`mandated.STEPS`), this tree's ``App.handle``
 and, with ``--baseline``, the same ``App.handle`` of an earlier revision (its package first on
 ``PYTHONPATH``). The servers are built by ``create_app`` as a worker builds them (``fs``, the
 benchmarks' alert rule, so each ingest stores an alert as the floor does; the request log line
@@ -84,6 +85,7 @@ def _mandated_ingest(work: Path) -> Callable[[int], int]:
     def ingest(number: int) -> int:
         body = real.with_run_id(f"cpu-{tag}-{number}")
         used = time.process_time_ns()
+        mandated.measure(body)
         run = mandated.Run(orjson.loads(body), root)
         for step in mandated.STEPS:
             step(run)
