@@ -4,20 +4,22 @@ Usage: ``.venv/bin/python benchmarks/ingest_cpu.py [--baseline <git revision>] [
 
 Each side runs in a process of its own, kept for the whole run: the mandated floor's steps
 (:mod:`mandated`: the measure before parsing, the parse, then every step of
-:data:`mandated.STEPS`), this tree's ``App.handle``
-and, with ``--baseline``, the same ``App.handle`` of an earlier revision (its package first on
-``PYTHONPATH``). The servers are built by ``create_app`` as a worker builds them (``fs``, the
-benchmarks' alert rule, so each ingest stores an alert as the floor does; the request log line
-written to memory). Every round sends each process a batch of ingests of the real 110 KB
-artifact and its diff, each with a new run id, one process after the other, so a busy moment of
-the shared machine hits all of them. Per ingest: CPU time of the whole process (every thread);
-a round's figure is the median of its batch; the table shows medians over rounds and the
-median of the per-round ratios to the mandated floor.
+:data:`mandated.STEPS`), this tree's ``App.handle`` and, with ``--baseline``, the same
+``App.handle`` of an earlier revision (its package first on ``PYTHONPATH``). The servers are
+built as a worker builds them, by ``GunicornServer.load`` (``fs``, the benchmarks' alert rule,
+so each ingest stores an alert as the floor does; the request log line written to memory). Every
+round sends each process a batch of ingests of the real 110 KB artifact and its diff, each
+with a new run id, one process after the other (each round starting with the next), so a busy
+moment of the shared machine hits all of them. Per ingest: CPU time of the whole process
+(every thread); a round's figures are the mean of its batch (what throughput sees: a rare
+costly ingest counts) and its median; the table shows medians over rounds, and the median of
+the per-round ratios of means to the mandated floor.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import logging
 import os
@@ -43,7 +45,8 @@ def _server_ingest(work: Path) -> Callable[[int], int]:
     from werkzeug import Request
     from werkzeug.test import EnvironBuilder
 
-    from stricture_server import Settings, create_app
+    from stricture_server import Settings
+    from stricture_server.serving.server import GunicornServer
 
     rule = alert_rule(work)  # sets its secret's variable in os.environ
     env = {
@@ -52,7 +55,9 @@ def _server_ingest(work: Path) -> Callable[[int], int]:
         "STRICTURE_SERVER_MAX_BODY_BYTES": str(16 * 1024 * 1024),
         **rule,
     }
-    app = create_app(Settings.from_env(env))
+    # What gunicorn has each worker call after the fork (the app, its threads, what the
+    # revision sets up for the worker's process), without a socket.
+    app = GunicornServer(Settings.from_env(env)).load().app
     # The request line is part of the cost: formatted as a worker does, written to memory.
     for handler in logging.getLogger("stricture_server").handlers:
         if isinstance(handler, logging.StreamHandler):
@@ -95,13 +100,24 @@ def _mandated_ingest(work: Path) -> Callable[[int], int]:
 
 
 def _child(kind: str, work: Path) -> None:
-    """Answer each line ``<n>`` on stdin with the CPU ns of ``n`` ingests, as a JSON line."""
+    """Answer each line ``<n>`` on stdin with the CPU ns of ``n`` ingests, and the part of it
+    the cyclic garbage collector took, as a JSON line."""
     ingest = _mandated_ingest(work) if kind == "mandated" else _server_ingest(work)
+    collecting = [0, 0]  # the start of the pass under way, the total
+
+    def collector(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collecting[0] = time.process_time_ns()
+        else:
+            collecting[1] += time.process_time_ns() - collecting[0]
+
+    gc.callbacks.append(collector)
     done = 0
     for line in sys.stdin:
+        collecting[1] = 0
         figures = [ingest(done + i) for i in range(int(line))]
         done += len(figures)
-        sys.stdout.write(orjson.dumps(figures).decode() + "\n")
+        sys.stdout.write(orjson.dumps({"cpu": figures, "gc": collecting[1]}).decode() + "\n")
         sys.stdout.flush()
 
 
@@ -118,10 +134,13 @@ class _Side:
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
         )
+        self.means: list[float] = []
         self.medians: list[float] = []
+        self.collected: list[float] = []
+        """ms per ingest in the cyclic garbage collector, per batch."""
 
     def batch(self, count: int) -> list[int]:
-        """CPU ns of ``count`` ingests."""
+        """CPU ns of ``count`` ingests; the collector's share is added to :attr:`collected`."""
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         self.process.stdin.write(f"{count}\n")
@@ -129,7 +148,9 @@ class _Side:
         line = self.process.stdout.readline()
         if not line:
             raise SystemExit(f"benchmarks: the {self.name} process ended")
-        figures: list[int] = orjson.loads(line)
+        found = orjson.loads(line)
+        figures: list[int] = found["cpu"]
+        self.collected.append(found["gc"] / 1e6 / count)
         return figures
 
     def close(self) -> None:
@@ -167,26 +188,33 @@ def main() -> None:
     try:
         for side in sides:
             side.batch(args.warmup)
-        for _ in range(args.rounds):
-            for side in sides:
-                side.medians.append(statistics.median(side.batch(args.batch)) / 1e6)
+        for number in range(args.rounds):
+            # Each round starts with the next side: none is always the one after another.
+            turn = number % len(sides)
+            for side in sides[turn:] + sides[:turn]:
+                figures = side.batch(args.batch)
+                side.means.append(statistics.fmean(figures) / 1e6)
+                side.medians.append(statistics.median(figures) / 1e6)
     finally:
         for side in sides:
             side.close()
     shutil.rmtree(work, ignore_errors=True)
-    floor = sides[0].medians
+    floor = sides[0].means
     print(
         f"{args.rounds} rounds of {args.batch} ingests per side (after {args.warmup}), "
         f"load average {os.getloadavg()[0]:.1f} at the end"
     )
-    print("| side | CPU ms per ingest (median of rounds) | range of rounds | / mandated floor |")
-    print("|---|---:|---|---:|")
+    print(
+        "| side | CPU ms per ingest: mean | range of rounds | median | / mandated floor "
+        "| of which garbage collector |"
+    )
+    print("|---|---:|---|---:|---:|---:|")
     for side in sides:
-        ratio = statistics.median(m / f for m, f in zip(side.medians, floor, strict=True))
-        low, high = min(side.medians), max(side.medians)
+        ratio = statistics.median(m / f for m, f in zip(side.means, floor, strict=True))
         print(
-            f"| {side.name} | {statistics.median(side.medians):.2f} | {low:.2f} to {high:.2f} "
-            f"| {ratio:.2f}x |"
+            f"| {side.name} | {statistics.median(side.means):.2f} | {min(side.means):.2f} to "
+            f"{max(side.means):.2f} | {statistics.median(side.medians):.2f} | {ratio:.2f}x "
+            f"| {statistics.fmean(side.collected[1:]):.3f} |"
         )
 
 
