@@ -50,6 +50,16 @@ def test_identity_up_to_the_limit() -> None:
         read(data + b"x")
 
 
+@pytest.mark.parametrize("step", [7000, 64 * 1024, LIMIT])
+def test_a_declared_length_is_read_whole_however_the_stream_hands_it_out(step: int) -> None:
+    data = bytes(range(256)) * (LIMIT // 256)
+    stream = Trickle(data, step)
+    assert read_body(stream, content_length=len(data), encoding="", limit=LIMIT) == data
+    # More bytes than declared are not taken for the body.
+    with pytest.raises(InvalidInput, match="not received in full"):
+        read_body(Trickle(data, step), content_length=len(data) - 1, encoding="", limit=LIMIT)
+
+
 def test_declared_length_over_the_limit_is_refused_before_reading() -> None:
     stream = Trickle(b"x" * 10)
     with pytest.raises(BodyTooLarge):

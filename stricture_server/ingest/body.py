@@ -42,7 +42,10 @@ def read_body(stream: Readable, *, content_length: int | None, encoding: str, li
     if coding in ("", "identity") and content_length is not None and content_length > limit:
         raise BodyTooLarge(limit)
     source = _Counted(stream)
-    data = _read_limited(source, limit) if coding in ("", "identity") else _gunzip(source, limit)
+    if coding in ("", "identity"):
+        data = _read_limited(source, limit, content_length or 0)
+    else:
+        data = _gunzip(source, limit)
     if content_length is not None and source.count != content_length:
         raise _incomplete(f"received {source.count} of the {content_length} bytes declared")
     return data
@@ -79,13 +82,17 @@ class _Counted:
         return chunk
 
 
-def _read_limited(stream: _Counted, limit: int) -> bytes:
-    data = bytearray()
-    while chunk := stream.read(min(CHUNK, limit + 1 - len(data))):
-        data += chunk
-        if len(data) > limit:
+def _read_limited(stream: _Counted, limit: int, declared: int) -> bytes:
+    # What is declared (within the limit, checked before) is asked for at once, then 64 KiB at
+    # a time past it: a 300 KB body is one read and no copy, not five reads and two copies.
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := stream.read(min(max(CHUNK, declared - size), limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
             raise BodyTooLarge(limit)
-    return bytes(data)
+    return b"".join(chunks)
 
 
 def _gunzip(stream: _Counted, limit: int) -> bytes:
