@@ -19,6 +19,8 @@ from ..errors import (
 from .json_shape import shape
 
 CHUNK = 64 * 1024
+WHOLE_READ = 1024 * 1024
+"""The most of a declared length asked for in one read."""
 
 
 class Readable(Protocol):
@@ -83,11 +85,12 @@ class _Counted:
 
 
 def _read_limited(stream: _Counted, limit: int, declared: int) -> bytes:
-    # What is declared (within the limit, checked before) is asked for at once, then 64 KiB at
-    # a time past it: a 300 KB body is one read and no copy, not five reads and two copies.
+    # What is declared (within the limit, checked before) is asked for at once, up to
+    # WHOLE_READ at a time, then 64 KiB at a time past it: a 300 KB body is one read and no
+    # copy, not five reads and two copies; a 10 MB one is still held about twice at most.
     chunks: list[bytes] = []
     size = 0
-    while chunk := stream.read(min(max(CHUNK, declared - size), limit + 1 - size)):
+    while chunk := stream.read(min(max(CHUNK, min(declared - size, WHOLE_READ)), limit + 1 - size)):
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:
