@@ -1,6 +1,7 @@
-"""Server CPU per 110 KB ingest against the mandated floor's steps, in process, same run.
+"""Server CPU per 110 KB ingest against the mandated floor's steps, same run: in process or HTTP.
 
-Usage: ``.venv/bin/python benchmarks/ingest_cpu.py [--baseline <git revision>] [--rounds 9]``.
+Usage: ``.venv/bin/python benchmarks/ingest_cpu.py [--baseline <git revision>] [--rounds 9]
+[--http]``.
 
 Each side runs in a process of its own, kept for the whole run: the mandated floor's steps
 (:mod:`mandated`: the measure before parsing, the parse, then every step of
@@ -14,6 +15,12 @@ moment of the shared machine hits all of them. Per ingest: CPU time of the whole
 (every thread); a round's figures are the mean of its batch (what throughput sees: a rare
 costly ingest counts) and its median; the table shows medians over rounds, and the median of
 the per-round ratios of means to the mandated floor.
+
+With ``--http`` the same sides are real servers instead, each with one worker (the mandated
+floor under stricture-server's worker class, as in ``baseline_throughput.py``), sent the
+ingests one at a time over loopback, the order turning each round as above: the worker's CPU
+per request from ``/proc/<pid>/task/*/schedstat``, so HTTP parsing, the body's reading from
+the socket and the answer count too. The first round warms up and is not counted.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -121,6 +130,22 @@ def _child(kind: str, work: Path) -> None:
         sys.stdout.flush()
 
 
+@dataclass
+class _Figures:
+    """One side's figures, per round, in ms per ingest."""
+
+    name: str
+    means: list[float] = field(default_factory=list)
+    medians: list[float] = field(default_factory=list)
+    collected: list[float] = field(default_factory=list)
+    """The cyclic garbage collector's share, per batch (in process only)."""
+
+    def add(self, figures: list[int]) -> None:
+        """One round's CPU ns per ingest."""
+        self.means.append(statistics.fmean(figures) / 1e6)
+        self.medians.append(statistics.median(figures) / 1e6)
+
+
 class _Side:
     """One measured process, driven over its stdin."""
 
@@ -134,13 +159,10 @@ class _Side:
         self.process = subprocess.Popen(
             command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
         )
-        self.means: list[float] = []
-        self.medians: list[float] = []
-        self.collected: list[float] = []
-        """ms per ingest in the cyclic garbage collector, per batch."""
+        self.figures = _Figures(name)
 
     def batch(self, count: int) -> list[int]:
-        """CPU ns of ``count`` ingests; the collector's share is added to :attr:`collected`."""
+        """CPU ns of ``count`` ingests; the collector's share per ingest goes to the figures."""
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         self.process.stdin.write(f"{count}\n")
@@ -150,7 +172,7 @@ class _Side:
             raise SystemExit(f"benchmarks: the {self.name} process ended")
         found = orjson.loads(line)
         figures: list[int] = found["cpu"]
-        self.collected.append(found["gc"] / 1e6 / count)
+        self.figures.collected.append(found["gc"] / 1e6 / count)
         return figures
 
     def close(self) -> None:
@@ -160,6 +182,45 @@ class _Side:
         self.process.wait()
 
 
+def _over_http(args: argparse.Namespace, work: Path) -> list[_Figures]:
+    """Worker CPU per request over HTTP: one one-worker server per side, posts one at a time."""
+    from servers import alert_rule, cpu_ns, post, start
+
+    from stricture_server.settings import Settings
+
+    rule = alert_rule(work)
+    named = [(MANDATED, "mandated", {}), ("this tree", "stricture", rule)]
+    if args.baseline:
+        from objectstore_latency import tree_of
+
+        pythonpath = str(tree_of(args.baseline, work))
+        named.append((args.baseline, "stricture", {**rule, "PYTHONPATH": pythonpath}))
+    real, tag = bodies(large=False)[1], uuid.uuid4().hex[:8]
+    found = [_Figures(name) for name, _, _ in named]
+    sent = 0
+    with ExitStack() as stack:
+        servers = [
+            stack.enter_context(start(kind, work, 1, env, threads=Settings().threads))
+            for _, kind, env in named
+        ]
+        for number in range(args.rounds + 1):  # the first round warms up
+            turn = number % len(servers)
+            for index in [*range(turn, len(servers)), *range(turn)]:
+                server = servers[index]
+                (worker,) = server.workers()
+                figures = []
+                for _ in range(args.batch):
+                    body = real.with_run_id(f"cpu-{tag}-{sent}")
+                    sent += 1
+                    used = cpu_ns(worker)
+                    if post(server.port, body) != 202:
+                        raise SystemExit(f"benchmarks: {found[index].name} refused an ingest")
+                    figures.append(cpu_ns(worker) - used)
+                if number:
+                    found[index].add(figures)
+    return found
+
+
 def main() -> None:
     """Run the rounds and print the table."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -167,6 +228,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--batch", type=int, default=40, help="ingests per round and side")
     parser.add_argument("--warmup", type=int, default=30)
+    parser.add_argument(
+        "--http", action="store_true", help="worker CPU per request over HTTP instead"
+    )
     parser.add_argument("--child", choices=("server", "mandated"), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -176,6 +240,31 @@ def main() -> None:
     work = HERE / ".work" / "ingest-cpu"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    found = _over_http(args, work) if args.http else _in_process(args, work)
+    shutil.rmtree(work, ignore_errors=True)
+    floor = found[0].means
+    what = "worker CPU ms per request over HTTP" if args.http else "CPU ms per ingest"
+    print(
+        f"{args.rounds} rounds of {args.batch} ingests per side, "
+        f"load average {os.getloadavg()[0]:.1f} at the end"
+    )
+    print(
+        f"| side | {what}: mean | range of rounds | median | / mandated floor "
+        "| of which garbage collector |"
+    )
+    print("|---|---:|---|---:|---:|---:|")
+    for side in found:
+        ratio = statistics.median(m / f for m, f in zip(side.means, floor, strict=True))
+        collected = f"{statistics.fmean(side.collected):.3f}" if side.collected else "-"
+        print(
+            f"| {side.name} | {statistics.median(side.means):.2f} | {min(side.means):.2f} to "
+            f"{max(side.means):.2f} | {statistics.median(side.medians):.2f} | {ratio:.2f}x "
+            f"| {collected} |"
+        )
+
+
+def _in_process(args: argparse.Namespace, work: Path) -> list[_Figures]:
+    """CPU per ingest in process: one process per side, driven over its stdin."""
     sides = [
         _Side(MANDATED, "mandated", work / "mandated"),
         _Side("this tree", "server", work / "tree"),
@@ -188,34 +277,16 @@ def main() -> None:
     try:
         for side in sides:
             side.batch(args.warmup)
+            side.figures.collected.clear()
         for number in range(args.rounds):
             # Each round starts with the next side: none is always the one after another.
             turn = number % len(sides)
             for side in sides[turn:] + sides[:turn]:
-                figures = side.batch(args.batch)
-                side.means.append(statistics.fmean(figures) / 1e6)
-                side.medians.append(statistics.median(figures) / 1e6)
+                side.figures.add(side.batch(args.batch))
     finally:
         for side in sides:
             side.close()
-    shutil.rmtree(work, ignore_errors=True)
-    floor = sides[0].means
-    print(
-        f"{args.rounds} rounds of {args.batch} ingests per side (after {args.warmup}), "
-        f"load average {os.getloadavg()[0]:.1f} at the end"
-    )
-    print(
-        "| side | CPU ms per ingest: mean | range of rounds | median | / mandated floor "
-        "| of which garbage collector |"
-    )
-    print("|---|---:|---|---:|---:|---:|")
-    for side in sides:
-        ratio = statistics.median(m / f for m, f in zip(side.means, floor, strict=True))
-        print(
-            f"| {side.name} | {statistics.median(side.means):.2f} | {min(side.means):.2f} to "
-            f"{max(side.means):.2f} | {statistics.median(side.medians):.2f} | {ratio:.2f}x "
-            f"| {statistics.fmean(side.collected[1:]):.3f} |"
-        )
+    return [side.figures for side in sides]
 
 
 if __name__ == "__main__":
