@@ -90,7 +90,11 @@ def _read_limited(stream: _Counted, limit: int, declared: int) -> bytes:
     # copy, not five reads and two copies; a 10 MB one is still held about twice at most.
     chunks: list[bytes] = []
     size = 0
-    while chunk := stream.read(min(max(CHUNK, min(declared - size, WHOLE_READ)), limit + 1 - size)):
+    while True:
+        wanted = max(CHUNK, min(declared - size, WHOLE_READ))
+        chunk = stream.read(min(wanted, limit + 1 - size))
+        if not chunk:
+            break
         chunks.append(chunk)
         size += len(chunk)
         if size > limit:

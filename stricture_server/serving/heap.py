@@ -6,7 +6,8 @@ a pass over the youngest objects every 700 container allocations, so about twice
 110 KB ingest, each looking at the parsed body's thousands of live dicts and lists (and
 promoting them, to be looked at again by the older generations), and now and then a pass over
 every object of the process, about 20 ms here. Together about 0.35 ms of CPU per 110 KB
-ingest, the full passes landing on single requests (docs/performance.md, "Ingest CPU").
+ingest, the full passes landing on single requests (docs/performance.md, "Server CPU per
+110 KB ingest").
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import gc
 
 YOUNG_THRESHOLD = 10_000
 """Container allocations (net of those freed) between passes over the youngest objects: more
-than one ingest's parsed body holds at its peak, so its objects are freed before any pass."""
+than a 110 KB ingest holds at its peak, so its objects are mostly freed before any pass."""
 
 
 def settle() -> None:
