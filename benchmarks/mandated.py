@@ -1,7 +1,10 @@
 """The mandated floor: the floor plus the work the issues require of every ingest, nothing else.
 
-On top of :mod:`floor` (read, parse, one durable file), an ingest runs :data:`STEPS`, in order,
-each in its leanest form, each file with the floor's durable create:
+On top of :mod:`floor` (read, parse, one durable file), an ingest measures the body before
+parsing it (:func:`measure`: its JSON values and nesting counted on its bytes, so that a body
+over the limits is refused before any object is built, issue 10; the project's own bytes-only
+measure, the leanest we know), then runs :data:`STEPS`, in order, each in its leanest form,
+each file with the floor's durable create:
 
 - ``validate``: the envelope, the artifact and the diff against their schemas (jsonschema-rs,
   the project's schema files);
@@ -54,6 +57,8 @@ import orjson
 from floor import create
 
 from stricture_server.blast.state import Latest, entry_bytes, merge, parse_entry
+from stricture_server.ingest.body import MAX_DEPTH
+from stricture_server.ingest.json_shape import shape
 from stricture_server.lineage.documents import compact_impact_document
 from stricture_server.lineage.edges import RunGraph
 from stricture_server.lineage.graph import Location, OrgGraph
@@ -63,6 +68,7 @@ from stricture_server.settings import Settings
 ROOT = os.environ.get("FLOOR_DATA_DIR", "floor-data")
 SCHEMAS = Path(__file__).resolve().parent.parent / "stricture_server" / "schemas"
 DEPTH = Settings().lineage_depth
+MAX_VALUES = Settings().max_json_values
 
 
 def _validator(name: str) -> Any:
@@ -81,6 +87,13 @@ def _create(directory: str, name: str, data: bytes) -> None:
         os.fsync(parent)
         os.close(parent)
     create(directory, name, data)
+
+
+def measure(body: bytes) -> None:
+    """The body's JSON values and nesting, counted on its bytes before it is parsed."""
+    found = shape(body, max_values=MAX_VALUES)
+    if found.values > MAX_VALUES or found.depth > MAX_DEPTH:
+        raise ValueError("the benchmark bodies are within the limits")
 
 
 @dataclass
@@ -259,7 +272,9 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable
         start_response("200 OK", [("Content-Type", "application/json")])
         return [b'{"status":"ok"}']
     length = int(environ.get("CONTENT_LENGTH") or 0)
-    run = Run(orjson.loads(environ["wsgi.input"].read(length)), ROOT)
+    body = environ["wsgi.input"].read(length)
+    measure(body)
+    run = Run(orjson.loads(body), ROOT)
     for step in STEPS:
         step(run)
     start_response("202 Accepted", [("Content-Type", "application/json")])
@@ -271,9 +286,15 @@ def step_costs(body: bytes, runs: int, work: Path) -> list[tuple[str, float, flo
     wall: dict[str, list[float]] = {STEP_NAMES[s]: [] for s in STEPS}
     cpu: dict[str, list[float]] = {STEP_NAMES[s]: [] for s in STEPS}
     root = tempfile.mkdtemp(prefix="mandated-steps-", dir=work)
+    measure_wall: list[float] = []
+    measure_cpu: list[float] = []
     parse_wall: list[float] = []
     parse_cpu: list[float] = []
     for n in range(runs):
+        started, used = time.perf_counter(), time.process_time()
+        measure(body)
+        measure_wall.append(time.perf_counter() - started)
+        measure_cpu.append(time.process_time() - used)
         started, used = time.perf_counter(), time.process_time()
         document = orjson.loads(body)
         parse_wall.append(time.perf_counter() - started)
@@ -284,7 +305,10 @@ def step_costs(body: bytes, runs: int, work: Path) -> list[tuple[str, float, flo
             step(run)
             wall[STEP_NAMES[step]].append(time.perf_counter() - started)
             cpu[STEP_NAMES[step]].append(time.process_time() - used)
-    found = [("parse (the floor's too)", _ms(parse_wall), _ms(parse_cpu))]
+    found = [
+        ("values and nesting counted before parsing", _ms(measure_wall), _ms(measure_cpu)),
+        ("parse (the floor's too)", _ms(parse_wall), _ms(parse_cpu)),
+    ]
     return found + [(name, _ms(wall[name]), _ms(cpu[name])) for name in wall]
 
 

@@ -116,6 +116,18 @@ def test_rules_sending_to_one_destination_make_one_alert(tmp_path: Path) -> None
     assert alerts["a"]["id"] != alerts["b"]["id"]
 
 
+def test_each_rule_selects_the_changes_of_its_own_severities(tmp_path: Path) -> None:
+    rules = [
+        {"name": "high", "destinations": ["a"]},
+        {"name": "low", "destinations": ["b"], "severity": ["low"]},
+    ]
+    org = Org(tmp_path, rules)
+    org.ingest("r1", BREAKING, SELF_ONLY, {**BREAKING, "severity": "low"})
+    alerts = {a["destination"]: a["payload"] for a in org.alerts()}
+    assert [c["index"] for c in alerts["a"]["changes"]] == [0]
+    assert [c["index"] for c in alerts["b"]["changes"]] == [2]
+
+
 def test_the_slack_message_names_the_cause_the_impacted_and_who_to_call(tmp_path: Path) -> None:
     org = Org(tmp_path)
     org.ingest("r1", {**BREAKING, "suggestion": "keep the field one more release"})

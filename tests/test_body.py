@@ -16,7 +16,13 @@ from stricture_server.errors import (
     UnsupportedEncoding,
     UnsupportedMediaType,
 )
-from stricture_server.ingest.body import MAX_DEPTH, check_media_type, parse_json, read_body
+from stricture_server.ingest.body import (
+    MAX_DEPTH,
+    WHOLE_READ,
+    check_media_type,
+    parse_json,
+    read_body,
+)
 
 LIMIT = 200_000
 
@@ -48,6 +54,30 @@ def test_identity_up_to_the_limit() -> None:
     assert read(data) == data
     with pytest.raises(BodyTooLarge):
         read(data + b"x")
+
+
+@pytest.mark.parametrize("step", [7000, 64 * 1024, LIMIT])
+def test_a_declared_length_is_read_whole_however_the_stream_hands_it_out(step: int) -> None:
+    data = bytes(range(256)) * (LIMIT // 256)
+    stream = Trickle(data, step)
+    assert read_body(stream, content_length=len(data), encoding="", limit=LIMIT) == data
+    # More bytes than declared are not taken for the body.
+    with pytest.raises(InvalidInput, match="not received in full"):
+        read_body(Trickle(data, step), content_length=len(data) - 1, encoding="", limit=LIMIT)
+
+
+def test_a_long_declared_length_is_asked_for_a_mebibyte_at_a_time() -> None:
+    data = bytes(range(256)) * (10 * WHOLE_READ // 256 + 3)
+    asked: list[int] = []
+
+    class Asked(Trickle):
+        def read(self, size: int = -1) -> bytes:
+            asked.append(size)
+            return super().read(size)
+
+    stream = Asked(data, len(data))
+    assert read_body(stream, content_length=len(data), encoding="", limit=len(data)) == data
+    assert max(asked) == WHOLE_READ
 
 
 def test_declared_length_over_the_limit_is_refused_before_reading() -> None:

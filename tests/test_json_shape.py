@@ -81,6 +81,18 @@ def test_many_escapes_take_the_same_path_to_the_same_answer() -> None:
         assert (found.values, found.depth) == (4, 2)
 
 
+@pytest.mark.parametrize("seed", range(2))
+def test_few_escapes_in_a_long_text_are_found_one_by_one(seed: int) -> None:
+    # Under one backslash per 256 bytes, the byte after each is looked at, not the pattern run.
+    rng = random.Random(seed)
+    for _ in range(400):
+        value = ["a" * 400_000, document(rng)]
+        encoded = json.dumps(value).encode()
+        assert encoded.count(b"\\") < len(encoded) >> 8
+        found = shape(encoded, max_values=UNLIMITED)
+        assert (found.values, found.depth) == counted(value), encoded[400_000:]
+
+
 def test_a_text_with_too_many_strings_is_counted_short() -> None:
     # Strings holding commas: at least a quarter as many values as quotes, refused on that.
     encoded = json.dumps([",", "[", "{"] * 100).encode()

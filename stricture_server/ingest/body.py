@@ -19,6 +19,8 @@ from ..errors import (
 from .json_shape import shape
 
 CHUNK = 64 * 1024
+WHOLE_READ = 1024 * 1024
+"""The most of a declared length asked for in one read."""
 
 
 class Readable(Protocol):
@@ -42,7 +44,10 @@ def read_body(stream: Readable, *, content_length: int | None, encoding: str, li
     if coding in ("", "identity") and content_length is not None and content_length > limit:
         raise BodyTooLarge(limit)
     source = _Counted(stream)
-    data = _read_limited(source, limit) if coding in ("", "identity") else _gunzip(source, limit)
+    if coding in ("", "identity"):
+        data = _read_limited(source, limit, content_length or 0)
+    else:
+        data = _gunzip(source, limit)
     if content_length is not None and source.count != content_length:
         raise _incomplete(f"received {source.count} of the {content_length} bytes declared")
     return data
@@ -79,13 +84,22 @@ class _Counted:
         return chunk
 
 
-def _read_limited(stream: _Counted, limit: int) -> bytes:
-    data = bytearray()
-    while chunk := stream.read(min(CHUNK, limit + 1 - len(data))):
-        data += chunk
-        if len(data) > limit:
+def _read_limited(stream: _Counted, limit: int, declared: int) -> bytes:
+    # What is declared (within the limit, checked before) is asked for at once, up to
+    # WHOLE_READ at a time, then 64 KiB at a time past it: a 300 KB body is one read and no
+    # copy, not five reads and two copies; a 10 MB one is still held about twice at most.
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        wanted = max(CHUNK, min(declared - size, WHOLE_READ))
+        chunk = stream.read(min(wanted, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
             raise BodyTooLarge(limit)
-    return bytes(data)
+    return b"".join(chunks)
 
 
 def _gunzip(stream: _Counted, limit: int) -> bytes:

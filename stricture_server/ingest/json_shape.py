@@ -52,7 +52,7 @@ def shape(data: bytes, *, max_values: int) -> Shape:
     if b"\\" in kept:
         # Without an escaped quote or backslash (\u0041 is common, \" rarer) no quote
         # is escaped, and the backslashes can simply go.
-        if _ESCAPE.search(data):
+        if _escapes_delimiter(data, kept.count(b"\\")):
             kept = _unescaped(data).translate(None, _DROP)
         kept = kept.replace(b"\\", b"")
     kept = kept.replace(b'""', b"")
@@ -68,6 +68,20 @@ def shape(data: bytes, *, max_values: int) -> Shape:
         return Shape(values, 0)
     steps = array("b", kept.translate(_STEP, b'",'))
     return Shape(values, max(accumulate(steps), default=0))
+
+
+def _escapes_delimiter(data: bytes, backslashes: int) -> bool:
+    """Whether ``data`` holds an escaped backslash or quote (what :data:`_ESCAPE` finds)."""
+    if backslashes >= len(data) >> 8:
+        return _ESCAPE.search(data) is not None
+    # A few backslashes (\u0041, \n): looking at the byte after each, found by ``find``
+    # (memchr), costs a tenth of running the expression over every byte of a 300 KB body.
+    at = data.find(b"\\")
+    while at >= 0:
+        if data[at + 1 : at + 2] in (b"\\", b'"'):
+            return True
+        at = data.find(b"\\", at + 2)
+    return False
 
 
 def _unescaped(data: bytes) -> bytes:

@@ -10,6 +10,7 @@ from gunicorn.app.base import BaseApplication
 
 from ..app import METRICS_LISTENER, App, create_app
 from ..settings import Settings
+from .heap import settle
 from .worker import DeadlineWorker
 
 if TYPE_CHECKING:
@@ -82,6 +83,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
         if alerts is not None:
             alerts.start()
         app = ReadTimeout(core, self.settings.read_timeout_seconds)
+        settle()  # once the worker's app and threads are built: they live as long as it does
         if self.settings.metrics_port:
             return MetricsListener(app, self.settings.metrics_port)
         return app
