@@ -63,6 +63,7 @@ from stricture_server.lineage.documents import compact_impact_document
 from stricture_server.lineage.edges import RunGraph
 from stricture_server.lineage.graph import Location, OrgGraph
 from stricture_server.lineage.impact import classify_run
+from stricture_server.serving.heap import settle
 from stricture_server.settings import Settings
 
 ROOT = os.environ.get("FLOOR_DATA_DIR", "floor-data")
@@ -264,6 +265,12 @@ STEP_NAMES = {
     alert_outbox: "alert of the high changes in the outbox (durable create)",
     audit_event: "audit event (durable create)",
 }
+
+
+# The collector settings a stricture-server worker makes once its app is built (its
+# serving.heap): the floor gets them too, so the comparison holds the work, not the runtime's
+# settings. Called at import, which is in the worker after the fork (no preload).
+settle()
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
