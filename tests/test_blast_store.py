@@ -394,12 +394,15 @@ def test_a_replay_writes_the_feed_entry_its_first_attempt_lost_and_nothing_else(
     assert watched.created == []
 
 
-INSIDE_MS = 1_764_500_500_000
-"""A moment whose margin lies inside one 1,000 s directory of the feed (``1764500/``)."""
-EDGE_MS = 1_764_501_000_000
-"""The first moment of a 1,000 s directory: its margin starts in the one before."""
+INSIDE_MS = 1_764_500_530_000
+"""2025-11-30T11:02:10Z: its margin lies inside one minute's directory."""
+MINUTE_MS = 1_764_500_520_000
+"""2025-11-30T11:02:00Z: its margin starts in the minute before."""
+HOUR_MS = 1_764_504_000_000
+"""2025-11-30T12:00:00Z: its margin starts in the hour before."""
 MIDNIGHT_MS = 1_764_547_200_000
-"""2026-12-01T00:00:00Z: its margin starts the day before, in the same 1,000 s of names."""
+"""2025-12-01T00:00:00Z: its margin starts the day before."""
+MOMENTS = [INSIDE_MS, MINUTE_MS, HOUR_MS, MIDNIGHT_MS]
 
 
 def flat_name(ms: int, tag: str) -> str:
@@ -407,25 +410,37 @@ def flat_name(ms: int, tag: str) -> str:
     return f"{keys.feed_day(ms)}{ms:013d}-{tag}.json"
 
 
-@pytest.mark.parametrize("start", [INSIDE_MS, EDGE_MS, MIDNIGHT_MS, 1_000])
-def test_entries_of_both_layouts_at_or_after_a_moment_sort_after_its_start(start: int) -> None:
-    after = keys.feed_start(start)
-    for offset in (0, 1, 9_999, 10_000, 999_999, 1_000_000, 86_400_000):
-        for name in (keys.feed_name(start + offset), flat_name(start + offset, "x")):
-            assert name > after
-            assert not keys.is_before(name, start)
-            assert keys.time_of(name) == start + offset
-    # Earlier entries of this layout sort before it; earlier flat ones are told by their time.
-    assert keys.feed_name(start - 1) < after
-    assert keys.is_before(flat_name(start - 1, "x"), start)
-    # A flat name sorts after this layout's names of its 1,000 s: the newer is told by time.
-    older, newer = flat_name(start + 5, "x"), keys.feed_name(start + 6)
+def listed_from(start: int, names: list[str], end: int) -> set[str]:
+    """Which of ``names`` the listings of a catch-up from ``start`` (up to ``end``) find."""
+    return {
+        name
+        for prefix, after in keys.feed_listings(start, end)
+        for name in names
+        if name.startswith(prefix) and name > after
+    }
+
+
+@pytest.mark.parametrize("start", [*MOMENTS, 1_000, 1_999_999_990_000])
+def test_a_catch_up_lists_the_entries_of_both_layouts_from_its_start(start: int) -> None:
+    offsets = (0, 1, 9_999, 10_000, 60_000, 3_600_000, 86_400_000, 90_000_000)
+    later = [n(start + o) for o in offsets for n in (keys.feed_name, lambda ms: flat_name(ms, "x"))]
+    earlier = [keys.feed_name(start - 1), flat_name(start - 1, "x")]
+    assert listed_from(start, [*later, *earlier], start + 90_000_000) == set(later)
+    for name in later:
+        # A listing of the whole feed from the start finds them too (and this layout's
+        # earlier entries of the start's day, which their time tells apart); so does the
+        # earlier versions' reader, which lists each day from the same flat name.
+        assert name > keys.feed_start(start)
+        assert not keys.is_before(name, start)
+    assert all(keys.is_before(name, start) for name in earlier)
+    # A flat name sorts before this layout's names of its day: the newer is told by time.
+    older, newer = keys.feed_name(start + 5), flat_name(start + 6, "x")
     assert older > newer
     assert keys.is_newer(newer, older)
     assert not keys.is_newer(older, newer)
 
 
-@pytest.mark.parametrize("moment", [INSIDE_MS, EDGE_MS, MIDNIGHT_MS])
+@pytest.mark.parametrize("moment", MOMENTS)
 def test_a_reader_sees_every_entry_of_both_layouts_in_one_store(
     store: Storage, moment: int
 ) -> None:
@@ -464,8 +479,7 @@ def test_a_reader_sees_every_entry_of_both_layouts_in_one_store(
     add("s6", moment + 4_000, flat=False)
     now[0] = moment + 5_000
     assert services() == {f"s{n}" for n in range(7)}
-    # Each entry read once: flat entries older than a listing's start are listed beside it
-    # (the same 1,000 s of names), and left unread.
+    # Each entry read once: none older than a listing's start is listed again.
     feed_reads = [n for k, n in counted.reads.items() if "/feed/" in k]
     assert sorted(feed_reads) == [1] * 7
 

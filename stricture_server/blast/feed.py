@@ -176,8 +176,8 @@ class OrgFeed:
     def _listing(self) -> tuple[Iterator[str], int | None]:
         """The feed keys from the newest applied (or the watermark) minus the margin on.
 
-        With that start, ``None`` for the whole feed: a flat entry of the start's 1,000 s
-        sorts after it whatever its time (``keys.feed_start``), so the caller drops the older.
+        With that start, ``None`` for the whole feed; the caller drops the keys of entries
+        written before it that a listing of the whole feed from there also finds.
         """
         feed = self.root + keys.FEED
         if not self._applied and not self._watermark:
@@ -185,11 +185,12 @@ class OrgFeed:
         newest = self._applied.newest_ms
         start = (self._watermark if newest is None else newest) - self._skew_ms
         # Up to the margin past this clock: another process's clock may be ahead.
-        days = keys.feed_days(start, self._clock_ms() + self._skew_ms)
-        after = feed + keys.feed_start(start)
-        if len(days) > MAX_DAYS_LISTED:
-            return self.storage.list(feed, after), start
-        return chain.from_iterable(self.storage.list(feed + day, after) for day in days), start
+        end = self._clock_ms() + self._skew_ms
+        if len(keys.feed_days(start, end)) > MAX_DAYS_LISTED:
+            return self.storage.list(feed, feed + keys.feed_start(start)), start
+        listings = keys.feed_listings(start, end)
+        listed = chain.from_iterable(self.storage.list(feed + p, feed + a) for p, a in listings)
+        return listed, start
 
     def _merge(self, state: dict[Location, Latest], location: Location, latest: Latest) -> None:
         """Merge one entry; the graph follows by a swap where it can, else is assembled anew."""
@@ -201,7 +202,7 @@ class OrgFeed:
         listed, start = self._listing()
         for name in self._applied.unseen(listed, len(feed)):
             if start is not None and keys.is_before(name, start):
-                continue  # a flat entry older than the start, listed beside it
+                continue  # of the start's day, in an hour directory: listed from a flat name
             key = feed + name
             self._applied.add(name)
             self._since_snapshot += 1

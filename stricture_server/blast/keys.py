@@ -2,16 +2,16 @@
 
 Under ``<prefix>/lineage/v1/org=<o>/``:
 
-- ``feed/d=<UTC day>/<7 digits>/<9 digits>/<ms>-<id>.json``: one entry per ingested run,
-  named by the time it was written (13-digit milliseconds, so names sort by time), holding the
-  run's ``RunGraph``. An ingest names its run's entry by the time the run was received and a
-  hash of the run's location (:func:`run_feed_name`), so the entry says the feed has the run.
-  The two directories under the day are named by the first 7 and 9 digits of the names they
-  hold (1,000 s and 10 s of entries), so a listing from a recent time reads a few small
-  directories on ``fs``, not the day's. Earlier versions wrote the entries in the day's
-  directory itself (``d=<day>/<ms>-<id>.json``, "flat"), and may still during a rolling
-  deploy: a flat name sorts right after the directory named by its own first 7 digits, so
-  one listing from :func:`feed_start` finds both layouts (docs/lineage.md, "Stored objects");
+- ``feed/d=<UTC day>/h=<hour>/m=<minute>/<ms>-<id>.json``: one entry per ingested run, named
+  by the time it was written (13-digit milliseconds, so names sort by time), holding the run's
+  ``RunGraph``. An ingest names its run's entry by the time the run was received and a hash of
+  the run's location (:func:`run_feed_names`), so the entry says the feed has the run. The
+  hour and minute directories keep a listing of recent entries, on ``fs``, to the minutes it
+  touches, not the day. Earlier versions wrote the entries in the day's directory itself
+  (``d=<day>/<ms>-<id>.json``, "flat"), and their processes still do during a rolling deploy:
+  a reader lists both (:func:`feed_listings`). A flat name sorts before every ``h=`` name of
+  its day, so the earlier versions' readers, which list the day from a flat name, see the
+  entries of this layout too (docs/lineage.md, "The feed's layout");
 - ``snapshots/<inverted ms>-<id>.json``: the latest ``RunGraph`` of every service as of a
   watermark; the inverted time makes the newest the first key listed;
 - ``registry/<inverted ms>-<id>.json``: the versions of the system registry, newest first.
@@ -24,18 +24,20 @@ its changes) and, for a run whose feed entry was written late (by a replay or ``
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ..runstore.identity import new_run_id
 
 MS_DIGITS = 13
 """Milliseconds since 1970 fit 13 digits until the year 2286."""
-BUCKET_DIGITS = (7, 9)
-"""The directories of an entry under its day: its name's first 7, then first 9 digits."""
+DAY_MS = 86_400_000
 _LAST_MS: int = 10**MS_DIGITS - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 FEED = "feed/"
+HOURS = "h="
+"""How the hour directories of a day's feed entries begin; flat names begin with a digit."""
 SNAPSHOTS = "snapshots/"
 REGISTRY = "registry/"
 RUN_GRAPH = "lineage-graph.json"
@@ -59,9 +61,9 @@ def _digits(ms: int) -> str:
 
 
 def entry_dirs(ms: int) -> str:
-    """The directories of the feed entries named ``ms``: ``d=YYYY-MM-DD/<7 digits>/<9 digits>/``."""
-    digits = _digits(ms)
-    return feed_day(ms) + "".join(f"{digits[:n]}/" for n in BUCKET_DIGITS)
+    """The directories of the feed entries written at ``ms``: ``d=YYYY-MM-DD/h=HH/m=MM/``."""
+    moment = datetime.fromtimestamp(max(ms, 0) / 1000, UTC)
+    return f"d={moment.date().isoformat()}/{HOURS}{moment:%H}/m={moment:%M}/"
 
 
 def feed_name(ms: int) -> str:
@@ -90,10 +92,10 @@ def run_feed_name(received_at: str, location: str) -> str:
 def feed_start(ms: int) -> str:
     """The name every feed entry written at or after ``ms`` sorts after, in both layouts.
 
-    A flat name of the same 1,000 s sorts after it too, whatever its time: a reader drops
-    those older than ``ms`` (:func:`is_before`).
+    So do this layout's entries of the same day written before: a whole-feed listing from it
+    drops those (:func:`is_before`).
     """
-    return f"{entry_dirs(ms)}{_digits(ms)}"
+    return f"{feed_day(ms)}{_digits(ms)}"
 
 
 def is_before(name: str, ms: int) -> bool:
@@ -103,9 +105,42 @@ def is_before(name: str, ms: int) -> bool:
 
 def feed_days(first_ms: int, last_ms: int) -> list[str]:
     """The day directories from the one of ``first_ms`` to the one of ``last_ms``."""
+    return [f"d={day}/" for day in _dates(first_ms, last_ms)]
+
+
+def feed_listings(first_ms: int, last_ms: int) -> list[tuple[str, str]]:
+    """The listings, ``(prefix, start after)`` under ``feed/``, of every entry written from
+    ``first_ms`` to the end of the day of ``last_ms``, in both layouts.
+
+    Per day: the hour directories from the minute of ``first_ms`` on, and the flat names, under
+    a prefix of digits that leaves the hour directories out (on ``fs`` a listing then reads the
+    day's directory, its hours, not every entry of the day).
+    """
+    hours, flat = f"{entry_dirs(first_ms)}{_digits(first_ms)}", feed_start(first_ms)
+    listings: list[tuple[str, str]] = []
+    for day in _dates(first_ms, last_ms):
+        begins = (datetime(day.year, day.month, day.day, tzinfo=UTC) - _EPOCH) // _MS
+        listings.extend(
+            (f"d={day}/{digits}", flat)
+            for digits in _digit_prefixes(max(first_ms, begins), begins + DAY_MS - 1)
+        )
+        listings.append((f"d={day}/{HOURS}", hours))
+    return listings
+
+
+def _dates(first_ms: int, last_ms: int) -> list[date]:
     first = datetime.fromtimestamp(max(first_ms, 0) / 1000, UTC).date()
     last = datetime.fromtimestamp(max(last_ms, 0) / 1000, UTC).date()
-    return [f"d={first + timedelta(days=n)}/" for n in range((last - first).days + 1)]
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _digit_prefixes(first_ms: int, last_ms: int) -> list[str]:
+    """Prefixes that every 13-digit time from ``first_ms`` to ``last_ms`` starts with one of."""
+    first, last = _digits(first_ms), _digits(last_ms)
+    same = next((n for n, (a, b) in enumerate(zip(first, last, strict=True)) if a != b), None)
+    common = first[:same]
+    # Empty only in a day whose times change their first digit (2033-05-18 is one).
+    return [common] if common else [str(d) for d in range(int(first[0]), int(last[0]) + 1)]
 
 
 def newest_first_name(ms: int) -> str:
@@ -121,8 +156,8 @@ def time_of(name: str) -> int:
 def is_newer(name: str, than: str | None) -> bool:
     """Whether the feed entry ``name`` is newer than ``than`` (by time, then name), or than none.
 
-    By time, not name: a flat name sorts after the entries of its directories of the same
-    1,000 s, even those written after it.
+    By time, not name: within a day, a flat name sorts before every name in an hour
+    directory, even those written before it.
     """
     return than is None or (time_of(name), name) > (time_of(than), than)
 
