@@ -19,6 +19,7 @@ from stricture_server.app import App
 from stricture_server.auth import make_authenticator
 from stricture_server.blast import keys
 from stricture_server.blast.feed import Landing, OrgFeed, append
+from stricture_server.blast.state import entry_bytes
 from stricture_server.errors import StorageUnavailable
 from stricture_server.ingest.validation import EnvelopeValidator
 from stricture_server.lineage.edges import RunGraph
@@ -391,3 +392,110 @@ def test_a_replay_writes_the_feed_entry_its_first_attempt_lost_and_nothing_else(
     send(app_on(watched), "billing", artifact, **run)
     send(app_on(watched), "billing", artifact, **run)
     assert watched.created == []
+
+
+INSIDE_MS = 1_764_500_530_000
+"""2025-11-30T11:02:10Z: its margin lies inside one minute's directory."""
+MINUTE_MS = 1_764_500_520_000
+"""2025-11-30T11:02:00Z: its margin starts in the minute before."""
+HOUR_MS = 1_764_504_000_000
+"""2025-11-30T12:00:00Z: its margin starts in the hour before."""
+MIDNIGHT_MS = 1_764_547_200_000
+"""2025-12-01T00:00:00Z: its margin starts the day before."""
+MOMENTS = [INSIDE_MS, MINUTE_MS, HOUR_MS, MIDNIGHT_MS]
+
+
+def flat_name(ms: int, tag: str) -> str:
+    """A feed entry's name as earlier versions wrote it: in the day's directory itself."""
+    return f"{keys.feed_day(ms)}{ms:013d}-{tag}.json"
+
+
+def listed_from(start: int, names: list[str], end: int) -> set[str]:
+    """Which of ``names`` the listings of a catch-up from ``start`` (up to ``end``) find."""
+    return {
+        name
+        for prefix, after in keys.feed_listings(start, end)
+        for name in names
+        if name.startswith(prefix) and name > after
+    }
+
+
+@pytest.mark.parametrize("start", [*MOMENTS, 1_000, 1_999_999_990_000])
+def test_a_catch_up_lists_the_entries_of_both_layouts_from_its_start(start: int) -> None:
+    offsets = (0, 1, 9_999, 10_000, 60_000, 3_600_000, 86_400_000, 90_000_000)
+    later = [n(start + o) for o in offsets for n in (keys.feed_name, lambda ms: flat_name(ms, "x"))]
+    earlier = [keys.feed_name(start - 1), flat_name(start - 1, "x")]
+    assert listed_from(start, [*later, *earlier], start + 90_000_000) == set(later)
+    for name in later:
+        # A listing of the whole feed from the start finds them too (and this layout's
+        # earlier entries of the start's day, which their time tells apart); so does the
+        # earlier versions' reader, which lists each day from the same flat name.
+        assert name > keys.feed_start(start)
+        assert not keys.is_before(name, start)
+    assert all(keys.is_before(name, start) for name in earlier)
+    # A flat name sorts before this layout's names of its day: the newer is told by time.
+    older, newer = keys.feed_name(start + 5), flat_name(start + 6, "x")
+    assert older > newer
+    assert keys.is_newer(newer, older)
+    assert not keys.is_newer(older, newer)
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_a_reader_sees_every_entry_of_both_layouts_in_one_store(
+    store: Storage, moment: int
+) -> None:
+    # A store written by earlier versions (flat entries in the day's directory) and a rolling
+    # deploy: processes of both versions append at once, each naming entries its own way.
+    root = keys.org_root(PREFIX, "acme")
+    artifacts = factory.lineage_org(factory.chain_org(7))
+    now = [moment]
+    counted = Watched(store)
+    reader = OrgFeed(
+        counted, PREFIX, "acme", skew_ms=10_000, snapshot_every=1000, clock_ms=lambda: now[0]
+    )
+
+    def add(service: str, ms: int, *, flat: bool) -> None:
+        graph = RunGraph.from_artifact(artifacts[service], f"run-{service}")
+        location = Location("acme", "p", service)
+        if flat:
+            store.create(root + keys.FEED + flat_name(ms, service), entry_bytes(location, 1, graph))
+        else:
+            append(store, root, location, 1, graph, ms)
+
+    def services() -> set[str]:
+        return {loc.service for loc in reader.current()[0].runs}
+
+    add("s0", moment - 600_000, flat=True)  # before the deploy
+    add("s1", moment - 30_000, flat=True)
+    add("s2", moment, flat=False)
+    assert services() == {"s0", "s1", "s2"}
+    # After the reader listed: an old process's entry within the margin behind the newest
+    # applied, and entries of both layouts after it.
+    add("s3", moment - 5_000, flat=True)
+    add("s4", moment + 1_000, flat=False)
+    add("s5", moment + 1_500, flat=True)
+    now[0] = moment + 3_000
+    assert services() == {f"s{n}" for n in range(6)}
+    add("s6", moment + 4_000, flat=False)
+    now[0] = moment + 5_000
+    assert services() == {f"s{n}" for n in range(7)}
+    # Each entry read once: none older than a listing's start is listed again.
+    feed_reads = [n for k, n in counted.reads.items() if "/feed/" in k]
+    assert sorted(feed_reads) == [1] * 7
+
+
+def test_a_replay_finds_the_feed_entry_an_earlier_version_wrote_flat(store: Storage) -> None:
+    artifact = factory.service_artifact({"billing:api": ["orders:api"]})
+    run = {"run_id": "r1", "diff": diff(change("billing:api"))}
+    send(app_on(Watched(store, refused="/feed/")), "billing", artifact, **run)
+    record = next(k for k in store.list(f"{PREFIX}/v1/") if k.endswith("/run=r1/payload.json"))
+    received_at = orjson.loads(store.read(record))["received_at"]
+    location = "/v1/artifacts/acme/platform/billing/r1"
+    _, flat = keys.run_feed_names(received_at, location)
+    graph = RunGraph.from_artifact(artifact, "r1")
+    entry = entry_bytes(Location("acme", "platform", "billing"), 1, graph)
+    store.create(keys.org_root(PREFIX, "acme") + keys.FEED + flat, entry)
+    watched = Watched(store)
+    send(app_on(watched), "billing", artifact, **run)
+    assert watched.created == []
+    assert keys_under(store, "feed/") == [keys.org_root(PREFIX, "acme") + keys.FEED + flat]

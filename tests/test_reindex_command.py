@@ -8,6 +8,10 @@ from pathlib import Path
 
 import orjson
 
+from stricture_server.blast import keys
+from stricture_server.blast.state import entry_bytes
+from stricture_server.lineage.edges import RunGraph
+from stricture_server.lineage.graph import Location
 from stricture_server.reads.listings import Listings
 from stricture_server.reads.query import Queries
 from stricture_server.runstore.names import complete_key
@@ -55,6 +59,26 @@ def test_reindex_rebuilds_what_is_missing_then_nothing(tmp_path: Path) -> None:
     again = run_reindex(tmp_path)
     rebuilt = orjson.loads(again.stdout)
     assert (again.returncode, rebuilt["created"], rebuilt["compacts"]) == (0, 0, 0)
+
+
+def test_reindex_finds_the_feed_entries_of_both_layouts(tmp_path: Path) -> None:
+    storage = FileStorage(tmp_path)
+    runs = RunStore(storage, "stricture")
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    for n in range(3):
+        runs.create(normalize(factory.envelope(organization="acme", run_id=f"r{n}"), now), now)
+    feed = keys.org_root("stricture", "acme") + keys.FEED
+    graph = RunGraph.from_artifact({}, "r")
+    body = entry_bytes(Location("acme", "checkout", "api"), 1, graph)
+    # r0's entry as an earlier version named it (flat in the day), r1's as this one does.
+    for n, layout in ((0, 1), (1, 0)):
+        identity = RunIdentity("acme", "checkout", "api", f"r{n}")
+        received_at = orjson.loads(storage.read(runs.record_key(identity)))["received_at"]
+        storage.create(feed + keys.run_feed_names(received_at, identity.location)[layout], body)
+    done = run_reindex(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout)["lineage"] == 1
+    assert len(list(storage.list(feed))) == 3
 
 
 def test_reindex_exits_1_naming_an_unreadable_record(tmp_path: Path) -> None:

@@ -65,10 +65,16 @@ def derive(artifact: object, run_id: str) -> RunGraph | None:
 def has_feed_entry(
     storage: Storage, prefix: str, identity: RunIdentity, record_key: str, received_at: str
 ) -> bool:
-    """Whether the feed has the run: its own entry, or ``lineage-graph.json`` written after one."""
-    own = keys.org_root(prefix, identity.organization) + keys.FEED
-    own += keys.run_feed_name(received_at, identity.location)
-    return exists(storage, own) or exists(storage, keys.beside(record_key, keys.RUN_GRAPH))
+    """Whether the feed has the run: its own entry, or ``lineage-graph.json`` written after one.
+
+    Its own entry under either name (``keys.run_feed_names``): the run may have been stored by
+    a version that wrote the feed's entries flat in the day's directory.
+    """
+    feed = keys.org_root(prefix, identity.organization) + keys.FEED
+    names = keys.run_feed_names(received_at, identity.location)
+    return any(exists(storage, feed + name) for name in names) or exists(
+        storage, keys.beside(record_key, keys.RUN_GRAPH)
+    )
 
 
 def feed_run(

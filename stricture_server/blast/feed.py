@@ -116,7 +116,8 @@ class OrgFeed:
         if self._state is not None and own.name not in self._applied:
             self._applied.add(own.name)
             self._since_snapshot += 1
-            self._through = max(self._through or own.name, own.name)
+            if keys.is_newer(own.name, self._through):
+                self._through = own.name
             latest = Latest(own.time_ms, own.graph.run_id, own.graph)
             self._merge(self._state, own.location, latest)
 
@@ -172,19 +173,24 @@ class OrgFeed:
             return state
         return {}
 
-    def _listing(self) -> Iterator[str]:
-        """The feed keys from the newest applied (or the watermark) minus the margin on."""
+    def _listing(self) -> tuple[Iterator[str], int | None]:
+        """The feed keys from the newest applied (or the watermark) minus the margin on.
+
+        With that start, ``None`` for the whole feed; the caller drops the keys of entries
+        written before it that a listing of the whole feed from there also finds.
+        """
         feed = self.root + keys.FEED
         if not self._applied and not self._watermark:
-            return self.storage.list(feed)  # the first read of an org without a snapshot
+            return self.storage.list(feed), None  # the first read of an org without a snapshot
         newest = self._applied.newest_ms
         start = (self._watermark if newest is None else newest) - self._skew_ms
         # Up to the margin past this clock: another process's clock may be ahead.
-        days = keys.feed_days(start, self._clock_ms() + self._skew_ms)
-        if len(days) > MAX_DAYS_LISTED:
-            return self.storage.list(feed, feed + keys.feed_start(start))
-        after = feed + keys.feed_start(start)
-        return chain.from_iterable(self.storage.list(feed + day, after) for day in days)
+        end = self._clock_ms() + self._skew_ms
+        if len(keys.feed_days(start, end)) > MAX_DAYS_LISTED:
+            return self.storage.list(feed, feed + keys.feed_start(start)), start
+        listings = keys.feed_listings(start, end)
+        listed = chain.from_iterable(self.storage.list(feed + p, feed + a) for p, a in listings)
+        return listed, start
 
     def _merge(self, state: dict[Location, Latest], location: Location, latest: Latest) -> None:
         """Merge one entry; the graph follows by a swap where it can, else is assembled anew."""
@@ -193,11 +199,14 @@ class OrgFeed:
 
     def _catch_up(self, state: dict[Location, Latest]) -> None:
         feed = self.root + keys.FEED
-        for name in self._applied.unseen(self._listing(), len(feed)):
+        listed, start = self._listing()
+        for name in self._applied.unseen(listed, len(feed)):
+            if start is not None and keys.is_before(name, start):
+                continue  # of the start's day, in an hour directory: listed from a flat name
             key = feed + name
             self._applied.add(name)
             self._since_snapshot += 1
-            if self._through is None or name > self._through:
+            if keys.is_newer(name, self._through):
                 self._through = name
             try:
                 self._merge(state, *parse_entry(orjson.loads(self.storage.read(key))))

@@ -2,11 +2,16 @@
 
 Under ``<prefix>/lineage/v1/org=<o>/``:
 
-- ``feed/d=<UTC day>/<ms>-<id>.json``: one entry per ingested run, named by the time it was
-  written (13-digit milliseconds, so names sort by time), holding the run's ``RunGraph``. The
-  day directories keep a listing of recent entries from walking the whole feed on ``fs``. An
-  ingest names its run's entry by the time the run was received and a hash of the run's
-  location (:func:`run_feed_name`), so the entry says the feed has the run;
+- ``feed/d=<UTC day>/h=<hour>/m=<minute>/<ms>-<id>.json``: one entry per ingested run, named
+  by the time it was written (13-digit milliseconds, so names sort by time), holding the run's
+  ``RunGraph``. An ingest names its run's entry by the time the run was received and a hash of
+  the run's location (:func:`run_feed_names`), so the entry says the feed has the run. The
+  hour and minute directories keep a listing of recent entries, on ``fs``, to the minutes it
+  touches, not the day. Earlier versions wrote the entries in the day's directory itself
+  (``d=<day>/<ms>-<id>.json``, "flat"), and their processes still do during a rolling deploy:
+  a reader lists both (:func:`feed_listings`). A flat name sorts before every ``h=`` name of
+  its day, so the earlier versions' readers, which list the day from a flat name, see the
+  entries of this layout too (docs/lineage.md, "The feed's layout");
 - ``snapshots/<inverted ms>-<id>.json``: the latest ``RunGraph`` of every service as of a
   watermark; the inverted time makes the newest the first key listed;
 - ``registry/<inverted ms>-<id>.json``: the versions of the system registry, newest first.
@@ -19,16 +24,20 @@ its changes) and, for a run whose feed entry was written late (by a replay or ``
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from ..runstore.identity import new_run_id
 
 MS_DIGITS = 13
 """Milliseconds since 1970 fit 13 digits until the year 2286."""
+DAY_MS = 86_400_000
 _LAST_MS: int = 10**MS_DIGITS - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
 
 FEED = "feed/"
+HOURS = "h="
+"""How the hour directories of a day's feed entries begin; flat names begin with a digit."""
 SNAPSHOTS = "snapshots/"
 REGISTRY = "registry/"
 RUN_GRAPH = "lineage-graph.json"
@@ -47,33 +56,91 @@ def feed_day(ms: int) -> str:
     return f"d={moment.date().isoformat()}/"
 
 
+def _digits(ms: int) -> str:
+    return f"{max(ms, 0):0{MS_DIGITS}d}"
+
+
+def entry_dirs(ms: int) -> str:
+    """The directories of the feed entries written at ``ms``: ``d=YYYY-MM-DD/h=HH/m=MM/``."""
+    moment = datetime.fromtimestamp(max(ms, 0) / 1000, UTC)
+    return f"d={moment.date().isoformat()}/{HOURS}{moment:%H}/m={moment:%M}/"
+
+
 def feed_name(ms: int) -> str:
     """The name of a feed entry written at ``ms``: sorts by time, unique across processes."""
-    return f"{feed_day(ms)}{ms:0{MS_DIGITS}d}-{new_run_id()}.json"
+    return f"{entry_dirs(ms)}{_digits(ms)}-{new_run_id()}.json"
 
 
-def run_feed_name(received_at: str, location: str) -> str:
-    """The name of the feed entry an ingest writes for the run at ``location``.
+def run_feed_names(received_at: str, location: str) -> tuple[str, str]:
+    """The names an ingest gives the feed entry of the run at ``location``: this version's first.
 
     Named by the time the run was received (RFC 3339, as its claim and record hold it), so a
-    replay or ``reindex`` finds it again from the run alone, with one listing of its key.
+    replay or ``reindex`` finds it again from the run alone, with one listing of its key; the
+    second is the flat name earlier versions wrote.
     """
     moment = datetime.fromisoformat(received_at)
     ms = (moment - _EPOCH) // timedelta(milliseconds=1)
-    run = hashlib.sha256(location.encode()).hexdigest()[:32]
-    return f"{feed_day(ms)}{ms:0{MS_DIGITS}d}-{run}.json"
+    entry = f"{_digits(ms)}-{hashlib.sha256(location.encode()).hexdigest()[:32]}.json"
+    return f"{entry_dirs(ms)}{entry}", f"{feed_day(ms)}{entry}"
+
+
+def run_feed_name(received_at: str, location: str) -> str:
+    """The name of the feed entry an ingest writes for the run at ``location``."""
+    return run_feed_names(received_at, location)[0]
 
 
 def feed_start(ms: int) -> str:
-    """The name every feed entry written at or after ``ms`` sorts after."""
-    return f"{feed_day(ms)}{max(ms, 0):0{MS_DIGITS}d}"
+    """The name every feed entry written at or after ``ms`` sorts after, in both layouts.
+
+    So do this layout's entries of the same day written before: a whole-feed listing from it
+    drops those (:func:`is_before`).
+    """
+    return f"{feed_day(ms)}{_digits(ms)}"
+
+
+def is_before(name: str, ms: int) -> bool:
+    """Whether the feed entry ``name`` was written before ``ms``."""
+    return name.rpartition("/")[2][:MS_DIGITS] < _digits(ms)
 
 
 def feed_days(first_ms: int, last_ms: int) -> list[str]:
     """The day directories from the one of ``first_ms`` to the one of ``last_ms``."""
+    return [f"d={day}/" for day in _dates(first_ms, last_ms)]
+
+
+def feed_listings(first_ms: int, last_ms: int) -> list[tuple[str, str]]:
+    """The listings, ``(prefix, start after)`` under ``feed/``, of every entry written from
+    ``first_ms`` to the end of the day of ``last_ms``, in both layouts.
+
+    Per day: the hour directories from the minute of ``first_ms`` on, and the flat names, under
+    a prefix of digits that leaves the hour directories out (on ``fs`` a listing then reads the
+    day's directory, its hours, not every entry of the day).
+    """
+    hours, flat = f"{entry_dirs(first_ms)}{_digits(first_ms)}", feed_start(first_ms)
+    listings: list[tuple[str, str]] = []
+    for day in _dates(first_ms, last_ms):
+        begins = (datetime(day.year, day.month, day.day, tzinfo=UTC) - _EPOCH) // _MS
+        listings.extend(
+            (f"d={day}/{digits}", flat)
+            for digits in _digit_prefixes(max(first_ms, begins), begins + DAY_MS - 1)
+        )
+        listings.append((f"d={day}/{HOURS}", hours))
+    return listings
+
+
+def _dates(first_ms: int, last_ms: int) -> list[date]:
     first = datetime.fromtimestamp(max(first_ms, 0) / 1000, UTC).date()
     last = datetime.fromtimestamp(max(last_ms, 0) / 1000, UTC).date()
-    return [f"d={first + timedelta(days=n)}/" for n in range((last - first).days + 1)]
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def _digit_prefixes(first_ms: int, last_ms: int) -> list[str]:
+    """Prefixes that every 13-digit time from ``first_ms`` to ``last_ms`` starts with one of."""
+    first, last = _digits(first_ms), _digits(last_ms)
+    same = next((n for n, (a, b) in enumerate(zip(first, last, strict=True)) if a != b), None)
+    common = first[:same]
+    # Empty only in a day whose times change their first digit (2033-05-18 is one).
+    return [common] if common else [str(d) for d in range(int(first[0]), int(last[0]) + 1)]
 
 
 def newest_first_name(ms: int) -> str:
@@ -84,6 +151,15 @@ def newest_first_name(ms: int) -> str:
 def time_of(name: str) -> int:
     """The milliseconds a feed entry's name holds."""
     return int(name.rpartition("/")[2][:MS_DIGITS])
+
+
+def is_newer(name: str, than: str | None) -> bool:
+    """Whether the feed entry ``name`` is newer than ``than`` (by time, then name), or than none.
+
+    By time, not name: within a day, a flat name sorts before every name in an hour
+    directory, even those written before it.
+    """
+    return than is None or (time_of(name), name) > (time_of(than), than)
 
 
 def beside(record_key: str, name: str) -> str:
