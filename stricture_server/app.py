@@ -113,7 +113,12 @@ class App:
         self.metrics_auth: Authenticator = (
             TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
         )
-        self.orgs = Orgs(runs.storage, settings)
+        # Concurrent on an object store only: on a filesystem, under load, writes at once cost
+        # more than they save (docs/performance.md, "Object-store latency per ingest"). The
+        # feed's listings get a pool of their own: they run inside a read the writes' pool
+        # started, and waiting on that same pool could leave it with no thread free.
+        concurrent = settings.storage_driver in CONCURRENT_DRIVERS
+        self.orgs = Orgs(runs.storage, settings, Writes(concurrent=concurrent, threads=4).all)
         self.registries = RegistryStore(runs.storage, runs.prefix, clock, settings.max_errors)
         self.lineage = RunLineage(
             runs,
@@ -127,10 +132,7 @@ class App:
         self.graphs = GraphAnswers(self.orgs, self.registries, settings.lineage_depth)
         self.audit = AuditTrail(runs.storage, runs.prefix)
         self.alerts = run_alerts(settings, runs.storage, runs.prefix)
-        # Concurrent on an object store only: on a filesystem, under load, writes at once cost
-        # more than they save (docs/performance.md, "Object-store latency per ingest"). A
-        # replicating store (mirror) has a replication status; its replays create again.
-        concurrent = settings.storage_driver in CONCURRENT_DRIVERS
+        # A replicating store (mirror) has a replication status; its replays create again.
         writes, ask_first = Writes(concurrent=concurrent), replication is None
         self.writer = RunWriter(runs, self.index, self.lineage, writes, replays_ask_first=ask_first)
         self.url_map = Map(

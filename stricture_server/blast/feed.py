@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
@@ -74,9 +74,12 @@ class OrgFeed:
         skew_ms: int,
         snapshot_every: int,
         clock_ms: Callable[[], int],
+        list_all: ListAll = None,
     ) -> None:
         self.storage = storage
         self.root = keys.org_root(prefix, organization)
+        # A catch-up's listings (two per day: both layouts) at once where each is a round trip.
+        self._list_all = list_all or _one_by_one
         self._skew_ms = skew_ms
         self._snapshot_every = snapshot_every
         self._clock_ms = clock_ms
@@ -188,9 +191,10 @@ class OrgFeed:
         end = self._clock_ms() + self._skew_ms
         if len(keys.feed_days(start, end)) > MAX_DAYS_LISTED:
             return self.storage.list(feed, feed + keys.feed_start(start)), start
-        listings = keys.feed_listings(start, end)
-        listed = chain.from_iterable(self.storage.list(feed + p, feed + a) for p, a in listings)
-        return listed, start
+        calls = [
+            _listing_of(self.storage, feed + p, feed + a) for p, a in keys.feed_listings(start, end)
+        ]
+        return chain.from_iterable(self._list_all(calls)), start
 
     def _merge(self, state: dict[Location, Latest], location: Location, latest: Latest) -> None:
         """Merge one entry; the graph follows by a swap where it can, else is assembled anew."""
@@ -275,6 +279,18 @@ def append(
         names.append(keys.feed_name(landed))
         storage.create(root + keys.FEED + names[-1], body)
     return names
+
+
+ListAll = Callable[[Sequence[Callable[[], list[str]]]], list[list[str]]] | None
+"""Runs listings, each a call, and gives their keys in order (``Writes.all``)."""
+
+
+def _one_by_one(calls: Sequence[Callable[[], list[str]]]) -> list[list[str]]:
+    return [call() for call in calls]
+
+
+def _listing_of(storage: Storage, prefix: str, after: str) -> Callable[[], list[str]]:
+    return lambda: list(storage.list(prefix, after))
 
 
 def _unreadable(message: str, key: str, exc: Exception) -> None:

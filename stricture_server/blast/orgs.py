@@ -7,7 +7,7 @@ import time
 
 from ..settings import Settings
 from ..storage import Storage
-from .feed import OrgFeed
+from .feed import ListAll, OrgFeed
 
 
 def now_ms() -> int:
@@ -18,8 +18,9 @@ def now_ms() -> int:
 class Orgs:
     """Hands out one :class:`OrgFeed` per organization, kept for the life of the process."""
 
-    def __init__(self, storage: Storage, settings: Settings) -> None:
+    def __init__(self, storage: Storage, settings: Settings, list_all: ListAll = None) -> None:
         self.storage = storage
+        self._list_all = list_all
         self.prefix = settings.object_prefix
         self._skew_ms = settings.lineage_skew_seconds * 1000
         self._snapshot_every = settings.lineage_snapshot_every
@@ -38,5 +39,6 @@ class Orgs:
                     skew_ms=self._skew_ms,
                     snapshot_every=self._snapshot_every,
                     clock_ms=now_ms,
+                    list_all=self._list_all,
                 )
             return found
