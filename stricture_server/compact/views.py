@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..runstore.entries import Entry, Summary
+from .artifact import Compact
+from .stats import Stats
 
 Body = tuple[Summary, Sequence[dict[str, Any]]]
 
@@ -35,3 +37,12 @@ Impacts = Callable[[str, Summary], Sequence[str | None]]
 def held_body(summary: Summary, changes: Sequence[dict[str, Any]]) -> Callable[[], Body]:
     """The ``body`` of a run whose summary and changes are already in hand."""
     return lambda: (summary, changes)
+
+
+@dataclass(slots=True)
+class Covered:
+    """A compacted day met by a walk: its stats, and its compact once read."""
+
+    key: str
+    stats: Stats
+    compact: Compact | None = None
