@@ -22,13 +22,13 @@ from collections.abc import Callable
 from itertools import islice
 
 from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
-from ..runstore.entries import DAY_MS, Entry, inverted, uninverted
+from ..runstore.entries import DAY_MS, inverted, uninverted
 from ..runstore.integrity import Corrupt
 from .artifact import Compact, CompactRun
 from .build import Compactor
 from .rollup_artifact import ROLLUPS, Part, Rollup, Token, decode, span
 from .scope import Scope
-from .views import Covered, RunView, held_body
+from .views import Covered
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,6 @@ class Rollups:
     def _location(self, run: CompactRun) -> str:
         found = self.scope.run_of(run.name)
         return found.ref.run(run.summary.run_id).location if found else ""
-
-
-def held_view(scope: Scope, run: CompactRun) -> RunView:
-    """A run a roll-up holds, as the feed walks it."""
-    entry = scope.entry(run.name) or Entry(run.name, 0, "", None)
-    return RunView(entry, held_body(run.summary, run.changes), lambda _: run.impacts)
 
 
 def _late(name: str) -> bool:

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..runstore.entries import Entry, Summary
-from .artifact import Compact
+from .artifact import Compact, CompactRun
+from .scope import Scope
 from .stats import Stats
 
 Body = tuple[Summary, Sequence[dict[str, Any]]]
@@ -46,3 +47,25 @@ class Covered:
     key: str
     stats: Stats
     compact: Compact | None = None
+
+
+def compact_view(scope: Scope, compact: Compact, index: int) -> RunView:
+    """The run at ``index`` of a compact, parsed when its changes are wanted."""
+    name = compact.names[index]
+    entry = scope.entry(name) or Entry(name, 0, "", None)
+
+    def body() -> Body | None:
+        run = compact.run(index)
+        return (run.summary, run.changes) if run else None
+
+    def impacts(_: Summary) -> Sequence[str | None]:
+        run = compact.run(index)
+        return run.impacts if run else []
+
+    return RunView(entry, body, impacts)
+
+
+def held_view(scope: Scope, run: CompactRun) -> RunView:
+    """A run in hand (a roll-up's), as the feed walks it."""
+    entry = scope.entry(run.name) or Entry(run.name, 0, "", None)
+    return RunView(entry, held_body(run.summary, run.changes), lambda _: run.impacts)

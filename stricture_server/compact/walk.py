@@ -8,19 +8,19 @@ again past the days it covered. A compact of day ``d`` whose next older day was 
 every day after ``o`` up to ``d``: it holds every run of those days but the late ones
 received after its cut, which the service's late entries give (:mod:`.late`), so a run is
 given once, from its compact or from its late entry, or from its timeline entry in a day that
-no compact covers.
+no compact covers. A page whose filters name one change type or impact reads a day from the
+roll-up that holds it (:mod:`.rollup`), which gives the day's runs that have such a change.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from ..errors import StorageUnavailable
 from ..runstore.entries import (
     DAY_MS,
     Entry,
-    Summary,
     newest_before,
     oldest_after,
     uninverted,
@@ -28,11 +28,11 @@ from ..runstore.entries import (
 from .artifact import Compact
 from .build import Compactor, Listed, day_of_ms
 from .late import LateEntries
-from .rollup import Rollups, held_view
+from .rollup import Rollups
 from .rollup_artifact import Token
 from .scope import Scope
 from .stats import Stats, stats_of
-from .views import Body, Covered, Impacts, RunView
+from .views import Covered, Impacts, RunView, compact_view, held_view
 
 LAZY_DAYS = 2
 """Closed days a page may compact on its way: the first reads after a long time compact a
@@ -149,21 +149,8 @@ class CompactedWalk:
         if compact is None:
             return None
         heads = frozenset(self.scope.head(name) for name in compact.names)
-        return (self._held(index, compact) for index in range(len(compact.names))), heads
-
-    def _held(self, index: int, compact: Compact) -> RunView:
-        name = compact.names[index]
-        entry = self.scope.entry(name) or Entry(name, 0, "", None)
-
-        def body() -> Body | None:
-            run = compact.run(index)
-            return (run.summary, run.changes) if run else None
-
-        def impacts(_: Summary) -> Sequence[str | None]:
-            run = compact.run(index)
-            return run.impacts if run else []
-
-        return RunView(entry, body, impacts)
+        held = (compact_view(self.scope, compact, n) for n in range(len(compact.names)))
+        return held, heads
 
     def _covered(self, day_ms: int) -> Covered | None:
         """The day's compact, as stats and a way to read it: stored, or made now if the day is
