@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import timedelta
 from itertools import pairwise
@@ -148,6 +149,35 @@ def test_two_processes_making_the_same_rollup_store_one(tmp_path: Path) -> None:
     rollup = decode(history.storage.read(key), Token("field_renamed", None))
     assert len(rollup.parts) == 8
     assert sum(part.kept for part in rollup.parts) == sum(len(p["changes"]) for p in plain)
+
+
+class Racing(FileStorage):
+    """A store where another process makes the same roll-up just before this one stores it."""
+
+    def __init__(self, root: str, other: Callable[[], object]) -> None:
+        super().__init__(root)
+        self.other: Callable[[], object] | None = other
+
+    def create(self, key: str, data: bytes) -> None:
+        if "/rollup/" in key and self.other is not None:
+            other, self.other = self.other, None
+            other()
+        super().create(key, data)
+
+
+def test_a_rollup_stored_first_by_another_process_is_the_one_used(tmp_path: Path) -> None:
+    directory = str(tmp_path / "store")
+    history = _history(FileStorage(directory))
+    history.spread(first=0, days=6, per_day=10)
+    history.clock.set(DAY0 + timedelta(days=7))
+    history.compactor.compact_service(REF)
+    plain = list(pages(history.queries(compacted=False), RARE))
+    racing = _history(Racing(directory, lambda: list(pages(history.queries(True), RARE))))
+    racing.clock.now_ms = history.clock()
+    assert list(pages(racing.queries(compacted=True), RARE)) == plain
+    assert isinstance(racing.storage, Racing)
+    assert racing.storage.other is None  # the other made it while this page was making it
+    [_] = rollup_keys(history.storage, history_root())
 
 
 def test_a_corrupt_rollup_is_skipped_for_the_compacts(tmp_path: Path) -> None:
