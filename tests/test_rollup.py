@@ -133,12 +133,18 @@ def _first_pages(directory: str, now_ms: int) -> list[dict[str, Any]]:
     return list(pages(history.queries(compacted=True), RARE, limit=50))
 
 
+def compacted(directory: str, days: int) -> History:
+    """A history of ``days`` days of 10 runs, every day closed and compacted."""
+    history = _history(FileStorage(directory))
+    history.spread(first=0, days=days, per_day=10)
+    history.clock.set(DAY0 + timedelta(days=days + 1))
+    history.compactor.compact_service(REF)
+    return history
+
+
 def test_two_processes_making_the_same_rollup_store_one(tmp_path: Path) -> None:
     directory = str(tmp_path / "store")
-    history = _history(FileStorage(directory))
-    history.spread(first=0, days=8, per_day=10)
-    history.clock.set(DAY0 + timedelta(days=9))
-    history.compactor.compact_service(REF)
+    history = compacted(directory, days=8)
     spawn = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=2, mp_context=spawn) as pool:
         ones = [pool.submit(_first_pages, directory, history.clock()) for _ in range(2)]
@@ -167,10 +173,7 @@ class Racing(FileStorage):
 
 def test_a_rollup_stored_first_by_another_process_is_the_one_used(tmp_path: Path) -> None:
     directory = str(tmp_path / "store")
-    history = _history(FileStorage(directory))
-    history.spread(first=0, days=6, per_day=10)
-    history.clock.set(DAY0 + timedelta(days=7))
-    history.compactor.compact_service(REF)
+    history = compacted(directory, days=6)
     plain = list(pages(history.queries(compacted=False), RARE))
     racing = _history(Racing(directory, lambda: list(pages(history.queries(True), RARE))))
     racing.clock.now_ms = history.clock()
@@ -181,10 +184,7 @@ def test_a_rollup_stored_first_by_another_process_is_the_one_used(tmp_path: Path
 
 
 def test_a_corrupt_rollup_is_skipped_for_the_compacts(tmp_path: Path) -> None:
-    history = _history(FileStorage(str(tmp_path / "store")))
-    history.spread(first=0, days=6, per_day=8)
-    history.clock.set(DAY0 + timedelta(days=7))
-    history.compactor.compact_service(REF)
+    history = compacted(str(tmp_path / "store"), days=6)
     plain = list(pages(history.queries(compacted=False), RARE))
     assert list(pages(history.queries(compacted=True), RARE)) == plain
     [key] = rollup_keys(history.storage, history_root())
