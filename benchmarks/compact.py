@@ -2,10 +2,12 @@
 
 Stores ``--runs`` runs (default 10,000) of one service over ``--days`` days (default 30) with
 the real diffs of ``../shared/fixtures`` (read in place): every run carries the small real diff
-(2 changes), one in 25 the large one (295 changes, 185 KB), one in 10 none; each is received
+(2 changes), one in 25 the large one (295 changes, 185 KB), one in 10 none, one in 60 the small
+one with a third change of a type no other run has (a sparse filter); each is received
 seconds after its time, one in 50 the next day (a late run). Then each change-feed page is
 read without compacts (one index object per run), the compacts are made (as ``reindex`` makes
-them; timed), and the same pages are read from them. On ``fs`` a request is counted as an
+them; timed), and the same pages are read from them (the sparse filter's first page, which
+makes its roll-up, timed apart). On ``fs`` a request is counted as an
 object store bills it, on ``s3`` (moto's server over HTTP) every request botocore sends, as in
 ``query.py``.
 
@@ -51,10 +53,18 @@ def diffs() -> tuple[dict[str, Any], dict[str, Any]]:
     return small, large
 
 
+RARE = "field_renamed"
+"""A change type of one run in 60 of the service (about 5 a day): a sparse filter."""
+RARE_EVERY = 60
+
+
 def populate(storage: Storage, runs: int, days: int, services: int) -> None:
     """Store ``runs`` runs of the service, and one run a day of each of ``services`` other
     services of the organization (in ten projects), as ingest does."""
     small, large = diffs()
+    renamed = {**small["changes"][0], "change_type": RARE}
+    summary = {**small["summary"], "total": 3, "high": small["summary"]["high"] + 1}
+    rare = {**small, "summary": summary, "changes": [*small["changes"], renamed]}
     rng = random.Random(16)
 
     def one(n: int) -> tuple[dict[str, Any], datetime]:
@@ -68,7 +78,9 @@ def populate(storage: Storage, runs: int, days: int, services: int) -> None:
             "artifact": {"schema_version": "1", "fields": []},
         }
         pick = rng.random()
-        if pick >= 0.1:
+        if n % RARE_EVERY == RARE_EVERY // 2:
+            document["diff"] = rare
+        elif pick >= 0.1:
             document["diff"] = large if n % 25 == 0 else small
         received = moment + (timedelta(days=1) if n % 50 == 7 else timedelta(seconds=5))
         return document, received
@@ -129,6 +141,11 @@ def main() -> int:
             ("page of 100, `impact=downstream` (no match)", {"impact": ["downstream"]}),
             ("page of 100, one day (`from`=`to`)", {"from": [day], "to": [day]}),
             ("21st page of 100 (by cursor)", {"cursor": [deep]}),
+            (f"page of 100, `change_type={RARE}` (~5 a day)", {"change_type": [RARE]}),
+            (
+                f"page of 100, `change_type={RARE},nope` (two types: no roll-up)",
+                {"change_type": [f"{RARE},nope"]},
+            ),
         ]
         everyone = f"{options.services + 1} services"
         org_pages: list[tuple[str, dict[str, list[str]]]] = [
@@ -137,6 +154,10 @@ def main() -> int:
             (
                 f"org-wide feed, `change_type=nope` (no match), {everyone}",
                 {"change_type": ["nope"]},
+            ),
+            (
+                f"org-wide feed, `change_type={RARE}` (~5 a day), {everyone}",
+                {"change_type": [RARE]},
             ),
         ]
 
@@ -167,6 +188,14 @@ def main() -> int:
         org_made = compactor.compact_organization(ORG)
         org_s = time.perf_counter() - started
         org_requests = requests() - made_at
+        # The first sparse pages make the roll-ups they read (the rows below read them).
+        sparse = {"change_type": [RARE]}
+        made_at, started = requests(), time.perf_counter()
+        compacted.changes_of(ORG, PROJECT, SERVICE, sparse)
+        rollup = (time.perf_counter() - started) * 1000, requests() - made_at
+        made_at, started = requests(), time.perf_counter()
+        OrgChanges(compacted, listings).changes_of(ORG, sparse)
+        org_rollup = (time.perf_counter() - started) * 1000, requests() - made_at
         after = rows(compacted)
         stop()
     print(
@@ -174,7 +203,9 @@ def main() -> int:
         f"`{options.driver}` (stored in {populate_s:.0f} s); {made} compacts made in "
         f"{compact_s:.1f} s, {compact_requests} requests; {options.services} other services "
         f"with a run a day; {org_made} organization compacts made in {org_s:.1f} s, "
-        f"{org_requests} requests\n"
+        f"{org_requests} requests; the first `change_type={RARE}` page made its roll-up "
+        f"in {rollup[0]:.0f} ms, {rollup[1]} requests (org-wide: {org_rollup[0]:.0f} ms, "
+        f"{org_rollup[1]} requests)\n"
     )
     print("| change feed | ms without | requests without | ms with | requests with | time ratio |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -24,6 +24,7 @@ ORG, PROJECT, SERVICE = "acme", "checkout", "api"
 DAY0 = datetime(2026, 3, 1, tzinfo=UTC)
 GRACE_MS = 3_600_000
 TYPES = ("field_removed", "source_version_changed", "field_added")
+RARE = {"change_type": "field_renamed", "field_id": "f_rare", "message": "renamed"}
 
 
 @dataclass
@@ -48,6 +49,8 @@ class History:
     clock: Clock = field(default_factory=Clock)
     rng: random.Random = field(default_factory=lambda: random.Random(16))
     count: int = 0
+    rare_every: int = 0
+    """Every ``rare_every``-th run also has a change of type ``RARE`` (0: none has)."""
 
     def __post_init__(self) -> None:
         self.runs = RunStore(self.storage, PREFIX)
@@ -73,6 +76,10 @@ class History:
             }
             for i in range(rng.choice((0, 1, 2, 3, 5)))
         ]
+        if self.rare_every and self.count % self.rare_every == 0:
+            # A type few runs have: a filter on it is sparse (see test_rollup.py).
+            severity = rng.choice(("high", "low"))
+            changes.insert(rng.randrange(len(changes) + 1), {"severity": severity, **RARE})
         document: dict[str, Any] = {
             "organization": org,
             "project": service[0],

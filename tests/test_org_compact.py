@@ -139,7 +139,8 @@ def test_an_org_page_costs_a_few_requests_whatever_the_number_of_services() -> N
     history = History(storage)
     services = [(f"p{n % 4}", f"s{n}") for n in range(40)]
     history.spread(first=0, days=8, per_day=40, services=services)
-    history.clock.set(DAY0 + timedelta(days=9))  # every day closed
+    # Every day closed, every late run received before the compacts' cut.
+    history.clock.set(DAY0 + timedelta(days=10))
     history.compactor.compact_organization(ORG)
     operations = sent(storage)
     feed = org_feed(history, compacted=True)
@@ -149,10 +150,23 @@ def test_an_org_page_costs_a_few_requests_whatever_the_number_of_services() -> N
             operations.clear()
             # Every day compacted: the listing of the organization's compacted days, of its
             # late entries, of its feed where the page starts, and the compacts it draws on.
+            # A filter of one type or impact lists its roll-ups, and makes the one it needs
+            # from the compacts (see test_rollup.py).
             drawn = [op for op in cost if op.startswith("GetObject") and "/day/" in op]
-            assert len(cost) <= 3 + len(drawn), (args, cost)
-            assert len(drawn) <= 2 or args.get("change_type") or args.get("impact"), (args, cost)
+            token = bool(args.get("change_type") or args.get("impact"))
+            rolled = [op for op in cost if "/rollup/" in op]
+            assert len(cost) <= 3 + token + len(drawn) + len(rolled), (args, cost)
+            assert len(drawn) <= 2 or token, (args, cost)
             assert len(page["changes"]) == 20 or not page["next_cursor"]
+    # Read again: those filters' pages read the roll-ups made, and no compact.
+    for args in FILTERS:
+        if args.get("change_type") or args.get("impact"):
+            operations.clear()
+            for _page in org_pages(feed, args, limit=20):
+                cost = [op for op in operations if op != "send"]
+                operations.clear()
+                assert len(cost) <= 5, (args, cost)
+                assert not [op for op in cost if "/day/" in op], (args, cost)
     # Without them: each service's listings, at least one per service.
     plain = org_feed(history, compacted=False)
     operations.clear()

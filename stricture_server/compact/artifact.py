@@ -70,7 +70,7 @@ class Compact:
         found = self._runs[index]
         if isinstance(found, bytes):
             try:
-                found = _run(orjson.loads(found), self.names[index])
+                found = parse_run(orjson.loads(found), self.names[index])
             except (Corrupt, ValueError, KeyError, TypeError) as exc:
                 log.warning("corrupt run in a compact skipped", extra={"fields": {"why": str(exc)}})
                 found = None
@@ -92,17 +92,22 @@ class Compact:
             "names": self.names,
         }
         lines = [orjson.dumps(head)]
-        for run in self.runs:
-            body = {
-                "summary": run.summary.as_json(location(run)),
-                "changes": run.changes,
-                "impacts": run.impacts,
-            }
-            lines.append(orjson.dumps(body))
+        lines.extend(run_line(run, location(run)) for run in self.runs)
         return b"\n".join(lines)
 
 
-def _run(body: Any, name: str) -> CompactRun:
+def run_line(run: CompactRun, location: str) -> bytes:
+    """A run's stored line: its summary (with its ``location``), changes and impacts."""
+    body = {
+        "summary": run.summary.as_json(location),
+        "changes": run.changes,
+        "impacts": run.impacts,
+    }
+    return orjson.dumps(body)
+
+
+def parse_run(body: Any, name: str) -> CompactRun:
+    """The run a stored line holds (parsed), named ``name``; raises on a malformed one."""
     summary, changes = entry_of(body)
     impacts = body["impacts"]
     if not isinstance(impacts, list):

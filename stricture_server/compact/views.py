@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..runstore.entries import Entry, Summary
+from .artifact import Compact, CompactRun
+from .scope import Scope
+from .stats import Stats
 
 Body = tuple[Summary, Sequence[dict[str, Any]]]
 
@@ -35,3 +38,34 @@ Impacts = Callable[[str, Summary], Sequence[str | None]]
 def held_body(summary: Summary, changes: Sequence[dict[str, Any]]) -> Callable[[], Body]:
     """The ``body`` of a run whose summary and changes are already in hand."""
     return lambda: (summary, changes)
+
+
+@dataclass(slots=True)
+class Covered:
+    """A compacted day met by a walk: its stats, and its compact once read."""
+
+    key: str
+    stats: Stats
+    compact: Compact | None = None
+
+
+def compact_view(scope: Scope, compact: Compact, index: int) -> RunView:
+    """The run at ``index`` of a compact, parsed when its changes are wanted."""
+    name = compact.names[index]
+    entry = scope.entry(name) or Entry(name, 0, "", None)
+
+    def body() -> Body | None:
+        run = compact.run(index)
+        return (run.summary, run.changes) if run else None
+
+    def impacts(_: Summary) -> Sequence[str | None]:
+        run = compact.run(index)
+        return run.impacts if run else []
+
+    return RunView(entry, body, impacts)
+
+
+def held_view(scope: Scope, run: CompactRun) -> RunView:
+    """A run in hand (a roll-up's), as the feed walks it."""
+    entry = scope.entry(run.name) or Entry(run.name, 0, "", None)
+    return RunView(entry, held_body(run.summary, run.changes), lambda _: run.impacts)

@@ -8,20 +8,19 @@ again past the days it covered. A compact of day ``d`` whose next older day was 
 every day after ``o`` up to ``d``: it holds every run of those days but the late ones
 received after its cut, which the service's late entries give (:mod:`.late`), so a run is
 given once, from its compact or from its late entry, or from its timeline entry in a day that
-no compact covers.
+no compact covers. A page whose filters name one change type or impact reads a day from the
+roll-up that holds it (:mod:`.rollup`), which gives the day's runs that have such a change.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Iterator
 
 from ..errors import StorageUnavailable
 from ..runstore.entries import (
     DAY_MS,
     Entry,
-    Summary,
     newest_before,
     oldest_after,
     uninverted,
@@ -29,9 +28,11 @@ from ..runstore.entries import (
 from .artifact import Compact
 from .build import Compactor, Listed, day_of_ms
 from .late import LateEntries
+from .rollup import Rollups
+from .rollup_artifact import Token
 from .scope import Scope
 from .stats import Stats, stats_of
-from .views import Body, Impacts, RunView
+from .views import Covered, Impacts, RunView, compact_view, held_view
 
 LAZY_DAYS = 2
 """Closed days a page may compact on its way: the first reads after a long time compact a
@@ -41,20 +42,16 @@ TimelineView = Callable[[str, Entry], RunView]
 Wanted = Callable[[Stats], bool]
 
 
-@dataclass(slots=True)
-class Covered:
-    """A compacted day met by a walk: its stats, and its compact once read."""
-
-    key: str
-    stats: Stats
-    compact: Compact | None = None
-
-
 class CompactedWalk:
     """One page's walk of the runs of one scope: a service's, or an organization's."""
 
     def __init__(
-        self, compactor: Compactor, scope: Scope, timeline: TimelineView, impacts: Impacts
+        self,
+        compactor: Compactor,
+        scope: Scope,
+        timeline: TimelineView,
+        impacts: Impacts,
+        token: Token | None = None,
     ) -> None:
         self.compactor = compactor
         self.scope = scope
@@ -66,6 +63,10 @@ class CompactedWalk:
         self._listing: dict[int, Listed] = {}
         self._listed_to: int | None = None
         self._known: dict[int, Covered | None] = {}
+        self.rollups = (
+            Rollups(compactor, scope, token, self._covered, self._load) if token else None
+        )
+        """Where the days of a page whose filters name one type or impact are read from."""
 
     def runs(self, after: str, stop: str | None, wanted: Wanted) -> Iterator[RunView]:
         """The runs whose timeline names sort after ``after`` (up to ``stop``), in order;
@@ -113,14 +114,14 @@ class CompactedWalk:
             low = stats.older_ms + DAY_MS if stats.older_ms is not None else -1
             since = stats.cut_ms - self.compactor.grace_ms
             high = stats.day_ms + DAY_MS
-            if self.late.any_since(since, low, high) or wanted(stats):
-                compact = self._load(current)
-                if compact is None:
+            late_any = self.late.any_since(since, low, high)
+            if late_any or wanted(stats):
+                found = self._day(current, late_any, wanted(stats))
+                if found is None:
                     # Corrupt: the day's index objects are read instead, from its newest.
                     return high
-                heads = frozenset(self.scope.head(name) for name in compact.names)
+                held, heads = found
                 late = self.late.missing(since, low, high, heads)
-                held = (self._held(index, compact) for index in range(len(compact.names)))
                 for view in heapq.merge(held, late, key=lambda v: v.name):
                     if view.name <= after:
                         continue
@@ -136,19 +137,20 @@ class CompactedWalk:
                 return older + DAY_MS
         return None
 
-    def _held(self, index: int, compact: Compact) -> RunView:
-        name = compact.names[index]
-        entry = self.scope.entry(name) or Entry(name, 0, "", None)
-
-        def body() -> Body | None:
-            run = compact.run(index)
-            return (run.summary, run.changes) if run else None
-
-        def impacts(_: Summary) -> Sequence[str | None]:
-            run = compact.run(index)
-            return run.impacts if run else []
-
-        return RunView(entry, body, impacts)
+    def _day(
+        self, day: Covered, late_any: bool, wanted: bool
+    ) -> tuple[Iterable[RunView], frozenset[str]] | None:
+        """A compacted day's runs, from the roll-up that holds it or from its compact, and the
+        heads of the runs held (the late entries give the others); None if it is corrupt."""
+        part = self.rollups.part(day, make=wanted) if self.rollups is not None else None
+        if part is not None and (part.heads is not None or not late_any):
+            return [held_view(self.scope, run) for run in part.runs], part.heads or frozenset()
+        compact = self._load(day)
+        if compact is None:
+            return None
+        heads = frozenset(self.scope.head(name) for name in compact.names)
+        held = (compact_view(self.scope, compact, n) for n in range(len(compact.names)))
+        return held, heads
 
     def _covered(self, day_ms: int) -> Covered | None:
         """The day's compact, as stats and a way to read it: stored, or made now if the day is

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..blast.impacts import stored_impacts
 from ..compact.build import Compactor
+from ..compact.rollup_artifact import Token
 from ..compact.scope import Scope
 from ..compact.stats import Stats
 from ..compact.views import RunView
@@ -174,7 +175,8 @@ class Queries:
                 return RunView(entry, lambda: None, lambda _: [])
             return self._view(run.ref, run.name, entry, partial(impacts, name))
 
-        walk = CompactedWalk(self.compactor, scope, timeline, impacts)
+        token = Token.of(query.change_types, query.impacts)
+        walk = CompactedWalk(self.compactor, scope, timeline, impacts, token)
         return walk.runs(after, stop, partial(_may_match, query))
 
     def _view(
