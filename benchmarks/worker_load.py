@@ -1,14 +1,15 @@
 """stricture-server's worker against gunicorn's sync worker serving the same app: 110 KB ingests.
 
-Usage: ``.venv/bin/python benchmarks/worker_load.py [--revision REV] [--runs 5]
+Usage: ``.venv/bin/python benchmarks/worker_load.py [--revision REV] [--threads N] [--runs 5]
 [--clients 1,4,16] [--seconds 4]``.
 
 The servers run side by side (5 workers each, ``fs``, fresh data directories): this tree's app
-under gunicorn's sync worker, the same app under stricture-server's own worker (``serve``), and
-with ``--revision`` that revision's ``serve`` too (its package on ``PYTHONPATH``). Every run
-drives each server in turn, the order rotating from one run to the next, so a busy moment of
-the shared machine and the place in the order hit all of them alike; each ratio is the median of
-the ratios within a run. ``bash benchmarks/run`` measures the first two for
+under gunicorn's sync worker, the same app under stricture-server's own worker (``serve``), with
+``--revision`` that revision's ``serve`` too (its package on ``PYTHONPATH``), and with
+``--threads`` this tree's with that many threads per worker. Every run drives each server in
+turn, the order rotating from one run to the next, so a busy moment of the shared machine and
+the place in the order hit all of them alike; each ratio is the median of the ratios within a
+run. ``bash benchmarks/run`` measures the first two for
 ``docs/performance.md``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+from contextlib import ExitStack
 from pathlib import Path
 
 from bodies import Body, bodies
@@ -37,21 +39,34 @@ def throughput(
     runs: int,
     seconds: float,
     revision: str = "",
+    threads: int = 0,
 ) -> dict[tuple[int, str], LoadFigures]:
-    """Requests/s, p99 and worker CPU per (clients, server), the servers alternating."""
+    """Requests/s, p99 and worker CPU per (clients, server), the servers alternating.
+
+    With ``revision``, that revision's server too; with ``threads``, this tree's server with
+    that many threads per worker too (the default is two).
+    """
     figures: dict[tuple[int, str], LoadFigures] = {}
     body_file = work / "worker-load-body.json"
     body_file.write_bytes(body.template)
-    earlier = {"PYTHONPATH": str(tree_of(revision, work))} if revision else None
-    with start(SYNC, work, workers) as sync, start(SERVER, work, workers) as real:
-        servers = [sync, real]
-        if earlier is None:
-            _drive(servers, figures, body_file, clients, runs, seconds)
-            return figures
-        with start(SERVER, work, workers, earlier) as before:
-            before.name = revision
-            _drive([*servers, before], figures, body_file, clients, runs, seconds)
+    extra: list[tuple[str, dict[str, str]]] = []
+    if revision:
+        extra.append((revision, {"PYTHONPATH": str(tree_of(revision, work))}))
+    if threads:
+        extra.append((threads_name(threads), {"STRICTURE_SERVER_THREADS": str(threads)}))
+    with ExitStack() as stack:
+        servers = [stack.enter_context(start(name, work, workers)) for name in (SYNC, SERVER)]
+        for name, settings in extra:
+            server = stack.enter_context(start(SERVER, work, workers, settings))
+            server.name = name
+            servers.append(server)
+        _drive(servers, figures, body_file, clients, runs, seconds)
     return figures
+
+
+def threads_name(threads: int) -> str:
+    """The name of the server with ``threads`` threads per worker in the figures."""
+    return f"{SERVER}, {threads} thread{'s' if threads > 1 else ''}"
 
 
 def _drive(
@@ -87,6 +102,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clients", default="1,4,16")
     parser.add_argument("--seconds", type=float, default=4.0)
+    parser.add_argument("--threads", type=int, default=0, help="also with N threads per worker")
     args = parser.parse_args()
     work = Path(__file__).resolve().parent / ".work" / "worker-load"
     shutil.rmtree(work, ignore_errors=True)
@@ -100,9 +116,11 @@ def main() -> None:
         runs=args.runs,
         seconds=args.seconds,
         revision=args.revision,
+        threads=args.threads,
     )
     shutil.rmtree(work, ignore_errors=True)
     names = [SYNC, SERVER, *([args.revision] if args.revision else [])]
+    names += [threads_name(args.threads)] if args.threads else []
     print(
         f"| clients | req/s ({' / '.join(names)}) | {' | '.join(f'{n} / sync' for n in names[1:])} "
         f"| p99 ms ({' / '.join(names)}) | worker CPU ms/req ({' / '.join(names)}) |"
