@@ -8,14 +8,18 @@ the least a function storing the body can: import boto3 and mangum, create an S3
 answer the same event through mangum with one ``PutObject`` of the body (``If-None-Match: *``).
 
 Figures are CPU time of the child (not wall time: the machine is shared), medians of fresh
-processes, entry and floor alternating, with bytecode cached as a build that ships ``.pyc``
-does. Run: ``.venv/bin/python benchmarks/coldstart_s3.py [--runs N]``.
+processes, with bytecode cached as a build that ships ``.pyc`` does. Entry and floor run in
+pairs, one right after the other, which one first alternating from pair to pair; the ratio is
+the median of the ratios within each pair, so a busy moment of the machine, which weighs on
+both of a pair, moves it less than it moves either figure. Run: ``.venv/bin/python
+benchmarks/coldstart_s3.py [--runs N]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import uuid
@@ -84,17 +88,19 @@ class S3Start:
     entry_import_ms: float
     floor_ms: float
     floor_import_ms: float
+    ratio: float
+    """Entry over floor: the median of the ratios within each pair."""
+    import_ratio: float
+    """The same for the import alone."""
+    baseline_ms: float = 0.0
+    """``--baseline``: that revision's entry, import plus first POST."""
+    baseline_ratio: float = 0.0
+    """``--baseline``: that revision's entry over the floor, median of the rounds' ratios."""
 
-    @property
-    def ratio(self) -> float:
-        """Entry over floor."""
-        return self.entry_ms / self.floor_ms
 
-
-def _child(code: str, env: dict[str, str]) -> dict[str, float]:
-    done = subprocess.run(
-        [python(), "-c", code], env=env, cwd=ROOT, capture_output=True, check=False
-    )
+def _child(code: str, env: dict[str, str], cwd: Path = ROOT) -> dict[str, float]:
+    command = [python(), "-c", code]
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"benchmarks: cold start child failed: {done.stderr.decode()[-2000:]}")
     result: dict[str, float] = orjson.loads(done.stdout.splitlines()[-1])
@@ -103,9 +109,15 @@ def _child(code: str, env: dict[str, str]) -> dict[str, float]:
     return result
 
 
-def measure(work: Path, *, runs: int) -> S3Start:
+def measure(work: Path, *, runs: int, baseline: str = "") -> S3Start:
     """Alternate ``runs`` fresh entry and floor processes against one moto server."""
     work.mkdir(parents=True, exist_ok=True)
+    kinds: dict[str, tuple[str, Path]] = {
+        "entry": (_ENTRY.format(path=str(ROOT / "adapters" / "aws_lambda")), ROOT),
+    }
+    if baseline:
+        tree = _tree_of(baseline, work)
+        kinds["baseline"] = (_ENTRY.format(path=str(tree / "adapters" / "aws_lambda")), tree)
     with moto_bucket("coldstart") as (endpoint, bucket):
         env = {k: v for k, v in os.environ.items() if not k.startswith("STRICTURE_SERVER_")}
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -119,9 +131,8 @@ def measure(work: Path, *, runs: int) -> S3Start:
             PYTHONPYCACHEPREFIX=str(work / "pycache"),
         )
         small = bodies(large=False)[0]
-        entry_code = _ENTRY.format(path=str(ROOT / "adapters" / "aws_lambda"))
-        floor_code = _FLOOR.format(bucket=bucket)
-        samples: dict[str, list[dict[str, float]]] = {"entry": [], "floor": []}
+        kinds["floor"] = (_FLOOR.format(bucket=bucket), ROOT)
+        samples: dict[str, list[dict[str, float]]] = {kind: [] for kind in kinds}
         for number in range(runs + 1):
             event = _http_api_event("/v1/artifacts")
             event["requestContext"]["http"]["method"] = "POST"
@@ -130,15 +141,21 @@ def measure(work: Path, *, runs: int) -> S3Start:
             path = work / "coldstart-event.json"
             path.write_bytes(orjson.dumps(event))
             prelude = _PRELUDE.format(event=str(path))
-            # Alternate, so a busy moment of the machine hits both; the first pair warms up.
-            entry = _child(prelude + entry_code + _REPORT, env)
-            floor = _child(prelude + floor_code + _REPORT, env)
-            if number:
-                samples["entry"].append(entry)
-                samples["floor"].append(floor)
+            # In rounds, the order rotating, so a busy moment of the machine hits all alike;
+            # the first round warms up.
+            order = list(kinds)[number % len(kinds) :] + list(kinds)[: number % len(kinds)]
+            for kind in order:
+                code, cwd = kinds[kind]
+                result = _child(prelude + code + _REPORT, env, cwd)
+                if number:
+                    samples[kind].append(result)
 
     def median(kind: str, key: str) -> float:
         return statistics.median(s[key] for s in samples[kind])
+
+    def paired(key: str, kind: str = "entry") -> float:
+        pairs = zip(samples[kind], samples["floor"], strict=True)
+        return statistics.median(entry[key] / floor[key] for entry, floor in pairs)
 
     return S3Start(
         runs,
@@ -146,7 +163,26 @@ def measure(work: Path, *, runs: int) -> S3Start:
         median("entry", "import_ms"),
         median("floor", "total_ms"),
         median("floor", "import_ms"),
+        paired("total_ms"),
+        paired("import_ms"),
+        median("baseline", "total_ms") if baseline else 0.0,
+        paired("total_ms", "baseline") if baseline else 0.0,
     )
+
+
+def _tree_of(revision: str, work: Path) -> Path:
+    """The package and the Lambda entry as of ``revision``, extracted under ``work``."""
+    tree = work / f"tree-{revision.replace('/', '_')}"
+    shutil.rmtree(tree, ignore_errors=True)
+    tree.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", revision, "stricture_server", "adapters/aws_lambda"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
 
 
 def render(start: S3Start) -> str:
@@ -158,7 +194,7 @@ def render(start: S3Start) -> str:
             f"| Lambda entry, s3 driver | {start.entry_import_ms:.0f} | {start.entry_ms:.0f} |",
             f"| floor: boto3 client + mangum + one PUT | {start.floor_import_ms:.0f} "
             f"| {start.floor_ms:.0f} |",
-            f"| ratio | {start.entry_import_ms / start.floor_import_ms:.2f}x "
+            f"| ratio (median of the pairs' ratios) | {start.import_ratio:.2f}x "
             f"| **{start.ratio:.2f}x** |",
         ]
     )
@@ -168,10 +204,16 @@ def main() -> None:
     """Measure and print."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=11, help="fresh processes of each kind")
+    parser.add_argument("--baseline", default="", help="also this git revision's entry")
     args = parser.parse_args()
-    start = measure(WORK, runs=args.runs)
+    start = measure(WORK / "coldstart-s3", runs=args.runs, baseline=args.baseline)
     print(f"{start.runs} runs of each, medians of CPU time")
     print(render(start))
+    if args.baseline:
+        print(
+            f"| {args.baseline}: Lambda entry, s3 driver | | {start.baseline_ms:.0f} "
+            f"(**{start.baseline_ratio:.2f}x** the floor) |"
+        )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import coldstart_s3
+import worker_load
 from servers import ROOT
 
 REAL = "real 110 KB artifact + real diff"
@@ -132,9 +133,7 @@ def targets(r: Results) -> list[Target]:
             )
         )
     for clients in sorted({c for c, _ in r.worker_load}):
-        ratio = r.worker_load[(clients, "stricture")].median("rps") / r.worker_load[
-            (clients, "stricture-sync")
-        ].median("rps")
+        ratio = worker_load.ratio(r.worker_load, clients)
         found.append(
             Target(
                 f"110 KB ingest, {clients} clients: requests/s against the sync worker",
@@ -266,7 +265,8 @@ def _slow_clients(r: Results) -> list[str]:
         parts += [
             "",
             "### Throughput of the worker: stricture-server's worker against gunicorn's sync "
-            "worker, same app, 110 KB body (medians, runs alternating)",
+            "worker, same app, 110 KB body (medians; the ratio is the median of the ratios within "
+            "each run, the order alternating; `benchmarks/worker_load.py`)",
             "",
         ]
         rows = []
@@ -278,7 +278,7 @@ def _slow_clients(r: Results) -> list[str]:
                     str(clients),
                     f"{sync.median('rps'):.1f}",
                     f"{real.median('rps'):.1f}",
-                    f"**{real.median('rps') / sync.median('rps'):.2f}x**",
+                    f"**{worker_load.ratio(r.worker_load, clients):.2f}x**",
                     _ms(sync.median("p99_ms")),
                     _ms(real.median("p99_ms")),
                 ]

@@ -23,10 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ingest
 import report
 from bodies import Body, bodies
-from servers import SYNC, rss_kib, start
+from servers import rss_kib, start
 
 PROBE_TIMEOUT = 30.0
 
@@ -213,24 +212,6 @@ def measure(
     )
 
 
-def throughput(
-    work: Path, body: Body, *, workers: int, clients: tuple[int, ...], runs: int, seconds: float
-) -> dict[tuple[int, str], ingest.LoadFigures]:
-    """Requests/s of the deadline worker and of gunicorn's sync worker, runs alternating."""
-    figures: dict[tuple[int, str], ingest.LoadFigures] = {}
-    body_file = work / "slowclients-body.json"
-    body_file.write_bytes(body.template)
-    with start("stricture", work, workers) as real, start(SYNC, work, workers) as sync:
-        for count in clients:
-            for _ in range(runs):
-                for server in (sync, real):
-                    result = ingest.load(server.port, body_file, count, seconds, 100_000)
-                    figures.setdefault((count, server.name), ingest.LoadFigures()).runs.append(
-                        result
-                    )
-    return figures
-
-
 def main() -> None:
     """Measure and print, without writing the docs."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -243,9 +224,6 @@ def main() -> None:
     results = report.Results(command="")
     results.slow = measure(
         work, real, server="stricture", idle=2000, slow=100, seconds=seconds, workers=5
-    )
-    results.worker_load = throughput(
-        work, real, workers=5, clients=(1, 4, 16), runs=1 if args.smoke else 3, seconds=seconds / 8
     )
     print("\n".join(report._slow_clients(results)))
 

@@ -23,6 +23,7 @@ import platforms
 import report
 import slowclients
 import validation_cost
+import worker_load
 from bodies import bodies, envelope_bytes, large_artifact, real_artifact
 from servers import HERE, ROOT, python
 
@@ -136,7 +137,7 @@ def _run(plan: Plan, command: str) -> None:
         seconds=4.0 if plan.smoke else 30.0,
         workers=plan.workers,
     )
-    results.worker_load = slowclients.throughput(
+    results.worker_load = worker_load.throughput(
         WORK, real, workers=plan.workers, clients=plan.clients, runs=plan.runs, seconds=plan.seconds
     )
     results.bodies = [(b.name, b.size) for b in all_bodies]

@@ -47,6 +47,8 @@ DENIED = (
     "stricture_server.commands",
     "stricture_server.push",
     "stricture_server.reads.query",
+    "stricture_server.reads.query_params",
+    "stricture_server.reads.cursor",
     "stricture_server.metrics.exposition",
     "prometheus_client",
     "graphviz",

@@ -8,6 +8,7 @@ waited for without a bound of their own (only a generous one against a hang).
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import socket
 import time
@@ -161,3 +162,38 @@ def test_kept_alive_and_pipelined_requests_are_served_in_order(tmp_path: Path) -
         assert answer.count(b"HTTP/1.1 200 OK") == 3
         ids = [answer.index(b"X-Request-Id: r%d" % n) for n in (1, 2, 3)]
         assert ids == sorted(ids)
+
+
+def _sockets_held(pid: int) -> int:
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):  # closed while we looked
+            held += str(fd.readlink()).startswith("socket:")
+    return held
+
+
+def test_clients_slow_to_close_after_their_answer_do_not_stall_the_others(tmp_path: Path) -> None:
+    # Each client asks for the connection to be closed, reads its answer, then keeps its end
+    # open. Waiting in the event loop for each one to close (two seconds apiece) would delay
+    # everybody else by minutes: every answer must end at once, and the server must still let
+    # go of every connection on its own.
+    count = 100
+    with server_process(_one_slot(tmp_path)) as (port, process):
+        (worker,) = children(process.pid)
+        held_before = _sockets_held(worker)
+        with _connections(port, count) as socks:
+            for number, sock in enumerate(socks):
+                # Every other one is answered by the event loop itself, the others by a thread.
+                path = "/healthz" if number % 2 else "/v1/runs/org/project/service/nope"
+                sock.sendall(b"GET %s HTTP/1.1\r\nConnection: close\r\n\r\n" % path.encode())
+            hang = time.monotonic() + HANG
+            for sock in socks:
+                sock.settimeout(max(hang - time.monotonic(), 0.001))
+                answer = b""
+                while chunk := sock.recv(65536):
+                    answer += chunk
+                assert answer.startswith((b"HTTP/1.1 200 ", b"HTTP/1.1 404 ")), answer[:100]
+            assert http_send(port, "GET", "/healthz", {}).status == 200
+            while _sockets_held(worker) > held_before:
+                assert time.monotonic() < hang, "the server never closed the lingering clients"
+                time.sleep(0.1)

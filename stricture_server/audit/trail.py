@@ -6,13 +6,11 @@ from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..errors import InvalidInput, ObjectExists, ObjectNotFound, Problem
-from ..reads.cursor import Cursor, decode
-from ..reads.query_params import Args, parse, single_values
 from ..runstore.names import REMEMBERED
 from ..runstore.runs import format_time
 from ..storage import Storage
@@ -27,6 +25,9 @@ from .events import (
     log_root,
     time_of,
 )
+
+if TYPE_CHECKING:
+    from ..reads.query_params import Args
 
 CURSOR_KIND = "a"
 SCAN_LIMIT = 5000
@@ -88,6 +89,10 @@ class AuditTrail:
 
     def page(self, organization: str, args: Args) -> dict[str, Any]:
         """``GET /v1/audit/{org}``: one page of events, newest first."""
+        # The read API's parsing, loaded on the first read rather than at every cold start.
+        from ..reads.cursor import Cursor, decode
+        from ..reads.query_params import parse
+
         base = {k: v for k, v in args.items() if k not in FILTERS}
         query = parse(base, ("limit", "cursor", "from", "to"))
         filters = _filters(args)
@@ -132,6 +137,8 @@ def _read(storage: Storage, key: str) -> dict[str, Any] | None:
 
 
 def _filters(args: Args) -> Filters:
+    from ..reads.query_params import single_values
+
     values, problems = single_values({k: v for k, v in args.items() if k in FILTERS}, FILTERS)
     if problems:
         raise InvalidInput("invalid query parameters", problems)

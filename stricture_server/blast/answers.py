@@ -5,18 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidInput, Problem, UnknownSystem
 from ..lineage.documents import escalation_document, graph_document
 from ..lineage.escalation import escalate
 from ..lineage.render import dot, select
 from ..lineage.systems import system_id
-from ..reads.query_params import Args, single_values
 from ..runstore.records import sanitized
 from ..settings import MAX_LINEAGE_DEPTH
 from .orgs import Orgs
 from .registry_store import RegistryStore
+
+if TYPE_CHECKING:
+    from ..reads.query_params import Args
 
 _DEPTH = re.compile(r"^[0-9]{1,3}$")
 FORMATS = ("json", "dot")
@@ -34,6 +36,9 @@ class View:
 def parse_view(args: Args, default_depth: int, allowed: tuple[str, ...]) -> View:
     """The parameters in ``args`` (only ``allowed`` ones), or :class:`InvalidInput` naming each
     bad one."""
+    # The read API's parsing, loaded on the first read rather than at every cold start.
+    from ..reads.query_params import single_values
+
     values, problems = single_values(args, allowed)
     depth = default_depth
     if "depth" in values:

@@ -6,13 +6,13 @@ byte at a time holds a thread for as long as it likes, and a few such clients st
 Here the event loop reads each request head itself, without blocking, against one total
 deadline per head (not a per-read timeout a client could reset by sending one byte). A thread
 is taken only once the head is complete. Idle connections, new or kept alive, wait in the
-event loop and never hold a thread.
+event loop and never hold a thread, and so do connections closing after their last answer
+(:mod:`.closing`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
 import resource
 import selectors
 import time
@@ -25,15 +25,13 @@ from gunicorn import util
 from gunicorn.workers.gthread import ThreadWorker
 
 from ..http_errors import late_request_response, refused_request_response
-from .error_page import raw_response
+from .closing import Lingering, half_close
+from .error_page import StatusKeeper, raw_response
+from .heads import MAX_HEAD_BYTES, complete, head_of, is_health_check
 
 HEADER_TIMEOUT_SECONDS = 10
 """The default time a client has to send a whole request head."""
 
-MAX_HEAD_BYTES = 64 * 1024
-"""The largest request head read: request line and every header field, with their line ends."""
-
-_CONTENT_LENGTH = re.compile(rb"\ncontent-length:([^\r\n]*)")
 _STOP_LINGER_SECONDS = 2.0
 _SPARE_DESCRIPTORS = 256
 _RECV_BYTES = 64 * 1024
@@ -59,6 +57,14 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         self._allow_descriptors(self.cfg.worker_connections + _SPARE_DESCRIPTORS)
         super().init_process()
 
+    def run(self) -> None:
+        """gunicorn's loop, with closing connections drained in it."""
+        self._lingering = Lingering(self.poller, self._connection_closed)
+        super().run()
+
+    def _connection_closed(self) -> None:
+        self.nr_conns -= 1
+
     def _allow_descriptors(self, wanted: int) -> None:
         # Every held connection is a descriptor: a soft limit below the connection limit would
         # make accept() fail with EMFILE, which stops gunicorn's worker. The hard limit is the
@@ -83,18 +89,20 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
             # The TLS handshake and its records are read by the thread, as gunicorn does.
             super().enqueue_req(conn)
             return
-        head = _head(conn)
+        head = head_of(conn)
         if conn.parser is not None:
             # Bytes read ahead with the last request: the start of the next one.
             head += conn.parser.unreader.take_buffered()
         conn.sock.setblocking(False)
         self._heads[conn] = time.monotonic() + self.header_timeout
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
-        if _complete(conn, head):
+        if complete(conn, head):
             self._start(conn)
-        elif conn.parser is not None or head:
-            # A kept-alive client that became readable: its bytes are likely there already.
-            self._on_readable(conn, conn.sock)
+            return
+        # A new connection is accepted once the client's head is usually there already, and a
+        # kept-alive one was readable: read now, and wait in the poller only for the rest.
+        self._on_readable(conn, conn.sock)
+        if conn in self._heads:
+            self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_readable, conn))
 
     def _on_readable(self, conn: Any, _sock: Any) -> None:
         try:
@@ -108,9 +116,9 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
             # The client went away before finishing its head: nothing to answer.
             self._close(conn)
             return
-        head = _head(conn)
+        head = head_of(conn)
         head += data
-        if _complete(conn, head):
+        if complete(conn, head):
             self._start(conn)
         elif len(head) > MAX_HEAD_BYTES:
             detail = f"the request head is larger than {MAX_HEAD_BYTES} bytes"
@@ -122,7 +130,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
             self.poller.unregister(conn.sock)
 
     def _start(self, conn: Any) -> None:
-        health = _is_health_check(_head(conn))
+        health = is_health_check(conn)
         self._stop_reading(conn)
         conn.data_ready = True
         if not health:
@@ -160,10 +168,11 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         """Also answer 408 to every connection whose head is late, and close it."""
         super().murder_pending()
         now = time.monotonic()
+        self._lingering.expire(now)
         if not self.alive:
             # Stopping: idle connections go now, heads under way get a short linger.
             for conn, deadline in list(self._heads.items()):
-                if not _head(conn):
+                if not head_of(conn):
                     self._close(conn)
                 else:
                     self._heads[conn] = min(deadline, now + _STOP_LINGER_SECONDS)
@@ -172,7 +181,7 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
                 break
             detail = (
                 f"the request head was not received within {self.header_timeout:g} s"
-                if _head(conn)
+                if head_of(conn)
                 else "no request was received in time"
             )
             self._refuse(conn, raw_response(late_request_response(detail)))
@@ -184,7 +193,19 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         conn.init()
         if head:
             conn.parser.unreader.unread(bytes(head))
-        return super().handle(conn)
+        result = super().handle(conn)
+        if not result and not self.cfg.is_ssl:
+            # The answer is complete: its end goes out now, not when the event loop gets to it.
+            half_close(conn.sock)
+            conn.__dict__["half_closed"] = True
+        return result
+
+    def finish_request(self, conn: Any, fs: Future[Any]) -> None:
+        """In the event loop: a connection to close lingers there; any other goes to gunicorn."""
+        if conn.__dict__.pop("half_closed", False):
+            self._lingering.add(conn.sock)
+            return
+        super().finish_request(conn, fs)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         """Answer ``exc`` as gunicorn would, with a JSON body like every other error.
@@ -193,63 +214,10 @@ class DeadlineWorker(ThreadWorker):  # type: ignore[misc]
         chunk size...) never reaches the app; gunicorn would answer it with an HTML page. Its
         choice of status and its log line are kept; only the page it writes is replaced.
         """
-        page = _ErrorPage(client)
+        page = StatusKeeper(client)
         super().handle_error(req, page, addr, exc)
         data = raw_response(refused_request_response(page.status or 500, str(exc)))
         try:
             util.write_nonblock(client, data)
         except OSError:
             self.log.debug("Failed to send error message.")
-
-
-class _ErrorPage:
-    """Stands for the client socket while gunicorn writes its error page: keeps the status."""
-
-    def __init__(self, sock: Any) -> None:
-        self._sock = sock
-        self.status: int | None = None
-
-    def gettimeout(self) -> float:
-        # gunicorn then writes with one sendall, without switching the socket's blocking mode.
-        return 0.0
-
-    def sendall(self, data: bytes) -> None:
-        self.status = int(data.split(b" ", 2)[1])
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
-
-
-def _head(conn: Any) -> bytearray:
-    """The bytes of the request head read so far on ``conn``."""
-    head: bytearray | None = conn.__dict__.get("head")
-    if head is None:
-        head = conn.__dict__["head"] = bytearray()
-    return head
-
-
-def _is_health_check(head: bytearray) -> bool:
-    """Whether ``head`` is a ``GET /healthz`` (with or without a query) that has no body."""
-    text = bytes(head).lstrip(b"\r\n")
-    if not text.startswith((b"GET /healthz ", b"GET /healthz?")):
-        return False
-    lowered = text.lower()
-    lengths = _CONTENT_LENGTH.findall(lowered)
-    return b"\ntransfer-encoding:" not in lowered and all(n.strip() == b"0" for n in lengths)
-
-
-def _complete(conn: Any, head: bytearray) -> bool:
-    """Whether ``head`` holds a whole request head (empty lines before it are allowed).
-
-    Each call looks only at what arrived since the last one on ``conn``: a client sending its
-    head a byte per packet must not make the event loop scan the whole head at every byte.
-    """
-    # ``lead``: the end of the empty lines before the request line; ``seen``: bytes looked at.
-    lead, seen = conn.__dict__.get("head_scan", (0, 0))
-    if seen - lead < 2:
-        # The empty lines may go on: fewer than two bytes past them have been looked at.
-        while head.startswith(b"\r\n", lead):
-            lead += 2
-    found = head.find(b"\r\n\r\n", max(lead, seen - 3)) != -1
-    conn.__dict__["head_scan"] = (lead, len(head))
-    return found
