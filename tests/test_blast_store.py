@@ -395,14 +395,16 @@ def test_a_replay_writes_the_feed_entry_its_first_attempt_lost_and_nothing_else(
 
 
 INSIDE_MS = 1_764_500_530_000
-"""2025-11-30T11:02:10Z: its margin lies inside one minute's directory."""
+"""2025-11-30T11:02:10Z: its margin lies inside one minute's directory (two of ten seconds)."""
+TENS_MS = 1_764_500_567_000
+"""2025-11-30T11:02:47Z: its margin starts in one ten-second directory, ends in the next."""
 MINUTE_MS = 1_764_500_520_000
 """2025-11-30T11:02:00Z: its margin starts in the minute before."""
 HOUR_MS = 1_764_504_000_000
 """2025-11-30T12:00:00Z: its margin starts in the hour before."""
 MIDNIGHT_MS = 1_764_547_200_000
 """2025-12-01T00:00:00Z: its margin starts the day before."""
-MOMENTS = [INSIDE_MS, MINUTE_MS, HOUR_MS, MIDNIGHT_MS]
+MOMENTS = [INSIDE_MS, TENS_MS, MINUTE_MS, HOUR_MS, MIDNIGHT_MS]
 
 
 def flat_name(ms: int, tag: str) -> str:

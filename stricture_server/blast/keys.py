@@ -2,16 +2,17 @@
 
 Under ``<prefix>/lineage/v1/org=<o>/``:
 
-- ``feed/d=<UTC day>/h=<hour>/m=<minute>/<ms>-<id>.json``: one entry per ingested run, named
-  by the time it was written (13-digit milliseconds, so names sort by time), holding the run's
-  ``RunGraph``. An ingest names its run's entry by the time the run was received and a hash of
-  the run's location (:func:`run_feed_names`), so the entry says the feed has the run. The
-  hour and minute directories keep a listing of recent entries, on ``fs``, to the minutes it
-  touches, not the day. Earlier versions wrote the entries in the day's directory itself
-  (``d=<day>/<ms>-<id>.json``, "flat"), and their processes still do during a rolling deploy:
-  a reader lists both (:func:`feed_listings`). A flat name sorts before every ``h=`` name of
-  its day, so the earlier versions' readers, which list the day from a flat name, see the
-  entries of this layout too (docs/lineage.md, "The feed's layout");
+- ``feed/d=<UTC day>/h=<hour>/m=<minute>/s=<ten seconds>/<ms>-<id>.json``: one entry per
+  ingested run, named by the time it was written (13-digit milliseconds, so names sort by
+  time), holding the run's ``RunGraph``. An ingest names its run's entry by the time the run
+  was received and a hash of the run's location (:func:`run_feed_names`), so the entry says
+  the feed has the run. The hour, minute and ten-second directories keep a listing of recent
+  entries, on ``fs``, to the ten seconds it touches, not the day. Earlier versions wrote the
+  entries in the day's directory itself (``d=<day>/<ms>-<id>.json``, "flat"), and their
+  processes still do during a rolling deploy: a reader lists both (:func:`feed_listings`). A
+  flat name sorts before every ``h=`` name of its day, so the earlier versions' readers, which
+  list the day from a flat name, see the entries of this layout too (docs/lineage.md, "The
+  feed's layout");
 - ``snapshots/<inverted ms>-<id>.json``: the latest ``RunGraph`` of every service as of a
   watermark; the inverted time makes the newest the first key listed;
 - ``registry/<inverted ms>-<id>.json``: the versions of the system registry, newest first.
@@ -61,9 +62,15 @@ def _digits(ms: int) -> str:
 
 
 def entry_dirs(ms: int) -> str:
-    """The directories of the feed entries written at ``ms``: ``d=YYYY-MM-DD/h=HH/m=MM/``."""
+    """The directories of the feed entries written at ``ms``: ``d=YYYY-MM-DD/h=HH/m=MM/s=SS/``.
+
+    ``SS`` is the first second of the entry's ten (00, 10, ... 50). On ``fs`` a catch-up reads
+    whole the directory its start falls in: ten seconds of the organization's runs at most,
+    whatever its rate before (a minute's would hold up to 70 s of a burst the margin is past).
+    """
     moment = datetime.fromtimestamp(max(ms, 0) / 1000, UTC)
-    return f"d={moment.date().isoformat()}/{HOURS}{moment:%H}/m={moment:%M}/"
+    tens = moment.second // 10 * 10
+    return f"d={moment.date().isoformat()}/{HOURS}{moment:%H}/m={moment:%M}/s={tens:02d}/"
 
 
 def feed_name(ms: int) -> str:
