@@ -21,9 +21,9 @@ import statistics
 from pathlib import Path
 
 from bodies import bodies
-from ingest import load
+from ingest import load_server
 from objectstore_latency import tree_of
-from servers import alert_rule, cpu_ns, start
+from servers import alert_rule, start
 
 from stricture_server.settings import Settings
 
@@ -55,13 +55,9 @@ def main() -> None:
         for clients in CLIENTS:
             for _ in range(args.runs):
                 for name, server in zip(names, (mandated, current, before), strict=True):
-                    workers = server.workers()
-                    used = sum(cpu_ns(pid) for pid in workers)
-                    result = load(server.port, body, clients, SECONDS, 100_000)
-                    used = sum(cpu_ns(pid) for pid in workers) - used
-                    per = used / 1e6 / max(result["completed"], 1)
+                    result = load_server(server, body, clients, SECONDS, 100_000)
                     found.setdefault((clients, name), []).append(
-                        (result["rps"], result["p99_ms"], per)
+                        (result["rps"], result["p99_ms"], result["server_cpu_ms"])
                     )
     shutil.rmtree(work, ignore_errors=True)
     print(

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 from bodies import Body
-from servers import HERE, alert_rule, cpu_ns, post, python, reset_peak, rss_kib, start
+from servers import HERE, Server, alert_rule, cpu_ns, post, python, reset_peak, rss_kib, start
 
 from stricture_server.settings import Settings
 
@@ -52,6 +52,18 @@ def load(port: int, body_file: Path, clients: int, seconds: float, cap: int) -> 
     return result
 
 
+def load_server(
+    server: Server, body_file: Path, clients: int, seconds: float, cap: int
+) -> dict[str, Any]:
+    """:func:`load` against ``server``, with its workers' CPU per request (``server_cpu_ms``)."""
+    workers = server.workers()
+    used = sum(cpu_ns(pid) for pid in workers)
+    result = load(server.port, body_file, clients, seconds, cap)
+    used = sum(cpu_ns(pid) for pid in workers) - used
+    result["server_cpu_ms"] = used / 1e6 / max(result["completed"], 1)
+    return result
+
+
 def throughput(
     bodies: list[Body],
     work: Path,
@@ -81,12 +93,7 @@ def throughput(
             for count in clients:
                 for _ in range(runs):
                     for server in servers:
-                        workers = server.workers()
-                        used = sum(cpu_ns(pid) for pid in workers)
-                        result = load(server.port, body_file, count, seconds, cap)
-                        used = sum(cpu_ns(pid) for pid in workers) - used
-                        done = max(result["completed"], 1)
-                        result["server_cpu_ms"] = used / 1e6 / done
+                        result = load_server(server, body_file, count, seconds, cap)
                         key = (body.name, count, server.name)
                         figures.setdefault(key, LoadFigures()).runs.append(result)
                 print(f"  {body.name}, {count} clients: done", flush=True)

@@ -22,9 +22,9 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bodies import Body, bodies
-from ingest import LoadFigures, load
+from ingest import LoadFigures, load_server
 from objectstore_latency import tree_of
-from servers import SYNC, Server, cpu_ns, start
+from servers import SYNC, Server, start
 
 SERVER = "stricture"
 """The name of this tree's ``stricture-server serve`` in the figures."""
@@ -81,11 +81,7 @@ def _drive(
         for run in range(runs):
             turn = run % len(servers)
             for server in servers[turn:] + servers[:turn]:
-                pids = server.workers()
-                used = sum(cpu_ns(pid) for pid in pids)
-                result = load(server.port, body_file, count, seconds, 100_000)
-                used = sum(cpu_ns(pid) for pid in pids) - used
-                result["server_cpu_ms"] = used / 1e6 / max(result["completed"], 1)
+                result = load_server(server, body_file, count, seconds, 100_000)
                 figures.setdefault((count, server.name), LoadFigures()).runs.append(result)
 
 
