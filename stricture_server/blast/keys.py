@@ -27,11 +27,11 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, date, datetime, timedelta
 
+from ..runstore.entries import DAY_MS
 from ..runstore.identity import new_run_id
 
 MS_DIGITS = 13
 """Milliseconds since 1970 fit 13 digits until the year 2286."""
-DAY_MS = 86_400_000
 _LAST_MS: int = 10**MS_DIGITS - 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
@@ -86,7 +86,7 @@ def run_feed_names(received_at: str, location: str) -> tuple[str, str]:
     second is the flat name earlier versions wrote.
     """
     moment = datetime.fromisoformat(received_at)
-    ms = (moment - _EPOCH) // timedelta(milliseconds=1)
+    ms = (moment - _EPOCH) // _MS
     entry = f"{_digits(ms)}-{hashlib.sha256(location.encode()).hexdigest()[:32]}.json"
     return f"{entry_dirs(ms)}{entry}", f"{feed_day(ms)}{entry}"
 

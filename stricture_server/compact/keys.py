@@ -81,7 +81,17 @@ def parse_day(name: str) -> int | None:
 
 def is_late(summary: Summary) -> bool:
     """Whether a run was received after the end of the UTC day of its time."""
-    return summary.received_ms // DAY_MS > summary.time_ms // DAY_MS
+    return _after_its_day(summary.time_ms, summary.received_ms)
+
+
+def is_late_name(name: str) -> bool:
+    """:func:`is_late` from a name that begins with the run's timeline name,
+    ``<time>!<received>!``; raises ValueError if it does not."""
+    return _after_its_day(uninverted(name[:12]), uninverted(name[13:25]))
+
+
+def _after_its_day(time_ms: int, received_ms: int) -> bool:
+    return received_ms // DAY_MS > time_ms // DAY_MS
 
 
 def late_name(summary: Summary) -> str:

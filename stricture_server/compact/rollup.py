@@ -22,10 +22,11 @@ from collections.abc import Callable
 from itertools import islice
 
 from ..errors import ObjectExists, ObjectNotFound, StorageUnavailable
-from ..runstore.entries import DAY_MS, inverted, uninverted
+from ..runstore.entries import inverted
 from ..runstore.integrity import Corrupt
 from .artifact import Compact, CompactRun
 from .build import Compactor
+from .keys import is_late_name
 from .rollup_artifact import ROLLUPS, Part, Rollup, Token, decode, span
 from .scope import Scope
 from .views import Covered
@@ -147,9 +148,8 @@ class Rollups:
 
 
 def _late(name: str) -> bool:
-    """Whether the run an entry's name stands for was received after its day: its name starts
-    with its time and its receipt."""
+    """Whether the run an entry's name stands for was received after its day."""
     try:
-        return uninverted(name[13:25]) // DAY_MS > uninverted(name[:12]) // DAY_MS
+        return is_late_name(name)
     except ValueError:
         return True  # kept among the heads: a head too many excludes no late entry

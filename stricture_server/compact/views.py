@@ -51,8 +51,7 @@ class Covered:
 
 def compact_view(scope: Scope, compact: Compact, index: int) -> RunView:
     """The run at ``index`` of a compact, parsed when its changes are wanted."""
-    name = compact.names[index]
-    entry = scope.entry(name) or Entry(name, 0, "", None)
+    entry = _entry(scope, compact.names[index])
 
     def body() -> Body | None:
         run = compact.run(index)
@@ -67,5 +66,10 @@ def compact_view(scope: Scope, compact: Compact, index: int) -> RunView:
 
 def held_view(scope: Scope, run: CompactRun) -> RunView:
     """A run in hand (a roll-up's), as the feed walks it."""
-    entry = scope.entry(run.name) or Entry(run.name, 0, "", None)
+    entry = _entry(scope, run.name)
     return RunView(entry, held_body(run.summary, run.changes), lambda _: run.impacts)
+
+
+def _entry(scope: Scope, name: str) -> Entry:
+    # A name the scope cannot parse is still walked, as a run of no known time.
+    return scope.entry(name) or Entry(name, 0, "", None)

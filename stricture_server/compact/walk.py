@@ -114,9 +114,9 @@ class CompactedWalk:
             low = stats.older_ms + DAY_MS if stats.older_ms is not None else -1
             since = stats.cut_ms - self.compactor.grace_ms
             high = stats.day_ms + DAY_MS
-            late_any = self.late.any_since(since, low, high)
-            if late_any or wanted(stats):
-                found = self._day(current, late_any, wanted(stats))
+            late_any, want = self.late.any_since(since, low, high), wanted(stats)
+            if late_any or want:
+                found = self._day(current, late_any, want)
                 if found is None:
                     # Corrupt: the day's index objects are read instead, from its newest.
                     return high

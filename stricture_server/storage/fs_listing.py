@@ -14,7 +14,7 @@ LEAF_LINKS = 2
 def walk(path: str, rel: str, prefix: str, start_after: str) -> Iterator[str]:
     """The keys under the directory ``path`` (whose keys start with ``rel``), in order."""
     # A file whose key sorts at or before start_after is dropped before the sort: a listing
-    # that resumes near the end of a large directory (a lineage feed's minute, listed from the
+    # that resumes near the end of a large directory (a lineage feed's ten seconds, listed from the
     # last entry applied) sorts only what follows.
     after = start_after[len(rel) :] if start_after.startswith(rel) else ""
     leaf = _leaf_names(path, after)
