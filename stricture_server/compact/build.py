@@ -40,6 +40,7 @@ from ..runstore.integrity import Corrupt
 from ..runstore.records import RunIdentity
 from ..storage import Storage
 from .artifact import Compact, CompactRun, decode
+from .feed_listing import entries
 from .keys import DAYS, day_name_ms, org_feeds_complete_key, parse_day
 from .scope import Scope
 from .stats import Stats, parse_marker, stats_of
@@ -261,25 +262,18 @@ class Compactor:
 def _day_entries(storage: Storage, scope: Scope, day_ms: int) -> tuple[list[Entry], int | None]:
     """The entries of a day, newest first, and the day of the next older run."""
     stop = oldest_after(day_ms)
-    entries: list[Entry] = []
-    base = scope.base
-    for key in storage.list(base, base + newest_before(day_ms + DAY_MS - 1)):
-        name = key[len(base) :]
-        entry = scope.entry(name)
-        if entry is None:
-            continue
-        if name > stop:
-            return entries, day_of_ms(entry.time_ms)
-        entries.append(entry)
-    return entries, None
+    found: list[Entry] = []
+    for entry in entries(storage, scope, newest_before(day_ms + DAY_MS - 1)):
+        if entry.name > stop:
+            return found, day_of_ms(entry.time_ms)
+        found.append(entry)
+    return found, None
 
 
 def _days_listed(storage: Storage, scope: Scope) -> Iterator[int]:
     """Each day that has a run in a scope's entries, newest first, in one pass of them."""
     last = None
-    base = scope.base
-    for key in storage.list(base):
-        entry = scope.entry(key[len(base) :])
-        if entry is not None and day_of_ms(entry.time_ms) != last:
+    for entry in entries(storage, scope, ""):
+        if day_of_ms(entry.time_ms) != last:
             last = day_of_ms(entry.time_ms)
             yield last

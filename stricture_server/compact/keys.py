@@ -14,8 +14,10 @@ Under ``<prefix>/compact/v1/org=<o>/project=<p>/service=<s>/``:
 Under ``<prefix>/compact/v1/org=<o>/``, the same for the organization's feed (every service
 of it): ``day/`` and ``late/`` (``late/<received>!<time>!<run_id>/<project>/<service>``), and
 ``runs/<timeline name>/<project>/<service>``, an empty entry per run written with its index
-objects, so that the organization's runs of the days no compact holds are one listing. Each
-part of those names stays a valid file name (at most 255 bytes) on a filesystem.
+objects, so that the organization's runs of the days no compact holds are one listing. Those
+are the runs' *feed names*; their entries are stored flat, ``runs/<timeline name>)<project>.
+<service>``, one file name of at most 255 bytes, or nested as written here when that would be
+longer (:mod:`.org_layout`).
 
 Kept apart from ``index/v1/`` so that no listing of the run index ever meets them.
 """

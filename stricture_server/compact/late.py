@@ -30,6 +30,7 @@ class LateEntries:
         self.base = scope.root + LATE
         self._listing: Iterator[str] | None = None
         self._seen: list[tuple[str, LateName]] = []
+        self._heads: set[str] = set()
         self._oldest_ms: int | None = None
         """Received time of the last listed entry: every later one has been listed."""
         self._done = False
@@ -43,7 +44,9 @@ class LateEntries:
                 self._done = True
                 break
             late = self.scope.parse_late(key[len(self.base) :])
-            if late is not None:
+            # A run's entry stored in both layouts (:mod:`.org_layout`) is given once.
+            if late is not None and late.head not in self._heads:
+                self._heads.add(late.head)
                 self._seen.append((key, late))
                 self._oldest_ms = late.received_ms
         return [(k, late) for k, late in self._seen if late.received_ms >= threshold_ms]

@@ -4,7 +4,8 @@ Every ingest writes its run's entry in its organization's feed (:mod:`..runstore
 ``reindex`` writes those of every record. A store written by an older version has runs
 without one: ``stricture-server compact`` writes them from the services' timelines, listings
 only, then the organization's late entries from the services' late entries (after the feed
-entries, as an ingest does, so a compaction never misses a late run it did not list).
+entries, as an ingest does, so a compaction never misses a late run it did not list). An entry
+stored in either layout (:mod:`.org_layout`) counts; a missing one is written flat.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..runstore.entries import parse_timeline
 from ..runstore.index import TIMELINE, ServiceRef
 from ..storage import Storage
 from .keys import LATE, org_feed_name, service_root
+from .org_layout import feed_name, stored_name
 from .scope import Scope
 
 
@@ -33,7 +35,7 @@ def backfill(storage: Storage, scope: Scope, refs: Iterable[ServiceRef]) -> int:
             name = key[len(base) :]
             feed = org_feed_name(name, ref.project, ref.service)
             if parse_timeline(name) is not None and feed not in have:
-                made += _create(storage, scope.base + feed, b"")
+                made += _create(storage, scope.base + stored_name(feed), b"")
     late_base = scope.root + LATE
     have = _names(storage, late_base)
     for ref in refs:
@@ -47,12 +49,13 @@ def backfill(storage: Storage, scope: Scope, refs: Iterable[ServiceRef]) -> int:
                 body["name"] = org_feed_name(body["name"], ref.project, ref.service)
             except (ObjectNotFound, ValueError, KeyError, TypeError):
                 continue  # corrupt: the service's feed skips it too
-            made += _create(storage, late_base + name, orjson.dumps(body))
+            made += _create(storage, late_base + stored_name(name), orjson.dumps(body))
     return made
 
 
 def _names(storage: Storage, base: str) -> set[str]:
-    return {key[len(base) :] for key in storage.list(base)}
+    """The feed (or late) names of the entries under ``base``, in either layout."""
+    return {feed_name(key[len(base) :]) for key in storage.list(base)}
 
 
 def _create(storage: Storage, key: str, body: bytes) -> int:

@@ -2,9 +2,10 @@
 
 A scope names where its per-run entries are listed in feed order (a service's timeline, or
 the organization's feed entries), where its compacts and late entries live, and how to go
-from an entry's name to its run. The organization's feed entries are named
-``<timeline name>/<project>/<service>``, so that each part is a file name of at most 255
-bytes; the org-wide feed orders runs as these names sort (:class:`..reads.org_changes.Position`).
+from an entry's name to its run. A run of the organization's feed is named by its feed name,
+``<timeline name>/<project>/<service>``, whichever layout its entry is stored in
+(:mod:`.org_layout`); the org-wide feed orders runs as these names sort
+(:class:`..reads.org_changes.Position`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..runstore.entries import Entry, parse_timeline
 from ..runstore.identity import MAX_LENGTH
 from ..runstore.index import TIMELINE, ServiceRef
 from .keys import LATE_ID, ORG_RUNS, LateName, head_of, org_root, service_root
+from .org_layout import feed_name
 
 _PART = rf"[a-z0-9-]{{1,{MAX_LENGTH}}}"
 _ORG_NAME = re.compile(rf"^(?P<name>[^/]+)/(?P<project>{_PART})/(?P<service>{_PART})$")
@@ -93,7 +95,9 @@ class Scope:
         return head_of(name)
 
     def parse_late(self, name: str) -> LateName | None:
-        """The late entry a name under ``late/`` stands for, or None."""
+        """The late entry a name under ``late/`` stands for (in either layout), or None."""
+        if self.org_wide:
+            name = feed_name(name)
         match = (_ORG_LATE if self.org_wide else _SERVICE_LATE).match(name)
         if match is None:
             return None

@@ -27,6 +27,7 @@ from ..runstore.entries import (
 )
 from .artifact import Compact
 from .build import Compactor, Listed, day_of_ms
+from .feed_listing import entries
 from .late import LateEntries
 from .rollup import Rollups
 from .rollup_artifact import Token
@@ -72,7 +73,6 @@ class CompactedWalk:
         """The runs whose timeline names sort after ``after`` (up to ``stop``), in order;
         ``wanted`` says from a compact's stats whether it may hold a change the page wants,
         and a compact that cannot is not read."""
-        base = self.scope.base
         position = after
         within = _day_within(after)
         if within is not None and (day := self._covered(within)) is not None:
@@ -83,13 +83,10 @@ class CompactedWalk:
             position = oldest_after(relist)
         while True:
             relist = None
-            for key in self.storage.list(base, base + position if position else ""):
-                name = key[len(base) :]
+            for entry in entries(self.storage, self.scope, position):
+                name = entry.name
                 if stop is not None and name > stop:
                     return
-                entry = self.scope.entry(name)
-                if entry is None:
-                    continue
                 day = self._covered(day_of_ms(entry.time_ms))
                 if day is None:
                     yield self.timeline(name, entry)

@@ -8,7 +8,8 @@ For each run, under ``<prefix>/index/v1/org=<o>/project=<p>/service=<s>/``:
 - for a run received after the end of its day, a late entry beside the compacts
   (:mod:`..compact.keys`), so that a compacted change feed still finds it;
 - beside its organization's compacts, an empty feed entry (and a late entry for a late run),
-  so that the org-wide feed lists the runs of an organization in one listing.
+  so that the org-wide feed lists the runs of an organization in one listing; flat, one file
+  directly under the organization's ``runs/`` (:mod:`..compact.org_layout`).
 
 ``runs/`` sorts before ``sha/``, so the first key under a service's index is its latest run.
 The names of organizations, projects and services have entries of their own (:mod:`.names`),
@@ -40,6 +41,7 @@ from ..compact.keys import (
     org_root,
     service_root,
 )
+from ..compact.org_layout import stored_name
 from ..errors import ObjectExists
 from ..storage import Storage
 from .entries import SEVERITIES, Counts, Summary, commit_name, timeline_name, to_ms
@@ -133,10 +135,10 @@ class RunFacts:
             key = base + COMMITS + commit_name(self.summary, self.summary.commit_sha)
             yield key, orjson.dumps({"summary": summary})
         # Empty: its name says where the run is; the org-wide feed lists it to find the runs
-        # of the days no organization compact holds yet.
+        # of the days no organization compact holds yet. Flat: no directory to make on fs.
         project, service = self.service.project, self.service.service
         org = org_root(prefix, self.service.organization)
-        yield org + ORG_RUNS + org_feed_name(name, project, service), b""
+        yield org + ORG_RUNS + stored_name(org_feed_name(name, project, service)), b""
 
     def late_objects(self, prefix: str) -> Iterator[tuple[str, bytes]]:
         """The late entry of a run received after its day: stored after :meth:`objects`.
@@ -156,7 +158,8 @@ class RunFacts:
         project, name = service.project, service.service
         org = org_root(prefix, service.organization)
         body["name"] = org_feed_name(timeline_name(self.summary), project, name)
-        yield org + LATE + org_late_name(self.summary, project, name), orjson.dumps(body)
+        late = stored_name(org_late_name(self.summary, project, name))
+        yield org + LATE + late, orjson.dumps(body)
 
 
 def _changes(diff: object) -> tuple[Counts | None, tuple[dict[str, Any], ...]]:
