@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from stricture_server.compact.keys import DAYS, LATE, ORG_RUNS, org_feed_name, org_late_name
 from stricture_server.compact.org_feed import backfill
 from stricture_server.compact.org_layout import feed_name, stored_name
+from stricture_server.compact.rollup_artifact import ROLLUPS
 from stricture_server.runstore.entries import NAME_BUDGET, Counts, Summary, timeline_name
 from stricture_server.runstore.index import ServiceRef
 from stricture_server.storage import Storage
@@ -90,6 +91,9 @@ def test_a_store_of_both_layouts_gives_the_pages_of_one(stores: Callable[[], Sto
     assert sum(len(page["changes"]) for page in expected[0]) > 30
     for name, history in histories.items():
         assert every_page(history, compacted=True) == expected, name
+        # The pages made organization compacts and roll-ups from the entries of both layouts.
+        assert list(history.storage.list(ORG_ROOT + DAYS)), name
+        assert list(history.storage.list(ORG_ROOT + ROLLUPS)), name
     # Late runs of compacted days, stored by this version: flat, beside nested ones; in the
     # mixed store, stored by an earlier version too (then replayed to this one).
     now = DAY0 + timedelta(days=2, hours=3)
