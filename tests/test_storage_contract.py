@@ -198,6 +198,24 @@ def test_fs_leaves_only_the_objects_behind(tmp_path: Path, anonymous_temp: bool)
     assert (tmp_path / "p/d/a.json").stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["", "/a", "a/", "a//b", ".", "..", "../a", "a/..", "a/../b", "a/./b", ".tmp-1", "p/.tmp-1"],
+)
+def test_fs_refuses_a_key_with_an_empty_or_dot_segment(tmp_path: Path, key: str) -> None:
+    store = FileStorage(tmp_path / "data")
+    for use in (lambda: store.create(key, b"x"), lambda: store.read(key)):
+        with pytest.raises(ValueError, match="unsafe storage key"):
+            use()
+    assert not (tmp_path / "data").exists()
+
+
+def test_fs_takes_dots_inside_a_segment(tmp_path: Path) -> None:
+    store = FileStorage(tmp_path / "data")
+    store.create("p.q/a..b/c.json", b"x")
+    assert store.read("p.q/a..b/c.json") == b"x"
+
+
 def test_fs_falls_back_to_a_named_temp_file_where_proc_does_not_lead_to_the_file(
     tmp_path: Path,
 ) -> None:

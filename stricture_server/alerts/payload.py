@@ -11,12 +11,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..runstore.records import RunIdentity
-from .match import Match
+from .match import Match, RunBlast
 
 TYPE = "stricture.drift.alert"
 SEVERITIES = ("high", "medium", "low", "info")
-_CHANGE_TEXT = ("severity", "change_type", "field_id", "message", "suggestion")
-_IMPACTED = ("system", "depth", "path", "services", "owner", "name", "runbook_url", "contacts")
 SLACK_CHANGES = 10
 """Changes a Slack message spells out; the rest are counted."""
 SLACK_BLOCK_CHARS = 2900
@@ -32,12 +30,6 @@ def alert_id(received_ms: int, identity: RunIdentity, destination: str) -> str:
     return f"{10**13 - 1 - received_ms:013d}-{digest}"
 
 
-def _impacted(item: Mapping[str, Any]) -> dict[str, Any]:
-    found = {key: item.get(key) for key in _IMPACTED}
-    found["flows"] = item.get("flows") or []
-    return found
-
-
 def build_payload(
     *,
     id: str,
@@ -47,40 +39,35 @@ def build_payload(
     url: str | None,
     match: Match,
     changes: Sequence[Any],
-    blast: Mapping[str, Any],
+    blast: RunBlast,
 ) -> dict[str, Any]:
     """The generic webhook payload of one alert."""
-    classified = {c["index"]: c for c in blast.get("changes") or ()}
-    reached: Mapping[str, Any] = blast.get("reached") or {}
     listed = []
     systems: set[str] = set()
     services: set[tuple[str, str, str]] = set()
-    own = (identity.organization, identity.project, identity.service)
     counts = dict.fromkeys(SEVERITIES, 0)
-    # Many changes name one system: its impacted list is made once and shared.
-    by_system: dict[str, list[dict[str, Any]]] = {}
     for index in match.indexes:
         change = changes[index]
-        judged = classified.get(index) or {}
+        judged = blast.judged(index)
         system = judged.get("system")
         impacted: list[dict[str, Any]] = []
         if system:
-            if system not in by_system:
-                by_system[system] = [_impacted(item) for item in reached.get(system) or ()]
-                for item in by_system[system]:
-                    systems.add(item["system"])
-                    for loc in item["services"] or ():
-                        key = (loc["organization"], loc["project"], loc["service"])
-                        if key != own:
-                            services.add(key)
-            impacted = by_system[system]
+            # Many changes name one system: its list is made once per run and shared.
+            reach = blast.reach(system)
+            impacted = reach.impacted
+            systems |= reach.systems
+            services |= reach.services
         severity = change.get("severity")
         if severity in counts:
             counts[severity] += 1
         listed.append(
             {
                 "index": index,
-                **{key: change.get(key) for key in _CHANGE_TEXT},
+                "severity": severity,
+                "change_type": change.get("change_type"),
+                "field_id": change.get("field_id"),
+                "message": change.get("message"),
+                "suggestion": change.get("suggestion"),
                 "impact": judged.get("impact", "unknown"),
                 "system": system,
                 "impacted": impacted,

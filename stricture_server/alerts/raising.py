@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import StorageUnavailable
 from ..runstore.records import RunIdentity
-from .match import changes_of, match_run, worth_a_look
+from .match import RunBlast, changes_of, match_run, worth_a_look
 from .outbox import AlertOutbox
 from .payload import alert_id, build_payload
 from .rules import AlertsConfig
@@ -50,7 +50,7 @@ class RunAlerts:
             changes = changes_of(diff)
             if not worth_a_look(alerts, identity.project, identity.service, changes):
                 return 0
-            radius = blast()
+            radius = RunBlast(blast())
             received_ms = int(datetime.fromisoformat(received_at).timestamp() * 1000)
             url = f"{self.config.public_url}{identity.location}" if self.config.public_url else None
             created = 0
