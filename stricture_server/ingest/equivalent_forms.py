@@ -9,13 +9,11 @@ repetition checks every character and the length (one more than the published re
 the first character). Both forms end in the same ``$``, so they also agree where Python's
 ``re`` lets ``$`` match before a trailing newline and ECMA-262 and Rust do not.
 
-This holds from jsonschema-rs 0.61 on; 0.60, which the project installs while the fuzzing
-tool's release requires it, takes 1.2x longer on the artifact with these forms, so
-:class:`~stricture_server.ingest.validation.EnvelopeValidator` still decides with the
-published schema. Only the schema jsonschema-rs decides with is meant to be rewritten: the
-schema files, the OpenAPI document built from them, and the reference library that lists the
-violations of an invalid body (its messages quote the published pattern) keep the published
-form. ``tests/test_equivalent_forms.py`` proves each pair equal in both libraries;
+This holds from jsonschema-rs 0.61 on (0.60 took 1.2x longer with these forms). Only the
+schema jsonschema-rs decides with is rewritten: the schema files, the OpenAPI document built
+from them, and the reference library that lists the violations of an invalid body (so its
+messages quote the published pattern) keep the published form.
+``tests/test_equivalent_forms.py`` proves each pair equal in both libraries;
 ``benchmarks/validation_cost.py`` times the two forms side by side.
 """
 
@@ -37,6 +35,16 @@ PATTERNS = {
     "^[a-z]+:.+$": "^(?=[a-z]+:.).+$",
 }
 """Published pattern -> an equivalent pattern jsonschema-rs matches faster."""
+
+
+_PUBLISHED = {faster: published for published, faster in PATTERNS.items()}
+
+
+def published_wording(message: str) -> str:
+    """A jsonschema-rs ``message`` quoting the published pattern, not its faster form."""
+    for faster, published in _PUBLISHED.items():
+        message = message.replace(faster, published)
+    return message
 
 
 def deciding_form(schema: Any) -> Any:
