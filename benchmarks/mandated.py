@@ -7,7 +7,7 @@ measure, the leanest we know), then runs :data:`STEPS`, in order, each in its le
 each file with the floor's durable create:
 
 - ``validate``: the envelope, the artifact and the diff against their schemas (jsonschema-rs,
-  the project's schema files);
+  the project's schema files, with the faster equivalent patterns the server decides with);
 - ``digest``: the canonical serialisation (sorted keys) and its sha256, the record's digest;
 - ``claim``: the run id claimed at a date-free key;
 - ``record``: the record at its canonical dated key, in a run directory of its own
@@ -58,6 +58,7 @@ from floor import create
 
 from stricture_server.blast.state import Latest, entry_bytes, merge, parse_entry
 from stricture_server.ingest.body import MAX_DEPTH
+from stricture_server.ingest.equivalent_forms import deciding_form
 from stricture_server.ingest.json_shape import shape
 from stricture_server.lineage.documents import compact_impact_document
 from stricture_server.lineage.edges import RunGraph
@@ -74,7 +75,7 @@ MAX_VALUES = Settings().max_json_values
 
 def _validator(name: str) -> Any:
     schema = orjson.loads((SCHEMAS / f"{name}.schema.json").read_bytes())
-    return jsonschema_rs.Draft202012Validator(schema, validate_formats=True)
+    return jsonschema_rs.Draft202012Validator(deciding_form(schema), validate_formats=True)
 
 
 ENVELOPE, ARTIFACT, DIFF = (_validator(n) for n in ("envelope", "lineage-artifact", "lineage-diff"))
