@@ -35,7 +35,7 @@ from .http_errors import error_response, json_response
 from .ingest.body import check_media_type, parse_json, read_body
 from .ingest.store_run import RunWriter
 from .ingest.validation import EnvelopeValidator
-from .ingest.writes import CONCURRENT_DRIVERS, Writes
+from .ingest.writes import CONCURRENT_DRIVERS, InFlight, Writes
 from .readiness import Readiness, store_check
 from .runstore.identity import new_run_id
 from .runstore.index import Index
@@ -112,9 +112,10 @@ class App:
         self.metrics_auth: Authenticator = (
             TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
         )
-        # Concurrent on an object store only: on a filesystem, under load, writes at once cost
-        # more than they save (docs/performance.md, "Object-store latency per ingest"). The
-        # feed's listings get a pool of their own: they run inside a read the writes' pool
+        self.in_flight = InFlight()
+        """The requests this process is answering now (:meth:`handle` enters it)."""
+        # The feed's listings at once on an object store only (a local listing waits on no
+        # fsync). They get a pool of their own: they run inside a read the writes' pool
         # started, and waiting on that same pool could leave it with no thread free.
         concurrent = settings.storage_driver in CONCURRENT_DRIVERS
         self.orgs = Orgs(runs.storage, settings, Writes(concurrent=concurrent, threads=4).all)
@@ -132,7 +133,11 @@ class App:
         self.audit = AuditTrail(runs.storage, runs.prefix)
         self.alerts = run_alerts(settings, runs.storage, runs.prefix)
         # A replicating store (mirror) has a replication status; its replays create again.
-        writes, ask_first = Writes(concurrent=concurrent), replication is None
+        # At once on an object store; on a filesystem while the request is alone in this
+        # process, since under load the threads cost more than the overlap of fsyncs saves
+        # (docs/performance.md, "Object-store latency per ingest").
+        writes = Writes.for_driver(settings.storage_driver, self.in_flight)
+        ask_first = replication is None
         self.writer = RunWriter(runs, self.index, self.lineage, writes, replays_ask_first=ask_first)
         self.url_map = Map(
             [
@@ -241,6 +246,10 @@ class App:
 
     def handle(self, request: Request) -> Response:
         """Answer one request. Never raises: every error becomes a JSON response."""
+        with self.in_flight:
+            return self._handle(request)
+
+    def _handle(self, request: Request) -> Response:
         started = time.perf_counter()
         given_id = request.headers.get("X-Request-Id", "")
         # fullmatch, not match: ``$`` also matches before a final newline, and a header value

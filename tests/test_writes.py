@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from . import factory
 from .deliveries import HANG_SECONDS
 from .objectstore import emulator, new_bucket, object_env, s3_storage
 from .test_blast_store import Watched
+from .test_writes_fs import Gated, another_request
 
 
 def test_concurrent_calls_run_at_once() -> None:
@@ -95,36 +97,41 @@ def test_a_forked_child_makes_its_own_pool() -> None:
     assert os.waitstatus_to_exitcode(status) == 0
 
 
-@pytest.mark.parametrize("driver", ["fs", "s3"])
+@pytest.mark.parametrize(
+    ("driver", "busy"), [("fs", False), ("fs", True), ("s3", False)], ids=["fs", "fs-busy", "s3"]
+)
 def test_a_failed_write_is_not_acknowledged_and_a_replay_completes_the_run(
-    tmp_path: Path, driver: str
+    tmp_path: Path, driver: str, busy: bool
 ) -> None:
-    # The s3 setting makes the writes concurrent; the store under it is a directory.
+    # The s3 setting makes the writes concurrent, as fs does for a request alone in its
+    # process; the store under it is a directory. ``busy``: another request is in flight.
     settings = Settings(storage_driver=driver, log_level="error")
     validator = EnvelopeValidator(strict=True, max_errors=10)
     outage = Watched(FileStorage(tmp_path), refused="/payload.json")
     document = factory.envelope(run_id="r1")
 
     def post(storage: Storage) -> int:
-        app = App(settings, RunStore(storage, settings.object_prefix), NoAuth(), validator)
-        return Client(app).post("/v1/artifacts", json=document).status_code
+        gated = Gated(storage)
+        app = App(settings, RunStore(gated, settings.object_prefix), NoAuth(), validator)
+        with another_request(Client(app), gated) if busy else nullcontext():
+            return Client(app).post("/v1/artifacts", json=document).status_code
 
     assert post(outage) == 503
     assert not any(key.endswith("/payload.json") for key in outage.created)
-    # On s3 the audit event went with the record: it stands, and says what the claim decided.
-    # On fs the writes stopped at the record, before the event.
+    # At once, the audit event went with the record: it stands, and says what the claim
+    # decided. One after the other, the writes stopped at the record, before the event.
     results = [(e["result"], e["status"]) for e in _events(outage, settings.object_prefix)]
-    first = [("accepted", 202)] if driver == "s3" else []
+    first = [] if busy else [("accepted", 202)]
     assert results == first
     again = Watched(FileStorage(tmp_path))
     assert post(again) == 202
-    # Only what the first attempt did not store: on s3 the others were written at once with
-    # the record; on fs, one after the other, nothing after the record was.
+    # Only what the first attempt did not store: at once the others were written with the
+    # record; one after the other, nothing after the record was.
     created = [
         "feed" if "/feed/" in key else "org entry" if "/compact/" in key else key.rpartition("/")[2]
         for key in again.created
     ]
-    rest = ["index entry", "org entry", "feed", "lineage-graph.json"] if driver == "fs" else []
+    rest = ["index entry", "org entry", "feed", "lineage-graph.json"] if busy else []
     assert [name if "!" not in name else "index entry" for name in created] == [
         "payload.json",
         *rest,

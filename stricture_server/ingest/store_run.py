@@ -4,8 +4,10 @@ The claim decides whether this request owns the run id, so it goes first. The re
 index objects and the lineage objects do not depend on each other: on an object store they
 are sent together (:mod:`.writes`), so a new run costs two round trips, the claim and the
 slowest of the others; the reads a blast radius needs are sent with the claim, and the
-request's audit event, which needs only the claim's answer, with the others. The answer
-waits for all of them, and a failure of the record's or an index object's write fails the
+request's audit event, which needs only the claim's answer, with the others. On a
+filesystem they are sent together the same way while the request is alone in its process,
+so their fsyncs overlap, and one after the other otherwise. The answer waits for all of
+them, and a failure of the record's or an index object's write fails the
 ingest as it would alone (the lineage writes never do: :mod:`..blast.derive`).
 
 An identical replay writes only what its first attempt did not store: it asks, with one
