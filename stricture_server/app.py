@@ -18,9 +18,11 @@ from werkzeug.routing import Map, Rule
 from . import logs
 from .access.enforce import may_read, require
 from .access.grants import READ, WRITE, Target
-from .access.principal import PRINCIPAL, Principal, principal_of
+from .access.principal import PRINCIPAL, principal_of
 from .access.routes import route_access
 from .alerts.setup import run_alerts
+from .api.operations import OperationEndpoints
+from .api.requests import REQUEST_ID, Fields, answer_query, caller, no_query
 from .audit.events import SERVER_LOG
 from .audit.identity import identity_of
 from .audit.routes import describe
@@ -53,7 +55,6 @@ if TYPE_CHECKING:
     from .metrics.recorder import Metrics
     from .reads.listings import Listings
     from .reads.query import Queries
-    from .reads.query_params import Args
 
 log = logging.getLogger(logs.ACCESS)
 
@@ -64,15 +65,10 @@ ON_METRICS_LISTENER = ("/metrics", "/healthz", "/readyz")
 
 INGEST_ROUTE = "/v1/artifacts"
 
-REQUEST_ID = "stricture_server.request_id"
-"""WSGI environ key holding the request's id, for an endpoint that audits before it answers."""
-
 UNMATCHED = "unmatched"
 """The route of a request no rule matched, as metrics label it (never the raw path)."""
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
-
-Fields = dict[str, Any]
 
 IMMUTABLE_MAX_AGE = 31536000
 """One year, in seconds: how long a run read by id may be cached."""
@@ -109,9 +105,6 @@ class App:
         self.index = Index(runs.storage, runs.prefix)
         self.readiness = readiness or Readiness(store_check(runs.storage, runs.prefix))
         self.metrics = metrics
-        self.metrics_auth: Authenticator = (
-            TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
-        )
         self.in_flight = InFlight()
         """The requests this process is answering now (:meth:`handle` enters it)."""
         # The feed's listings at once on an object store only (a local listing waits on no
@@ -139,10 +132,16 @@ class App:
         writes = Writes.for_driver(settings.storage_driver, self.in_flight)
         ask_first = replication is None
         self.writer = RunWriter(runs, self.index, self.lineage, writes, replays_ask_first=ask_first)
+        metrics_auth: Authenticator = (
+            TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
+        )
+        operations = OperationEndpoints(
+            settings.api_base_path, self.readiness, metrics, metrics_auth, replication
+        )
         self.url_map = Map(
             [
-                Rule("/healthz", endpoint=self.health, methods=["GET"]),
-                Rule("/v1/whoami", endpoint=self.whoami, methods=["GET"]),
+                Rule("/healthz", endpoint=operations.health, methods=["GET"]),
+                Rule("/v1/whoami", endpoint=operations.whoami, methods=["GET"]),
                 Rule(INGEST_ROUTE, endpoint=self.ingest, methods=["POST"]),
                 Rule("/v1/artifacts", endpoint=self.organizations, methods=["GET"]),
                 Rule(
@@ -166,10 +165,10 @@ class App:
                     endpoint=self.changes_of,
                     methods=["GET"],
                 ),
-                Rule("/v1/replication", endpoint=self.replication_status, methods=["GET"]),
-                Rule("/readyz", endpoint=self.ready, methods=["GET"]),
-                Rule("/metrics", endpoint=self.scrape, methods=["GET"]),
-                Rule("/v1/openapi.json", endpoint=self.openapi, methods=["GET"]),
+                Rule("/v1/replication", endpoint=operations.replication_status, methods=["GET"]),
+                Rule("/readyz", endpoint=operations.ready, methods=["GET"]),
+                Rule("/metrics", endpoint=operations.scrape, methods=["GET"]),
+                Rule("/v1/openapi.json", endpoint=operations.openapi, methods=["GET"]),
                 Rule(
                     "/v1/blast-radius/<organization>/<project>/<service>/<run_id>",
                     endpoint=self.blast_radius,
@@ -361,41 +360,6 @@ class App:
         """The WSGI face of :meth:`handle`."""
         return self.handle(Request(environ))(environ, start_response)
 
-    def whoami(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/whoami``: the caller's identity and grants, to debug a CI setup."""
-        _no_query(request)
-        return json_response(200, caller(request).as_json())
-
-    def health(self, request: Request, fields: Fields) -> Response:
-        """``GET /healthz``: the process is up. Never behind auth."""
-        return health_response()
-
-    def ready(self, request: Request, fields: Fields) -> Response:
-        """``GET /readyz``: the configured store answers (checked at most every 2 s)."""
-        self.readiness.require()
-        return json_response(200, {"status": "ready"})
-
-    @cached_property
-    def openapi_document(self) -> bytes:
-        """The OpenAPI document, built on first use: a function's cold start skips it."""
-        from .openapi import build_document
-
-        return orjson.dumps(build_document(self.settings.api_base_path))
-
-    def openapi(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/openapi.json``: the OpenAPI 3.1 document of this API. Never behind auth."""
-        return Response(self.openapi_document, 200, mimetype="application/json")
-
-    def scrape(self, request: Request, fields: Fields) -> Response:
-        """``GET /metrics``: Prometheus metrics; 404 unless ``STRICTURE_SERVER_METRICS`` is on."""
-        if self.metrics is None:
-            raise NotFound()
-        self.metrics_auth.authenticate(request)
-        from .metrics.exposition import scrape
-
-        text, content_type = scrape(self.metrics, self.replication)
-        return Response(text, 200, content_type=content_type)
-
     def ingest(self, request: Request, fields: Fields) -> Response:
         """``POST /v1/artifacts``: validate the envelope and store the run once."""
         check_media_type(request.mimetype)
@@ -471,7 +435,7 @@ class App:
         run_id: str,
     ) -> Response:
         """``GET /v1/artifacts/{org}/{project}/{service}/{run_id}``: the stored record."""
-        _no_query(request)
+        no_query(request)
         identity = identity_from_path(organization, project, service, run_id)
         latest = identity.run_id == LATEST
         stored = self.queries.latest(identity) if latest else self.reads.read_record(identity)
@@ -497,9 +461,6 @@ class App:
             response.set_data(b"")
             del response.headers["Content-Length"]
         return response
-
-    def _answer(self, request: Request, answer: Callable[[Args], dict[str, Any]]) -> Response:
-        return json_response(200, answer(request.args.to_dict(flat=False)))
 
     def organizations(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/artifacts``: the organizations the caller may read something of."""
@@ -536,11 +497,11 @@ class App:
 
     def runs_of(self, request: Request, fields: Fields, **names: str) -> Response:
         """``GET /v1/artifacts/{org}/{project}/{service}``: run summaries, newest first."""
-        return self._answer(request, lambda a: self.queries.runs_of(**names, args=a))
+        return answer_query(request, lambda a: self.queries.runs_of(**names, args=a))
 
     def changes_of(self, request: Request, fields: Fields, **names: str) -> Response:
         """``GET /v1/changes/{org}/{project}/{service}``: the change feed, newest first."""
-        return self._answer(request, lambda a: self.queries.changes_of(**names, args=a))
+        return answer_query(request, lambda a: self.queries.changes_of(**names, args=a))
 
     def org_changes(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/changes/{org}``: every service's change feed of the org, newest first."""
@@ -549,7 +510,7 @@ class App:
         who = caller(request)
         changes = OrgChanges(self.queries, self.listings)
         visible = lambda ref: may_read(who, ref.organization, ref.project, ref.service)  # noqa: E731
-        return self._answer(request, lambda a: changes.changes_of(organization, a, visible))
+        return answer_query(request, lambda a: changes.changes_of(organization, a, visible))
 
     def blast_radius(
         self,
@@ -561,7 +522,7 @@ class App:
         run_id: str,
     ) -> Response:
         """``GET /v1/blast-radius/{org}/{project}/{service}/{run_id}``: the run's impact."""
-        _no_query(request)
+        no_query(request)
         identity = identity_from_path(organization, project, service, run_id)
         if identity.run_id == LATEST:
             identity = self.queries.latest(identity).identity
@@ -578,11 +539,11 @@ class App:
         self, request: Request, fields: Fields, organization: str, system: str
     ) -> Response:
         """``GET /v1/escalation/{org}/{system}``: who to call, closest upstream first."""
-        return self._answer(request, lambda a: self.graphs.escalation(organization, system, a))
+        return answer_query(request, lambda a: self.graphs.escalation(organization, system, a))
 
     def registry(self, request: Request, fields: Fields, organization: str) -> Response:
         """``POST /v1/registry/{org}`` stores a new registry version; ``GET`` the latest."""
-        _no_query(request)
+        no_query(request)
         org = organization_of(organization)
         if request.method == "GET":
             found = self.registries.require(org)
@@ -609,60 +570,33 @@ class App:
 
     def audit_events(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/audit/{org}``: the organization's audit events, newest first."""
-        return self._answer(request, lambda a: self.audit.page(organization_of(organization), a))
+        return answer_query(request, lambda a: self.audit.page(organization_of(organization), a))
 
     def audit_verify(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/audit/{org}/verify``: the seal chain checked, and what breaks it."""
         from .audit.verify import verify_query
 
         storage, prefix = self.runs.storage, self.runs.prefix
-        return self._answer(
+        return answer_query(
             request, lambda a: verify_query(storage, prefix, organization_of(organization), a)
         )
 
     def server_audit_events(self, request: Request, fields: Fields) -> Response:
         """``GET /v1/audit``: audit events of requests that name no organization."""
-        return self._answer(request, lambda a: self.audit.page(SERVER_LOG, a))
+        return answer_query(request, lambda a: self.audit.page(SERVER_LOG, a))
 
     def alerts_of(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/alerts/{org}``: the org's alerts, newest first, with their attempts."""
         org = organization_of(organization)
-        return self._answer(request, lambda a: self.alert_answers.listing(org, a))
+        return answer_query(request, lambda a: self.alert_answers.listing(org, a))
 
     def redeliver(
         self, request: Request, fields: Fields, organization: str, alert_id: str
     ) -> Response:
         """``POST /v1/alerts/{org}/{alert_id}/redeliver``: requeue a delivered or dead alert."""
-        _no_query(request)
+        no_query(request)
         org = organization_of(organization)
         return json_response(202, self.alert_answers.redeliver(org, alert_id))
-
-    def replication_status(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""
-        if self.replication is None:
-            raise NotFound()
-        return json_response(200, self.replication())
-
-
-def caller(request: Request) -> Principal:
-    """The caller ``App.handle`` authenticated for this request's route."""
-    found = principal_of(request)
-    if found is None:
-        raise RuntimeError("the route is not described as authenticated in access/routes.py")
-    return found
-
-
-def health_response() -> Response:
-    """The answer to ``GET /healthz``: it asks nothing of the store or of the request."""
-    return json_response(200, {"status": "ok"})
-
-
-def _no_query(request: Request) -> None:
-    """Refuse any query parameter on a route that takes none."""
-    # The read API's parser, loaded on the first read rather than at a function's cold start.
-    from .reads.query_params import NONE, parse
-
-    parse(request.args.to_dict(flat=False), NONE)
 
 
 def create_app(settings: Settings) -> App:
