@@ -16,13 +16,15 @@ from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
-from .access.enforce import may_read, require
-from .access.grants import READ, WRITE, Target
+from .access.enforce import require
+from .access.grants import WRITE, Target
 from .access.principal import PRINCIPAL, principal_of
 from .access.routes import route_access
 from .alerts.setup import run_alerts
 from .api.operations import OperationEndpoints
+from .api.read_views import ReadViews
 from .api.requests import REQUEST_ID, Fields, answer_query, caller, no_query
+from .api.runs import RunEndpoints
 from .audit.events import SERVER_LOG
 from .audit.identity import identity_of
 from .audit.routes import describe
@@ -53,8 +55,6 @@ if TYPE_CHECKING:
     from .alerts.answers import AlertAnswers
     from .audit.sealer import Sealer
     from .metrics.recorder import Metrics
-    from .reads.listings import Listings
-    from .reads.query import Queries
 
 log = logging.getLogger(logs.ACCESS)
 
@@ -69,9 +69,6 @@ UNMATCHED = "unmatched"
 """The route of a request no rule matched, as metrics label it (never the raw path)."""
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
-
-IMMUTABLE_MAX_AGE = 31536000
-"""One year, in seconds: how long a run read by id may be cached."""
 
 PARTIAL_HEADER = "X-Stricture-Partial"
 """Set, to :data:`STORE_UNAVAILABLE`, on an answer the mirror's local copy gave alone."""
@@ -135,6 +132,10 @@ class App:
         metrics_auth: Authenticator = (
             TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
         )
+        self.views = ReadViews(
+            runs, self.reads, settings.compact_grace_seconds, self.lineage.blast_radius
+        )
+        run_reads = RunEndpoints(self.reads, self.views, private=settings.auth_mode != "none")
         operations = OperationEndpoints(
             settings.api_base_path, self.readiness, metrics, metrics_auth, replication
         )
@@ -143,26 +144,26 @@ class App:
                 Rule("/healthz", endpoint=operations.health, methods=["GET"]),
                 Rule("/v1/whoami", endpoint=operations.whoami, methods=["GET"]),
                 Rule(INGEST_ROUTE, endpoint=self.ingest, methods=["POST"]),
-                Rule("/v1/artifacts", endpoint=self.organizations, methods=["GET"]),
+                Rule("/v1/artifacts", endpoint=run_reads.organizations, methods=["GET"]),
                 Rule(
                     "/v1/artifacts/<organization>/<project>/<service>/<run_id>",
-                    endpoint=self.read_run,
+                    endpoint=run_reads.read_run,
                     methods=["GET"],
                 ),
-                Rule("/v1/artifacts/<organization>", endpoint=self.projects, methods=["GET"]),
+                Rule("/v1/artifacts/<organization>", endpoint=run_reads.projects, methods=["GET"]),
                 Rule(
                     "/v1/artifacts/<organization>/<project>",
-                    endpoint=self.services,
+                    endpoint=run_reads.services,
                     methods=["GET"],
                 ),
                 Rule(
                     "/v1/artifacts/<organization>/<project>/<service>",
-                    endpoint=self.runs_of,
+                    endpoint=run_reads.runs_of,
                     methods=["GET"],
                 ),
                 Rule(
                     "/v1/changes/<organization>/<project>/<service>",
-                    endpoint=self.changes_of,
+                    endpoint=run_reads.changes_of,
                     methods=["GET"],
                 ),
                 Rule("/v1/replication", endpoint=operations.replication_status, methods=["GET"]),
@@ -185,7 +186,7 @@ class App:
                     endpoint=self.registry,
                     methods=["GET", "POST"],
                 ),
-                Rule("/v1/changes/<organization>", endpoint=self.org_changes, methods=["GET"]),
+                Rule("/v1/changes/<organization>", endpoint=run_reads.org_changes, methods=["GET"]),
                 Rule("/v1/audit", endpoint=self.server_audit_events, methods=["GET"]),
                 Rule("/v1/audit/<organization>", endpoint=self.audit_events, methods=["GET"]),
                 Rule(
@@ -203,36 +204,11 @@ class App:
         )
 
     @cached_property
-    def queries(self) -> Queries:
-        """The read API, imported on first use: a function's cold start for ingest skips it."""
-        from .compact.build import Compactor
-        from .reads.query import Queries
-
-        grace_ms = self.settings.compact_grace_seconds * 1000
-        # Read through the read API's view; made from the strict listing (``runs``): a compact
-        # listed from a mirror's local copy alone, during an outage, would miss runs for good.
-        compactor = Compactor(
-            self.reads.storage,
-            self.runs.prefix,
-            grace_ms,
-            blast_radius=self.lineage.blast_radius,
-            strict=self.runs.storage,
-        )
-        return Queries(self.reads, compactor)
-
-    @cached_property
     def sealer(self) -> Sealer:
         """Process mode's background sealing of the audit trail (started by the server)."""
         from .audit.sealer import Sealer
 
         return Sealer(self.runs.storage, self.runs.prefix, self.settings.audit_seal_seconds)
-
-    @cached_property
-    def listings(self) -> Listings:
-        """The listings of names, imported on first use like :attr:`queries`."""
-        from .reads.listings import Listings
-
-        return Listings(self.reads.storage, self.reads.prefix)
 
     @cached_property
     def alert_answers(self) -> AlertAnswers:
@@ -425,93 +401,6 @@ class App:
             {"Location": identity.location},
         )
 
-    def read_run(
-        self,
-        request: Request,
-        fields: Fields,
-        organization: str,
-        project: str,
-        service: str,
-        run_id: str,
-    ) -> Response:
-        """``GET /v1/artifacts/{org}/{project}/{service}/{run_id}``: the stored record."""
-        no_query(request)
-        identity = identity_from_path(organization, project, service, run_id)
-        latest = identity.run_id == LATEST
-        stored = self.queries.latest(identity) if latest else self.reads.read_record(identity)
-        response = Response(stored.data, 200, mimetype="application/json")
-        if latest:
-            response.headers["Content-Location"] = stored.identity.location
-        # A record never changes, so its digest is a strong validator and a run by id may be
-        # cached for good; ``latest`` names another run as soon as one arrives.
-        response.set_etag(stored.digest)
-        cache = response.cache_control
-        if self.settings.auth_mode != "none":
-            cache.private = True
-        else:
-            cache.public = True
-        if latest:
-            cache.no_cache = True
-        else:
-            cache.max_age = IMMUTABLE_MAX_AGE
-            cache.immutable = True
-        response.make_conditional(request)
-        if response.status_code == 304:
-            # Only the WSGI path drops a 304's body; the function runtimes send get_data().
-            response.set_data(b"")
-            del response.headers["Content-Length"]
-        return response
-
-    def organizations(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/artifacts``: the organizations the caller may read something of."""
-        grants = caller(request).grants
-        answer = self.listings.organizations(request.args.to_dict(flat=False))
-        answer["organizations"] = [
-            o for o in answer["organizations"] if grants.touches(READ, Target(o["organization"]))
-        ]
-        return json_response(200, answer)
-
-    def projects(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/artifacts/{org}``: the organization's projects the caller may read."""
-        grants = caller(request).grants
-        answer = self.listings.projects_of(organization, request.args.to_dict(flat=False))
-        org = answer["organization"]
-        answer["projects"] = [
-            p for p in answer["projects"] if grants.touches(READ, Target(org, p["project"]))
-        ]
-        return json_response(200, answer)
-
-    def services(
-        self, request: Request, fields: Fields, organization: str, project: str
-    ) -> Response:
-        """``GET /v1/artifacts/{org}/{project}``: the project's services the caller may read,
-        each with its latest run."""
-        who = caller(request)
-        args = request.args.to_dict(flat=False)
-        answer = self.listings.services_of(organization, project, args)
-        org, proj = answer["organization"], answer["project"]
-        answer["services"] = [
-            s for s in answer["services"] if may_read(who, org, proj, s["service"])
-        ]
-        return json_response(200, answer)
-
-    def runs_of(self, request: Request, fields: Fields, **names: str) -> Response:
-        """``GET /v1/artifacts/{org}/{project}/{service}``: run summaries, newest first."""
-        return answer_query(request, lambda a: self.queries.runs_of(**names, args=a))
-
-    def changes_of(self, request: Request, fields: Fields, **names: str) -> Response:
-        """``GET /v1/changes/{org}/{project}/{service}``: the change feed, newest first."""
-        return answer_query(request, lambda a: self.queries.changes_of(**names, args=a))
-
-    def org_changes(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/changes/{org}``: every service's change feed of the org, newest first."""
-        from .reads.org_changes import OrgChanges
-
-        who = caller(request)
-        changes = OrgChanges(self.queries, self.listings)
-        visible = lambda ref: may_read(who, ref.organization, ref.project, ref.service)  # noqa: E731
-        return answer_query(request, lambda a: changes.changes_of(organization, a, visible))
-
     def blast_radius(
         self,
         request: Request,
@@ -525,7 +414,7 @@ class App:
         no_query(request)
         identity = identity_from_path(organization, project, service, run_id)
         if identity.run_id == LATEST:
-            identity = self.queries.latest(identity).identity
+            identity = self.views.queries.latest(identity).identity
         return Response(self.lineage.blast_radius(identity), 200, mimetype="application/json")
 
     def graph(self, request: Request, fields: Fields, organization: str) -> Response:
