@@ -21,6 +21,7 @@ from .access.grants import WRITE, Target
 from .access.principal import PRINCIPAL, principal_of
 from .access.routes import route_access
 from .alerts.setup import run_alerts
+from .api.lineage import LineageEndpoints
 from .api.operations import OperationEndpoints
 from .api.read_views import ReadViews
 from .api.requests import REQUEST_ID, Fields, answer_query, caller, no_query
@@ -43,7 +44,7 @@ from .ingest.writes import CONCURRENT_DRIVERS, InFlight, Writes
 from .readiness import Readiness, store_check
 from .runstore.identity import new_run_id
 from .runstore.index import Index
-from .runstore.records import LATEST, identity_from_path, normalize
+from .runstore.records import normalize
 from .runstore.runs import Accepted, RunStore
 from .settings import Settings
 from .storage import Replicating, Storage, open_storage
@@ -132,10 +133,18 @@ class App:
         metrics_auth: Authenticator = (
             TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
         )
-        self.views = ReadViews(
+        views = ReadViews(
             runs, self.reads, settings.compact_grace_seconds, self.lineage.blast_radius
         )
-        run_reads = RunEndpoints(self.reads, self.views, private=settings.auth_mode != "none")
+        run_reads = RunEndpoints(self.reads, views, private=settings.auth_mode != "none")
+        lineage = LineageEndpoints(
+            self.lineage,
+            self.graphs,
+            self.registries,
+            views,
+            settings.max_body_bytes,
+            settings.max_json_values,
+        )
         operations = OperationEndpoints(
             settings.api_base_path, self.readiness, metrics, metrics_auth, replication
         )
@@ -172,18 +181,18 @@ class App:
                 Rule("/v1/openapi.json", endpoint=operations.openapi, methods=["GET"]),
                 Rule(
                     "/v1/blast-radius/<organization>/<project>/<service>/<run_id>",
-                    endpoint=self.blast_radius,
+                    endpoint=lineage.blast_radius,
                     methods=["GET"],
                 ),
-                Rule("/v1/graph/<organization>", endpoint=self.graph, methods=["GET"]),
+                Rule("/v1/graph/<organization>", endpoint=lineage.graph, methods=["GET"]),
                 Rule(
                     "/v1/escalation/<organization>/<system>",
-                    endpoint=self.escalation,
+                    endpoint=lineage.escalation,
                     methods=["GET"],
                 ),
                 Rule(
                     "/v1/registry/<organization>",
-                    endpoint=self.registry,
+                    endpoint=lineage.registry,
                     methods=["GET", "POST"],
                 ),
                 Rule("/v1/changes/<organization>", endpoint=run_reads.org_changes, methods=["GET"]),
@@ -400,62 +409,6 @@ class App:
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},
             {"Location": identity.location},
         )
-
-    def blast_radius(
-        self,
-        request: Request,
-        fields: Fields,
-        organization: str,
-        project: str,
-        service: str,
-        run_id: str,
-    ) -> Response:
-        """``GET /v1/blast-radius/{org}/{project}/{service}/{run_id}``: the run's impact."""
-        no_query(request)
-        identity = identity_from_path(organization, project, service, run_id)
-        if identity.run_id == LATEST:
-            identity = self.views.queries.latest(identity).identity
-        return Response(self.lineage.blast_radius(identity), 200, mimetype="application/json")
-
-    def graph(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/graph/{org}``: the org's lineage graph, or one system's neighbourhood."""
-        form, answer = self.graphs.graph(organization, request.args.to_dict(flat=False))
-        if form == "dot":
-            return Response(answer, 200, mimetype="text/vnd.graphviz")
-        return json_response(200, answer)
-
-    def escalation(
-        self, request: Request, fields: Fields, organization: str, system: str
-    ) -> Response:
-        """``GET /v1/escalation/{org}/{system}``: who to call, closest upstream first."""
-        return answer_query(request, lambda a: self.graphs.escalation(organization, system, a))
-
-    def registry(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``POST /v1/registry/{org}`` stores a new registry version; ``GET`` the latest."""
-        no_query(request)
-        org = organization_of(organization)
-        if request.method == "GET":
-            found = self.registries.require(org)
-        else:
-            from .blast.documents import parse_registry_body
-
-            body = read_body(
-                request.stream,
-                content_length=request.content_length,
-                encoding=request.headers.get("Content-Encoding", ""),
-                limit=self.settings.max_body_bytes,
-            )
-            document = parse_registry_body(
-                request.mimetype, body, max_values=self.settings.max_json_values
-            )
-            found = self.registries.add(org, document)
-        answer = {
-            "organization": org,
-            "version": found.version,
-            "created_at": found.created_at,
-            "registry": found.document,
-        }
-        return json_response(200 if request.method == "GET" else 201, answer)
 
     def audit_events(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/audit/{org}``: the organization's audit events, newest first."""
