@@ -21,12 +21,12 @@ from .access.grants import WRITE, Target
 from .access.principal import PRINCIPAL, principal_of
 from .access.routes import route_access
 from .alerts.setup import run_alerts
+from .api.audit import AuditEndpoints
 from .api.lineage import LineageEndpoints
 from .api.operations import OperationEndpoints
 from .api.read_views import ReadViews
 from .api.requests import REQUEST_ID, Fields, answer_query, caller, no_query
 from .api.runs import RunEndpoints
-from .audit.events import SERVER_LOG
 from .audit.identity import identity_of
 from .audit.routes import describe
 from .audit.trail import AuditTrail
@@ -145,6 +145,7 @@ class App:
             settings.max_body_bytes,
             settings.max_json_values,
         )
+        audit = AuditEndpoints(self.audit, runs.storage, runs.prefix)
         operations = OperationEndpoints(
             settings.api_base_path, self.readiness, metrics, metrics_auth, replication
         )
@@ -196,10 +197,10 @@ class App:
                     methods=["GET", "POST"],
                 ),
                 Rule("/v1/changes/<organization>", endpoint=run_reads.org_changes, methods=["GET"]),
-                Rule("/v1/audit", endpoint=self.server_audit_events, methods=["GET"]),
-                Rule("/v1/audit/<organization>", endpoint=self.audit_events, methods=["GET"]),
+                Rule("/v1/audit", endpoint=audit.server_audit_events, methods=["GET"]),
+                Rule("/v1/audit/<organization>", endpoint=audit.audit_events, methods=["GET"]),
                 Rule(
-                    "/v1/audit/<organization>/verify", endpoint=self.audit_verify, methods=["GET"]
+                    "/v1/audit/<organization>/verify", endpoint=audit.audit_verify, methods=["GET"]
                 ),
                 Rule("/v1/alerts/<organization>", endpoint=self.alerts_of, methods=["GET"]),
                 Rule(
@@ -409,23 +410,6 @@ class App:
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},
             {"Location": identity.location},
         )
-
-    def audit_events(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/audit/{org}``: the organization's audit events, newest first."""
-        return answer_query(request, lambda a: self.audit.page(organization_of(organization), a))
-
-    def audit_verify(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/audit/{org}/verify``: the seal chain checked, and what breaks it."""
-        from .audit.verify import verify_query
-
-        storage, prefix = self.runs.storage, self.runs.prefix
-        return answer_query(
-            request, lambda a: verify_query(storage, prefix, organization_of(organization), a)
-        )
-
-    def server_audit_events(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/audit``: audit events of requests that name no organization."""
-        return answer_query(request, lambda a: self.audit.page(SERVER_LOG, a))
 
     def alerts_of(self, request: Request, fields: Fields, organization: str) -> Response:
         """``GET /v1/alerts/{org}``: the org's alerts, newest first, with their attempts."""
