@@ -21,17 +21,18 @@ from .access.grants import WRITE, Target
 from .access.principal import PRINCIPAL, principal_of
 from .access.routes import route_access
 from .alerts.setup import run_alerts
+from .api.alerts import AlertEndpoints
 from .api.audit import AuditEndpoints
 from .api.lineage import LineageEndpoints
 from .api.operations import OperationEndpoints
 from .api.read_views import ReadViews
-from .api.requests import REQUEST_ID, Fields, answer_query, caller, no_query
+from .api.requests import REQUEST_ID, Fields, caller
 from .api.runs import RunEndpoints
 from .audit.identity import identity_of
 from .audit.routes import describe
 from .audit.trail import AuditTrail
 from .auth import Authenticator, NoAuth, TokenAuth, make_authenticator
-from .blast.answers import GraphAnswers, organization_of
+from .blast.answers import GraphAnswers
 from .blast.derive import RunLineage, derive
 from .blast.orgs import Orgs
 from .blast.registry_store import RegistryStore
@@ -53,7 +54,6 @@ from .storage.local_first import LocalFirst, Partial, noting
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from .alerts.answers import AlertAnswers
     from .audit.sealer import Sealer
     from .metrics.recorder import Metrics
 
@@ -146,6 +146,7 @@ class App:
             settings.max_json_values,
         )
         audit = AuditEndpoints(self.audit, runs.storage, runs.prefix)
+        alerts = AlertEndpoints(runs.storage, runs.prefix, clock)
         operations = OperationEndpoints(
             settings.api_base_path, self.readiness, metrics, metrics_auth, replication
         )
@@ -202,10 +203,10 @@ class App:
                 Rule(
                     "/v1/audit/<organization>/verify", endpoint=audit.audit_verify, methods=["GET"]
                 ),
-                Rule("/v1/alerts/<organization>", endpoint=self.alerts_of, methods=["GET"]),
+                Rule("/v1/alerts/<organization>", endpoint=alerts.alerts_of, methods=["GET"]),
                 Rule(
                     "/v1/alerts/<organization>/<alert_id>/redeliver",
-                    endpoint=self.redeliver,
+                    endpoint=alerts.redeliver,
                     methods=["POST"],
                 ),
             ],
@@ -219,15 +220,6 @@ class App:
         from .audit.sealer import Sealer
 
         return Sealer(self.runs.storage, self.runs.prefix, self.settings.audit_seal_seconds)
-
-    @cached_property
-    def alert_answers(self) -> AlertAnswers:
-        """The alerts API, imported on first use like :attr:`queries`."""
-        from .alerts.answers import AlertAnswers
-        from .alerts.outbox import AlertOutbox
-
-        outbox = AlertOutbox(self.runs.storage, self.runs.prefix)
-        return AlertAnswers(outbox, lambda: int(self.clock().timestamp() * 1000))
 
     def handle(self, request: Request) -> Response:
         """Answer one request. Never raises: every error becomes a JSON response."""
@@ -410,19 +402,6 @@ class App:
             {"accepted": True, "run_id": identity.run_id, "location": identity.location},
             {"Location": identity.location},
         )
-
-    def alerts_of(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/alerts/{org}``: the org's alerts, newest first, with their attempts."""
-        org = organization_of(organization)
-        return answer_query(request, lambda a: self.alert_answers.listing(org, a))
-
-    def redeliver(
-        self, request: Request, fields: Fields, organization: str, alert_id: str
-    ) -> Response:
-        """``POST /v1/alerts/{org}/{alert_id}/redeliver``: requeue a delivered or dead alert."""
-        no_query(request)
-        org = organization_of(organization)
-        return json_response(202, self.alert_answers.redeliver(org, alert_id))
 
 
 def create_app(settings: Settings) -> App:
