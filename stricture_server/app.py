@@ -10,43 +10,39 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from werkzeug import Request, Response
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
 from .access.enforce import require
-from .access.grants import WRITE, Target
 from .access.principal import PRINCIPAL, principal_of
 from .access.routes import route_access
 from .alerts.setup import run_alerts
 from .api.alerts import AlertEndpoints
 from .api.audit import AuditEndpoints
+from .api.ingest import INGEST_ROUTE, IngestEndpoint
 from .api.lineage import LineageEndpoints
 from .api.operations import OperationEndpoints
 from .api.read_views import ReadViews
-from .api.requests import REQUEST_ID, Fields, caller
+from .api.requests import REQUEST_ID, Fields
 from .api.runs import RunEndpoints
 from .audit.identity import identity_of
 from .audit.routes import describe
 from .audit.trail import AuditTrail
 from .auth import Authenticator, NoAuth, TokenAuth, make_authenticator
 from .blast.answers import GraphAnswers
-from .blast.derive import RunLineage, derive
+from .blast.derive import RunLineage
 from .blast.orgs import Orgs
 from .blast.registry_store import RegistryStore
-from .errors import InvalidInput
-from .http_errors import error_response, json_response
-from .ingest.body import check_media_type, parse_json, read_body
+from .http_errors import error_response
 from .ingest.store_run import RunWriter
 from .ingest.validation import EnvelopeValidator
 from .ingest.writes import CONCURRENT_DRIVERS, InFlight, Writes
 from .readiness import Readiness, store_check
 from .runstore.identity import new_run_id
 from .runstore.index import Index
-from .runstore.records import normalize
-from .runstore.runs import Accepted, RunStore
+from .runstore.runs import RunStore
 from .settings import Settings
 from .storage import Replicating, Storage, open_storage
 from .storage.local_first import LocalFirst, Partial, noting
@@ -63,8 +59,6 @@ METRICS_LISTENER = "stricture_server.metrics_listener"
 """WSGI environ key set by process mode on requests that came in on ``METRICS_ADDR``."""
 ON_METRICS_LISTENER = ("/metrics", "/healthz", "/readyz")
 """The only paths served on ``METRICS_ADDR``: the API is not reachable there."""
-
-INGEST_ROUTE = "/v1/artifacts"
 
 UNMATCHED = "unmatched"
 """The route of a request no rule matched, as metrics label it (never the raw path)."""
@@ -130,13 +124,21 @@ class App:
         writes = Writes.for_driver(settings.storage_driver, self.in_flight)
         ask_first = replication is None
         self.writer = RunWriter(runs, self.index, self.lineage, writes, replays_ask_first=ask_first)
-        metrics_auth: Authenticator = (
-            TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
-        )
         views = ReadViews(
             runs, self.reads, settings.compact_grace_seconds, self.lineage.blast_radius
         )
         run_reads = RunEndpoints(self.reads, views, private=settings.auth_mode != "none")
+        ingest = IngestEndpoint(
+            validator,
+            self.writer,
+            self.lineage,
+            self.alerts,
+            self._audit,
+            clock,
+            metrics,
+            settings.max_body_bytes,
+            settings.max_json_values,
+        )
         lineage = LineageEndpoints(
             self.lineage,
             self.graphs,
@@ -147,6 +149,9 @@ class App:
         )
         audit = AuditEndpoints(self.audit, runs.storage, runs.prefix)
         alerts = AlertEndpoints(runs.storage, runs.prefix, clock)
+        metrics_auth: Authenticator = (
+            TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
+        )
         operations = OperationEndpoints(
             settings.api_base_path, self.readiness, metrics, metrics_auth, replication
         )
@@ -154,7 +159,7 @@ class App:
             [
                 Rule("/healthz", endpoint=operations.health, methods=["GET"]),
                 Rule("/v1/whoami", endpoint=operations.whoami, methods=["GET"]),
-                Rule(INGEST_ROUTE, endpoint=self.ingest, methods=["POST"]),
+                Rule(INGEST_ROUTE, endpoint=ingest.ingest, methods=["POST"]),
                 Rule("/v1/artifacts", endpoint=run_reads.organizations, methods=["GET"]),
                 Rule(
                     "/v1/artifacts/<organization>/<project>/<service>/<run_id>",
@@ -337,71 +342,6 @@ class App:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI face of :meth:`handle`."""
         return self.handle(Request(environ))(environ, start_response)
-
-    def ingest(self, request: Request, fields: Fields) -> Response:
-        """``POST /v1/artifacts``: validate the envelope and store the run once."""
-        check_media_type(request.mimetype)
-        body = read_body(
-            request.stream,
-            content_length=request.content_length,
-            encoding=request.headers.get("Content-Encoding", ""),
-            limit=self.settings.max_body_bytes,
-        )
-        if self.metrics is not None:
-            self.metrics.ingest_bytes.inc(len(body))
-        document = parse_json(body, max_values=self.settings.max_json_values)
-        del body
-        found = self.validator.findings(document)
-        if found.listed:
-            raise InvalidInput(
-                "the envelope does not match the schema",
-                found.listed,
-                omitted=found.omitted,
-                omitted_is_lower_bound=not found.complete,
-            )
-        received = self.clock()
-        record = normalize(document, received)
-        # The artifact is serialised into the record now, and its graph derived for the
-        # lineage step; the rest feeds the index below.
-        run_graph = derive(document["artifact"], record.identity.run_id)
-        del document["artifact"]
-        identity = record.identity
-        # Checked on the canonical names, before anything is stored.
-        target = Target(identity.organization, identity.project, identity.service)
-        require(caller(request), WRITE, target)
-        fields.update(
-            organization=identity.organization,
-            project=identity.project,
-            service=identity.service,
-            run_id=identity.run_id,
-        )
-
-        def claimed(accepted: Accepted) -> list[Callable[[], None]]:
-            fields.update(replay=accepted.replay, digest=record.digest, record_key=accepted.key)
-            # The event of the 202 this ingest answers once its writes succeed, sent with them
-            # rather than after them: a round trip less. If another write fails, the answer is
-            # 503 and the event stands; the retry, a replay, completes the run (docs/audit.md).
-            request_id = request.environ.get(REQUEST_ID, "")
-            return [lambda: self._audit(request, request_id, INGEST_ROUTE, 202, fields, {})]
-
-        stored = self.writer.store(record, received, document, run_graph, claimed)
-        accepted, facts = stored.accepted, stored.facts
-        if self.metrics is not None:
-            self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
-        # Last, before the answer: an acknowledged run's alerts are in the outbox.
-        if self.alerts is not None:
-            self.alerts.after_ingest(
-                identity,
-                accepted.received_at,
-                facts.summary.commit_sha,
-                document.get("diff"),
-                lambda: stored.blast_radius or orjson.loads(self.lineage.blast_radius(identity)),
-            )
-        return json_response(
-            202,
-            {"accepted": True, "run_id": identity.run_id, "location": identity.location},
-            {"Location": identity.location},
-        )
 
 
 def create_app(settings: Settings) -> App:
