@@ -10,37 +10,39 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from werkzeug import Request, Response
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map, Rule
 
 from . import logs
-from .access.enforce import may_read, require
-from .access.grants import READ, WRITE, Target
-from .access.principal import PRINCIPAL, Principal, principal_of
+from .access.enforce import require
+from .access.principal import PRINCIPAL, principal_of
 from .access.routes import route_access
 from .alerts.setup import run_alerts
-from .audit.events import SERVER_LOG
+from .api.alerts import AlertEndpoints
+from .api.audit import AuditEndpoints
+from .api.ingest import INGEST_ROUTE, IngestEndpoint
+from .api.lineage import LineageEndpoints
+from .api.operations import OperationEndpoints
+from .api.read_views import ReadViews
+from .api.requests import REQUEST_ID, Fields
+from .api.runs import RunEndpoints
 from .audit.identity import identity_of
 from .audit.routes import describe
 from .audit.trail import AuditTrail
 from .auth import Authenticator, NoAuth, TokenAuth, make_authenticator
-from .blast.answers import GraphAnswers, organization_of
-from .blast.derive import RunLineage, derive
+from .blast.answers import GraphAnswers
+from .blast.derive import RunLineage
 from .blast.orgs import Orgs
 from .blast.registry_store import RegistryStore
-from .errors import InvalidInput
-from .http_errors import error_response, json_response
-from .ingest.body import check_media_type, parse_json, read_body
+from .http_errors import error_response
 from .ingest.store_run import RunWriter
 from .ingest.validation import EnvelopeValidator
 from .ingest.writes import CONCURRENT_DRIVERS, InFlight, Writes
 from .readiness import Readiness, store_check
 from .runstore.identity import new_run_id
 from .runstore.index import Index
-from .runstore.records import LATEST, identity_from_path, normalize
-from .runstore.runs import Accepted, RunStore
+from .runstore.runs import RunStore
 from .settings import Settings
 from .storage import Replicating, Storage, open_storage
 from .storage.local_first import LocalFirst, Partial, noting
@@ -48,12 +50,8 @@ from .storage.local_first import LocalFirst, Partial, noting
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-    from .alerts.answers import AlertAnswers
     from .audit.sealer import Sealer
     from .metrics.recorder import Metrics
-    from .reads.listings import Listings
-    from .reads.query import Queries
-    from .reads.query_params import Args
 
 log = logging.getLogger(logs.ACCESS)
 
@@ -62,20 +60,10 @@ METRICS_LISTENER = "stricture_server.metrics_listener"
 ON_METRICS_LISTENER = ("/metrics", "/healthz", "/readyz")
 """The only paths served on ``METRICS_ADDR``: the API is not reachable there."""
 
-INGEST_ROUTE = "/v1/artifacts"
-
-REQUEST_ID = "stricture_server.request_id"
-"""WSGI environ key holding the request's id, for an endpoint that audits before it answers."""
-
 UNMATCHED = "unmatched"
 """The route of a request no rule matched, as metrics label it (never the raw path)."""
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
-
-Fields = dict[str, Any]
-
-IMMUTABLE_MAX_AGE = 31536000
-"""One year, in seconds: how long a run read by id may be cached."""
 
 PARTIAL_HEADER = "X-Stricture-Partial"
 """Set, to :data:`STORE_UNAVAILABLE`, on an answer the mirror's local copy gave alone."""
@@ -109,9 +97,6 @@ class App:
         self.index = Index(runs.storage, runs.prefix)
         self.readiness = readiness or Readiness(store_check(runs.storage, runs.prefix))
         self.metrics = metrics
-        self.metrics_auth: Authenticator = (
-            TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
-        )
         self.in_flight = InFlight()
         """The requests this process is answering now (:meth:`handle` enters it)."""
         # The feed's listings at once on an object store only (a local listing waits on no
@@ -139,63 +124,94 @@ class App:
         writes = Writes.for_driver(settings.storage_driver, self.in_flight)
         ask_first = replication is None
         self.writer = RunWriter(runs, self.index, self.lineage, writes, replays_ask_first=ask_first)
+        views = ReadViews(
+            runs, self.reads, settings.compact_grace_seconds, self.lineage.blast_radius
+        )
+        run_reads = RunEndpoints(self.reads, views, private=settings.auth_mode != "none")
+        ingest = IngestEndpoint(
+            validator,
+            self.writer,
+            self.lineage,
+            self.alerts,
+            self._audit,
+            clock,
+            metrics,
+            settings.max_body_bytes,
+            settings.max_json_values,
+        )
+        lineage = LineageEndpoints(
+            self.lineage,
+            self.graphs,
+            self.registries,
+            views,
+            settings.max_body_bytes,
+            settings.max_json_values,
+        )
+        audit = AuditEndpoints(self.audit, runs.storage, runs.prefix)
+        alerts = AlertEndpoints(runs.storage, runs.prefix, clock)
+        metrics_auth: Authenticator = (
+            TokenAuth(settings.metrics_tokens) if settings.metrics == "token" else NoAuth()
+        )
+        operations = OperationEndpoints(
+            settings.api_base_path, self.readiness, metrics, metrics_auth, replication
+        )
         self.url_map = Map(
             [
-                Rule("/healthz", endpoint=self.health, methods=["GET"]),
-                Rule("/v1/whoami", endpoint=self.whoami, methods=["GET"]),
-                Rule(INGEST_ROUTE, endpoint=self.ingest, methods=["POST"]),
-                Rule("/v1/artifacts", endpoint=self.organizations, methods=["GET"]),
+                Rule("/healthz", endpoint=operations.health, methods=["GET"]),
+                Rule("/v1/whoami", endpoint=operations.whoami, methods=["GET"]),
+                Rule(INGEST_ROUTE, endpoint=ingest.ingest, methods=["POST"]),
+                Rule("/v1/artifacts", endpoint=run_reads.organizations, methods=["GET"]),
                 Rule(
                     "/v1/artifacts/<organization>/<project>/<service>/<run_id>",
-                    endpoint=self.read_run,
+                    endpoint=run_reads.read_run,
                     methods=["GET"],
                 ),
-                Rule("/v1/artifacts/<organization>", endpoint=self.projects, methods=["GET"]),
+                Rule("/v1/artifacts/<organization>", endpoint=run_reads.projects, methods=["GET"]),
                 Rule(
                     "/v1/artifacts/<organization>/<project>",
-                    endpoint=self.services,
+                    endpoint=run_reads.services,
                     methods=["GET"],
                 ),
                 Rule(
                     "/v1/artifacts/<organization>/<project>/<service>",
-                    endpoint=self.runs_of,
+                    endpoint=run_reads.runs_of,
                     methods=["GET"],
                 ),
                 Rule(
                     "/v1/changes/<organization>/<project>/<service>",
-                    endpoint=self.changes_of,
+                    endpoint=run_reads.changes_of,
                     methods=["GET"],
                 ),
-                Rule("/v1/replication", endpoint=self.replication_status, methods=["GET"]),
-                Rule("/readyz", endpoint=self.ready, methods=["GET"]),
-                Rule("/metrics", endpoint=self.scrape, methods=["GET"]),
-                Rule("/v1/openapi.json", endpoint=self.openapi, methods=["GET"]),
+                Rule("/v1/replication", endpoint=operations.replication_status, methods=["GET"]),
+                Rule("/readyz", endpoint=operations.ready, methods=["GET"]),
+                Rule("/metrics", endpoint=operations.scrape, methods=["GET"]),
+                Rule("/v1/openapi.json", endpoint=operations.openapi, methods=["GET"]),
                 Rule(
                     "/v1/blast-radius/<organization>/<project>/<service>/<run_id>",
-                    endpoint=self.blast_radius,
+                    endpoint=lineage.blast_radius,
                     methods=["GET"],
                 ),
-                Rule("/v1/graph/<organization>", endpoint=self.graph, methods=["GET"]),
+                Rule("/v1/graph/<organization>", endpoint=lineage.graph, methods=["GET"]),
                 Rule(
                     "/v1/escalation/<organization>/<system>",
-                    endpoint=self.escalation,
+                    endpoint=lineage.escalation,
                     methods=["GET"],
                 ),
                 Rule(
                     "/v1/registry/<organization>",
-                    endpoint=self.registry,
+                    endpoint=lineage.registry,
                     methods=["GET", "POST"],
                 ),
-                Rule("/v1/changes/<organization>", endpoint=self.org_changes, methods=["GET"]),
-                Rule("/v1/audit", endpoint=self.server_audit_events, methods=["GET"]),
-                Rule("/v1/audit/<organization>", endpoint=self.audit_events, methods=["GET"]),
+                Rule("/v1/changes/<organization>", endpoint=run_reads.org_changes, methods=["GET"]),
+                Rule("/v1/audit", endpoint=audit.server_audit_events, methods=["GET"]),
+                Rule("/v1/audit/<organization>", endpoint=audit.audit_events, methods=["GET"]),
                 Rule(
-                    "/v1/audit/<organization>/verify", endpoint=self.audit_verify, methods=["GET"]
+                    "/v1/audit/<organization>/verify", endpoint=audit.audit_verify, methods=["GET"]
                 ),
-                Rule("/v1/alerts/<organization>", endpoint=self.alerts_of, methods=["GET"]),
+                Rule("/v1/alerts/<organization>", endpoint=alerts.alerts_of, methods=["GET"]),
                 Rule(
                     "/v1/alerts/<organization>/<alert_id>/redeliver",
-                    endpoint=self.redeliver,
+                    endpoint=alerts.redeliver,
                     methods=["POST"],
                 ),
             ],
@@ -204,45 +220,11 @@ class App:
         )
 
     @cached_property
-    def queries(self) -> Queries:
-        """The read API, imported on first use: a function's cold start for ingest skips it."""
-        from .compact.build import Compactor
-        from .reads.query import Queries
-
-        grace_ms = self.settings.compact_grace_seconds * 1000
-        # Read through the read API's view; made from the strict listing (``runs``): a compact
-        # listed from a mirror's local copy alone, during an outage, would miss runs for good.
-        compactor = Compactor(
-            self.reads.storage,
-            self.runs.prefix,
-            grace_ms,
-            blast_radius=self.lineage.blast_radius,
-            strict=self.runs.storage,
-        )
-        return Queries(self.reads, compactor)
-
-    @cached_property
     def sealer(self) -> Sealer:
         """Process mode's background sealing of the audit trail (started by the server)."""
         from .audit.sealer import Sealer
 
         return Sealer(self.runs.storage, self.runs.prefix, self.settings.audit_seal_seconds)
-
-    @cached_property
-    def listings(self) -> Listings:
-        """The listings of names, imported on first use like :attr:`queries`."""
-        from .reads.listings import Listings
-
-        return Listings(self.reads.storage, self.reads.prefix)
-
-    @cached_property
-    def alert_answers(self) -> AlertAnswers:
-        """The alerts API, imported on first use like :attr:`queries`."""
-        from .alerts.answers import AlertAnswers
-        from .alerts.outbox import AlertOutbox
-
-        outbox = AlertOutbox(self.runs.storage, self.runs.prefix)
-        return AlertAnswers(outbox, lambda: int(self.clock().timestamp() * 1000))
 
     def handle(self, request: Request) -> Response:
         """Answer one request. Never raises: every error becomes a JSON response."""
@@ -360,309 +342,6 @@ class App:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI face of :meth:`handle`."""
         return self.handle(Request(environ))(environ, start_response)
-
-    def whoami(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/whoami``: the caller's identity and grants, to debug a CI setup."""
-        _no_query(request)
-        return json_response(200, caller(request).as_json())
-
-    def health(self, request: Request, fields: Fields) -> Response:
-        """``GET /healthz``: the process is up. Never behind auth."""
-        return health_response()
-
-    def ready(self, request: Request, fields: Fields) -> Response:
-        """``GET /readyz``: the configured store answers (checked at most every 2 s)."""
-        self.readiness.require()
-        return json_response(200, {"status": "ready"})
-
-    @cached_property
-    def openapi_document(self) -> bytes:
-        """The OpenAPI document, built on first use: a function's cold start skips it."""
-        from .openapi import build_document
-
-        return orjson.dumps(build_document(self.settings.api_base_path))
-
-    def openapi(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/openapi.json``: the OpenAPI 3.1 document of this API. Never behind auth."""
-        return Response(self.openapi_document, 200, mimetype="application/json")
-
-    def scrape(self, request: Request, fields: Fields) -> Response:
-        """``GET /metrics``: Prometheus metrics; 404 unless ``STRICTURE_SERVER_METRICS`` is on."""
-        if self.metrics is None:
-            raise NotFound()
-        self.metrics_auth.authenticate(request)
-        from .metrics.exposition import scrape
-
-        text, content_type = scrape(self.metrics, self.replication)
-        return Response(text, 200, content_type=content_type)
-
-    def ingest(self, request: Request, fields: Fields) -> Response:
-        """``POST /v1/artifacts``: validate the envelope and store the run once."""
-        check_media_type(request.mimetype)
-        body = read_body(
-            request.stream,
-            content_length=request.content_length,
-            encoding=request.headers.get("Content-Encoding", ""),
-            limit=self.settings.max_body_bytes,
-        )
-        if self.metrics is not None:
-            self.metrics.ingest_bytes.inc(len(body))
-        document = parse_json(body, max_values=self.settings.max_json_values)
-        del body
-        found = self.validator.findings(document)
-        if found.listed:
-            raise InvalidInput(
-                "the envelope does not match the schema",
-                found.listed,
-                omitted=found.omitted,
-                omitted_is_lower_bound=not found.complete,
-            )
-        received = self.clock()
-        record = normalize(document, received)
-        # The artifact is serialised into the record now, and its graph derived for the
-        # lineage step; the rest feeds the index below.
-        run_graph = derive(document["artifact"], record.identity.run_id)
-        del document["artifact"]
-        identity = record.identity
-        # Checked on the canonical names, before anything is stored.
-        target = Target(identity.organization, identity.project, identity.service)
-        require(caller(request), WRITE, target)
-        fields.update(
-            organization=identity.organization,
-            project=identity.project,
-            service=identity.service,
-            run_id=identity.run_id,
-        )
-
-        def claimed(accepted: Accepted) -> list[Callable[[], None]]:
-            fields.update(replay=accepted.replay, digest=record.digest, record_key=accepted.key)
-            # The event of the 202 this ingest answers once its writes succeed, sent with them
-            # rather than after them: a round trip less. If another write fails, the answer is
-            # 503 and the event stands; the retry, a replay, completes the run (docs/audit.md).
-            request_id = request.environ.get(REQUEST_ID, "")
-            return [lambda: self._audit(request, request_id, INGEST_ROUTE, 202, fields, {})]
-
-        stored = self.writer.store(record, received, document, run_graph, claimed)
-        accepted, facts = stored.accepted, stored.facts
-        if self.metrics is not None:
-            self.metrics.ingests.labels("replay" if accepted.replay else "stored").inc()
-        # Last, before the answer: an acknowledged run's alerts are in the outbox.
-        if self.alerts is not None:
-            self.alerts.after_ingest(
-                identity,
-                accepted.received_at,
-                facts.summary.commit_sha,
-                document.get("diff"),
-                lambda: stored.blast_radius or orjson.loads(self.lineage.blast_radius(identity)),
-            )
-        return json_response(
-            202,
-            {"accepted": True, "run_id": identity.run_id, "location": identity.location},
-            {"Location": identity.location},
-        )
-
-    def read_run(
-        self,
-        request: Request,
-        fields: Fields,
-        organization: str,
-        project: str,
-        service: str,
-        run_id: str,
-    ) -> Response:
-        """``GET /v1/artifacts/{org}/{project}/{service}/{run_id}``: the stored record."""
-        _no_query(request)
-        identity = identity_from_path(organization, project, service, run_id)
-        latest = identity.run_id == LATEST
-        stored = self.queries.latest(identity) if latest else self.reads.read_record(identity)
-        response = Response(stored.data, 200, mimetype="application/json")
-        if latest:
-            response.headers["Content-Location"] = stored.identity.location
-        # A record never changes, so its digest is a strong validator and a run by id may be
-        # cached for good; ``latest`` names another run as soon as one arrives.
-        response.set_etag(stored.digest)
-        cache = response.cache_control
-        if self.settings.auth_mode != "none":
-            cache.private = True
-        else:
-            cache.public = True
-        if latest:
-            cache.no_cache = True
-        else:
-            cache.max_age = IMMUTABLE_MAX_AGE
-            cache.immutable = True
-        response.make_conditional(request)
-        if response.status_code == 304:
-            # Only the WSGI path drops a 304's body; the function runtimes send get_data().
-            response.set_data(b"")
-            del response.headers["Content-Length"]
-        return response
-
-    def _answer(self, request: Request, answer: Callable[[Args], dict[str, Any]]) -> Response:
-        return json_response(200, answer(request.args.to_dict(flat=False)))
-
-    def organizations(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/artifacts``: the organizations the caller may read something of."""
-        grants = caller(request).grants
-        answer = self.listings.organizations(request.args.to_dict(flat=False))
-        answer["organizations"] = [
-            o for o in answer["organizations"] if grants.touches(READ, Target(o["organization"]))
-        ]
-        return json_response(200, answer)
-
-    def projects(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/artifacts/{org}``: the organization's projects the caller may read."""
-        grants = caller(request).grants
-        answer = self.listings.projects_of(organization, request.args.to_dict(flat=False))
-        org = answer["organization"]
-        answer["projects"] = [
-            p for p in answer["projects"] if grants.touches(READ, Target(org, p["project"]))
-        ]
-        return json_response(200, answer)
-
-    def services(
-        self, request: Request, fields: Fields, organization: str, project: str
-    ) -> Response:
-        """``GET /v1/artifacts/{org}/{project}``: the project's services the caller may read,
-        each with its latest run."""
-        who = caller(request)
-        args = request.args.to_dict(flat=False)
-        answer = self.listings.services_of(organization, project, args)
-        org, proj = answer["organization"], answer["project"]
-        answer["services"] = [
-            s for s in answer["services"] if may_read(who, org, proj, s["service"])
-        ]
-        return json_response(200, answer)
-
-    def runs_of(self, request: Request, fields: Fields, **names: str) -> Response:
-        """``GET /v1/artifacts/{org}/{project}/{service}``: run summaries, newest first."""
-        return self._answer(request, lambda a: self.queries.runs_of(**names, args=a))
-
-    def changes_of(self, request: Request, fields: Fields, **names: str) -> Response:
-        """``GET /v1/changes/{org}/{project}/{service}``: the change feed, newest first."""
-        return self._answer(request, lambda a: self.queries.changes_of(**names, args=a))
-
-    def org_changes(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/changes/{org}``: every service's change feed of the org, newest first."""
-        from .reads.org_changes import OrgChanges
-
-        who = caller(request)
-        changes = OrgChanges(self.queries, self.listings)
-        visible = lambda ref: may_read(who, ref.organization, ref.project, ref.service)  # noqa: E731
-        return self._answer(request, lambda a: changes.changes_of(organization, a, visible))
-
-    def blast_radius(
-        self,
-        request: Request,
-        fields: Fields,
-        organization: str,
-        project: str,
-        service: str,
-        run_id: str,
-    ) -> Response:
-        """``GET /v1/blast-radius/{org}/{project}/{service}/{run_id}``: the run's impact."""
-        _no_query(request)
-        identity = identity_from_path(organization, project, service, run_id)
-        if identity.run_id == LATEST:
-            identity = self.queries.latest(identity).identity
-        return Response(self.lineage.blast_radius(identity), 200, mimetype="application/json")
-
-    def graph(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/graph/{org}``: the org's lineage graph, or one system's neighbourhood."""
-        form, answer = self.graphs.graph(organization, request.args.to_dict(flat=False))
-        if form == "dot":
-            return Response(answer, 200, mimetype="text/vnd.graphviz")
-        return json_response(200, answer)
-
-    def escalation(
-        self, request: Request, fields: Fields, organization: str, system: str
-    ) -> Response:
-        """``GET /v1/escalation/{org}/{system}``: who to call, closest upstream first."""
-        return self._answer(request, lambda a: self.graphs.escalation(organization, system, a))
-
-    def registry(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``POST /v1/registry/{org}`` stores a new registry version; ``GET`` the latest."""
-        _no_query(request)
-        org = organization_of(organization)
-        if request.method == "GET":
-            found = self.registries.require(org)
-        else:
-            from .blast.documents import parse_registry_body
-
-            body = read_body(
-                request.stream,
-                content_length=request.content_length,
-                encoding=request.headers.get("Content-Encoding", ""),
-                limit=self.settings.max_body_bytes,
-            )
-            document = parse_registry_body(
-                request.mimetype, body, max_values=self.settings.max_json_values
-            )
-            found = self.registries.add(org, document)
-        answer = {
-            "organization": org,
-            "version": found.version,
-            "created_at": found.created_at,
-            "registry": found.document,
-        }
-        return json_response(200 if request.method == "GET" else 201, answer)
-
-    def audit_events(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/audit/{org}``: the organization's audit events, newest first."""
-        return self._answer(request, lambda a: self.audit.page(organization_of(organization), a))
-
-    def audit_verify(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/audit/{org}/verify``: the seal chain checked, and what breaks it."""
-        from .audit.verify import verify_query
-
-        storage, prefix = self.runs.storage, self.runs.prefix
-        return self._answer(
-            request, lambda a: verify_query(storage, prefix, organization_of(organization), a)
-        )
-
-    def server_audit_events(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/audit``: audit events of requests that name no organization."""
-        return self._answer(request, lambda a: self.audit.page(SERVER_LOG, a))
-
-    def alerts_of(self, request: Request, fields: Fields, organization: str) -> Response:
-        """``GET /v1/alerts/{org}``: the org's alerts, newest first, with their attempts."""
-        org = organization_of(organization)
-        return self._answer(request, lambda a: self.alert_answers.listing(org, a))
-
-    def redeliver(
-        self, request: Request, fields: Fields, organization: str, alert_id: str
-    ) -> Response:
-        """``POST /v1/alerts/{org}/{alert_id}/redeliver``: requeue a delivered or dead alert."""
-        _no_query(request)
-        org = organization_of(organization)
-        return json_response(202, self.alert_answers.redeliver(org, alert_id))
-
-    def replication_status(self, request: Request, fields: Fields) -> Response:
-        """``GET /v1/replication``: the mirror's replication counts; 404 on other drivers."""
-        if self.replication is None:
-            raise NotFound()
-        return json_response(200, self.replication())
-
-
-def caller(request: Request) -> Principal:
-    """The caller ``App.handle`` authenticated for this request's route."""
-    found = principal_of(request)
-    if found is None:
-        raise RuntimeError("the route is not described as authenticated in access/routes.py")
-    return found
-
-
-def health_response() -> Response:
-    """The answer to ``GET /healthz``: it asks nothing of the store or of the request."""
-    return json_response(200, {"status": "ok"})
-
-
-def _no_query(request: Request) -> None:
-    """Refuse any query parameter on a route that takes none."""
-    # The read API's parser, loaded on the first read rather than at a function's cold start.
-    from .reads.query_params import NONE, parse
-
-    parse(request.args.to_dict(flat=False), NONE)
 
 
 def create_app(settings: Settings) -> App:
